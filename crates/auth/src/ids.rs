@@ -1,0 +1,95 @@
+//! Client IDs and customer IDs (CIDs): 32 lowercase hex characters, as on the real API.
+
+use std::fmt;
+
+use rand::RngCore;
+use talon_wire::ids::is_hex32;
+
+/// An identifier that is not 32 lowercase hex characters. Does not echo the input (it may be a secret
+/// pasted into the wrong field).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} must be 32 lowercase hex characters")]
+pub struct IdError {
+    pub kind: &'static str,
+}
+
+macro_rules! hex32_id {
+    ($(#[$doc:meta])* $name:ident, $kind:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Validates a wire value.
+            pub fn parse(s: &str) -> Result<$name, IdError> {
+                if is_hex32(s) {
+                    Ok($name(s.to_owned()))
+                } else {
+                    Err(IdError { kind: $kind })
+                }
+            }
+
+            /// A fresh random ID from the OS CSPRNG.
+            pub fn generate() -> $name {
+                let mut bytes = [0u8; 16];
+                rand::rngs::OsRng.fill_bytes(&mut bytes);
+                $name(hex::encode(bytes))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = IdError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $name::parse(s)
+            }
+        }
+    };
+}
+
+hex32_id!(
+    /// The public identifier of an API client.
+    ClientId,
+    "client ID"
+);
+hex32_id!(
+    /// A customer ID (CID): the tenant a client belongs to, or a child customer an MSSP client acts for.
+    CustomerId,
+    "customer ID (CID)"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_are_valid_and_distinct() {
+        let a = ClientId::generate();
+        let b = ClientId::generate();
+        assert!(is_hex32(a.as_str()));
+        assert_ne!(a, b);
+        assert_eq!(ClientId::parse(a.as_str()), Ok(a));
+    }
+
+    #[test]
+    fn rejects_bad_ids_without_echoing_them() {
+        let err = CustomerId::parse("SECRETSECRET").expect_err("invalid");
+        assert!(!err.to_string().contains("SECRET"));
+        assert!(ClientId::parse("0123456789ABCDEF0123456789abcdef").is_err());
+    }
+}

@@ -1,0 +1,17 @@
+//! talon-wire: the Falcon OAuth2 wire contract as Rust types.
+//!
+//! This crate is the only place that knows JSON field names, header names and form field names.
+//! It does no I/O; the server renders these types and the SDK parses them.
+
+pub mod basic;
+pub mod claims;
+pub mod device;
+pub mod envelope;
+pub mod form;
+pub mod headers;
+pub mod ids;
+pub mod scope;
+pub mod token;
+
+pub use envelope::{Envelope, ErrorItem, Meta, Pagination};
+pub use scope::{Access, Scope, ScopeError, ScopeSet};

@@ -1,0 +1,272 @@
+//! The scope catalogue: `<resource>:read` / `<resource>:write`, as Falcon names them on the wire.
+//!
+//! One catalogue serves the CLI, the server and the SDK, so an unknown scope is caught wherever it is typed.
+//! A [`ScopeSet`] is a bitset over the catalogue: checking a scope on the bearer path is one AND.
+
+use std::fmt;
+
+/// Every resource that may appear in a scope, in catalogue order. The console shows `devices` as "Hosts".
+/// At most 64 entries: a [`ScopeSet`] holds two bits (read, write) per resource in a `u128`.
+pub const RESOURCES: &[&str] = &[
+    "alerts",
+    "api-integrations",
+    "cloud-connect-aws",
+    "cspm-registration",
+    "custom-ioa",
+    "d4c-registration",
+    "detects",
+    "device-control-policies",
+    "devices",
+    "event-streams",
+    "falconx-sandbox",
+    "firewall-management",
+    "host-group",
+    "identity-protection",
+    "incidents",
+    "installation-tokens",
+    "ioa-exclusions",
+    "iocs",
+    "kubernetes-protection",
+    "malquery",
+    "ml-exclusions",
+    "mobile-enrollment",
+    "prevention-policies",
+    "quarantine",
+    "real-time-response",
+    "real-time-response-admin",
+    "response-policies",
+    "sample-uploads",
+    "sensor-installers",
+    "sensor-update-policies",
+    "sensor-visibility-exclusions",
+    "spotlight-vulnerabilities",
+    "streaming",
+    "user-management",
+    "zero-trust-assessment",
+];
+
+/// Read or write access to a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+impl Access {
+    fn as_str(self) -> &'static str {
+        match self {
+            Access::Read => "read",
+            Access::Write => "write",
+        }
+    }
+}
+
+/// One scope of the catalogue, e.g. `devices:read`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Scope {
+    resource: u8,
+    access: Access,
+}
+
+/// A scope string that is not `<resource>:read|write` for a resource of the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScopeError {
+    #[error("scope {0:?} is not of the form <resource>:read or <resource>:write")]
+    Malformed(String),
+    #[error("scope {0:?} names an unknown resource (known: {known})", known = RESOURCES.join(", "))]
+    UnknownResource(String),
+}
+
+impl Scope {
+    /// `devices:read`: the hosts API's read scope.
+    pub const DEVICES_READ: Scope = Scope::known("devices", Access::Read);
+    /// `devices:write`: containment and other host actions.
+    pub const DEVICES_WRITE: Scope = Scope::known("devices", Access::Write);
+
+    /// A scope of a resource known at compile time; fails the build if the resource is not catalogued.
+    const fn known(resource: &str, access: Access) -> Scope {
+        let mut i = 0;
+        while i < RESOURCES.len() {
+            if const_str_eq(RESOURCES[i], resource) {
+                return Scope { resource: i as u8, access };
+            }
+            i += 1;
+        }
+        panic!("resource is not in the scope catalogue");
+    }
+
+    /// Parses `<resource>:read|write`. Case matters: the wire uses lowercase only.
+    pub fn parse(s: &str) -> Result<Scope, ScopeError> {
+        let (resource, access) = s.rsplit_once(':').ok_or_else(|| ScopeError::Malformed(s.to_owned()))?;
+        let access = match access {
+            "read" => Access::Read,
+            "write" => Access::Write,
+            _ => return Err(ScopeError::Malformed(s.to_owned())),
+        };
+        let index =
+            RESOURCES.iter().position(|r| *r == resource).ok_or_else(|| ScopeError::UnknownResource(s.to_owned()))?;
+        Ok(Scope { resource: index as u8, access })
+    }
+
+    pub fn resource(self) -> &'static str {
+        RESOURCES[self.resource as usize]
+    }
+
+    pub fn access(self) -> Access {
+        self.access
+    }
+
+    /// Every scope of the catalogue (what the first admin client holds).
+    pub fn all() -> impl Iterator<Item = Scope> {
+        (0..RESOURCES.len() as u8)
+            .flat_map(|resource| [Access::Read, Access::Write].map(|access| Scope { resource, access }))
+    }
+
+    fn bit(self) -> u128 {
+        1u128 << (self.resource as u32 * 2 + matches!(self.access, Access::Write) as u32)
+    }
+}
+
+const fn const_str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.resource(), self.access.as_str())
+    }
+}
+
+impl fmt::Debug for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::str::FromStr for Scope {
+    type Err = ScopeError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Scope::parse(s)
+    }
+}
+
+/// A set of scopes as a bitset over the catalogue.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct ScopeSet(u128);
+
+impl ScopeSet {
+    pub const EMPTY: ScopeSet = ScopeSet(0);
+
+    pub fn all() -> ScopeSet {
+        Scope::all().collect()
+    }
+
+    pub fn contains(self, scope: Scope) -> bool {
+        self.0 & scope.bit() != 0
+    }
+
+    pub fn insert(&mut self, scope: Scope) {
+        self.0 |= scope.bit();
+    }
+
+    pub fn intersection(self, other: ScopeSet) -> ScopeSet {
+        ScopeSet(self.0 & other.0)
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The scopes in catalogue order.
+    pub fn iter(self) -> impl Iterator<Item = Scope> {
+        Scope::all().filter(move |s| self.contains(*s))
+    }
+
+    /// The scopes as wire strings, in catalogue order.
+    pub fn to_strings(self) -> Vec<String> {
+        self.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Parses a list of scope strings; the first unknown one is the error.
+    pub fn parse_all<I, S>(scopes: I) -> Result<ScopeSet, ScopeError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        scopes.into_iter().map(|s| Scope::parse(s.as_ref())).collect()
+    }
+}
+
+impl FromIterator<Scope> for ScopeSet {
+    fn from_iter<T: IntoIterator<Item = Scope>>(iter: T) -> Self {
+        let mut set = ScopeSet::EMPTY;
+        for scope in iter {
+            set.insert(scope);
+        }
+        set
+    }
+}
+
+impl fmt::Debug for ScopeSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_prints_round_trip() {
+        for scope in Scope::all() {
+            assert_eq!(Scope::parse(&scope.to_string()), Ok(scope));
+        }
+        assert_eq!(Scope::DEVICES_READ.to_string(), "devices:read");
+        assert_eq!(Scope::DEVICES_WRITE.to_string(), "devices:write");
+    }
+
+    #[test]
+    fn rejects_unknown_and_malformed_scopes() {
+        assert!(matches!(Scope::parse("hosts:read"), Err(ScopeError::UnknownResource(_))));
+        assert!(matches!(Scope::parse("devices:admin"), Err(ScopeError::Malformed(_))));
+        assert!(matches!(Scope::parse("devices"), Err(ScopeError::Malformed(_))));
+        assert!(matches!(Scope::parse("Devices:read"), Err(ScopeError::UnknownResource(_))));
+        assert!(matches!(Scope::parse(""), Err(ScopeError::Malformed(_))));
+    }
+
+    #[test]
+    fn catalogue_fits_the_bitset_and_has_no_duplicates() {
+        assert!(RESOURCES.len() <= 64);
+        let mut sorted = RESOURCES.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), RESOURCES.len());
+    }
+
+    #[test]
+    fn set_operations() {
+        let read_only: ScopeSet = [Scope::DEVICES_READ].into_iter().collect();
+        assert!(read_only.contains(Scope::DEVICES_READ));
+        assert!(!read_only.contains(Scope::DEVICES_WRITE));
+        let all = ScopeSet::all();
+        assert_eq!(all.iter().count(), RESOURCES.len() * 2);
+        assert_eq!(all.intersection(read_only), read_only);
+        assert!(read_only.intersection(ScopeSet::EMPTY).is_empty());
+        assert_eq!(
+            ScopeSet::parse_all(["devices:write", "devices:read"]).map(|s| s.to_strings()),
+            Ok(vec!["devices:read".to_owned(), "devices:write".to_owned()])
+        );
+    }
+}
