@@ -1,1 +1,104 @@
-//! placeholder
+//! talon-store: where Talon keeps API clients, customers, signing keys, revocations and hosts.
+//!
+//! [`Store`] is the one interface the server and the CLI use. [`open`] picks the implementation from the
+//! database URL: `sqlite://PATH` (the embedded default; the file is created if missing). Opening a store
+//! initialises it: migrations, the default customer and a signing key, whichever process comes first.
+
+mod sqlite;
+
+use async_trait::async_trait;
+use talon_auth::{ApiClient, ClientId, CustomerId, SigningKey};
+use talon_emulator::{DeviceAction, Host, HostQuery};
+
+pub use sqlite::SqliteStore;
+
+/// A store failure. Messages name what failed, never a secret.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is not valid: {0}")]
+    Corrupt(String),
+    #[error("unsupported database URL {0:?}: use sqlite://PATH")]
+    UnsupportedUrl(String),
+    #[error("client {0} already exists")]
+    ClientExists(ClientId),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Counters that grow whenever clients or customers change, in any process using the same database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChangeVersion {
+    pub clients: i64,
+    pub customers: i64,
+}
+
+/// A revoked token as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    pub seq: i64,
+    pub jti: String,
+    pub expires_at: i64,
+}
+
+/// Hosts an action could not reach: unknown to the customer (or hidden, for actions other than unhide).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownHosts(pub Vec<String>);
+
+/// Everything Talon stores. Implementations must be safe to use from several processes at once.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The customer created on first start.
+    async fn default_customer(&self) -> Result<CustomerId>;
+    /// Every customer: the default one and each CID a client names.
+    async fn customers(&self) -> Result<Vec<CustomerId>>;
+
+    /// Stores a new client; its CID and member CIDs become customers.
+    async fn create_client(&self, client: &ApiClient) -> Result<()>;
+    /// Stores `client` only if there is no client at all; says whether it did. Race-free across processes.
+    async fn create_first_client(&self, client: &ApiClient) -> Result<bool>;
+    async fn client(&self, id: &ClientId) -> Result<Option<ApiClient>>;
+    async fn clients(&self) -> Result<Vec<ApiClient>>;
+    /// Writes every field of an existing client; false when there is none with that ID.
+    async fn update_client(&self, client: &ApiClient) -> Result<bool>;
+    async fn delete_client(&self, id: &ClientId) -> Result<bool>;
+    /// Records when clients last got a token (batched by the server; not a change of the clients).
+    async fn record_last_used(&self, uses: &[(ClientId, i64)]) -> Result<()>;
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKey>>;
+    async fn add_signing_key(&self, key: &SigningKey) -> Result<()>;
+
+    /// Persists a revocation (idempotent per `jti`).
+    async fn revoke_token(&self, jti: &str, client_id: &ClientId, expires_at: i64, now: i64) -> Result<()>;
+    /// Revocations of unexpired tokens with `seq` above `after`, in `seq` order.
+    async fn revocations_after(&self, after: i64, now: i64) -> Result<Vec<Revocation>>;
+    /// Deletes revocations of tokens that have expired anyway.
+    async fn prune_revocations(&self, now: i64) -> Result<u64>;
+
+    async fn change_version(&self) -> Result<ChangeVersion>;
+
+    async fn host_count(&self, cid: &CustomerId) -> Result<u64>;
+    async fn insert_hosts(&self, hosts: &[Host]) -> Result<()>;
+    /// Visible hosts of `cid`, paged and sorted: the IDs of the page and the total.
+    async fn query_hosts(&self, cid: &CustomerId, query: &HostQuery) -> Result<(Vec<String>, u64)>;
+    /// Applies `action` to every host in `ids`, all or none.
+    async fn apply_host_action(
+        &self,
+        cid: &CustomerId,
+        ids: &[String],
+        action: DeviceAction,
+    ) -> Result<Result<(), UnknownHosts>>;
+}
+
+/// Opens (and initialises, if needed) the store a database URL names.
+pub async fn open(url: &str, now: i64) -> Result<std::sync::Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(std::sync::Arc::new(SqliteStore::open(url, now).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(url.to_owned()))
+    }
+}

@@ -1,0 +1,9 @@
+//! talon-emulator: the domain of Talon's emulated Falcon API.
+//!
+//! Hosts as Falcon's hosts API knows them, the actions that change them, query parameters, and a
+//! deterministic generator of realistic demo hosts. No HTTP, no SQL.
+
+pub mod demo;
+pub mod host;
+
+pub use host::{DeviceAction, Host, HostQuery, HostSort, HostStatus, Platform, QueryError, SortField};

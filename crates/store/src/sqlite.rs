@@ -1,0 +1,467 @@
+//! The embedded SQLite store: one file in WAL mode, migrations embedded and applied on open.
+
+use std::net::Ipv4Addr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ipnet::IpNet;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite};
+use talon_auth::{ApiClient, ClientId, CustomerId, SecretDigest, SigningKey};
+use talon_emulator::{DeviceAction, Host, HostQuery, HostStatus, Platform, SortField};
+use talon_wire::ScopeSet;
+
+use crate::{ChangeVersion, Result, Revocation, Store, StoreError, UnknownHosts};
+
+/// How long a writer waits for another process's write to finish before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The SQLite implementation of [`Store`].
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens `url` (`sqlite://PATH`, `sqlite:PATH`), creating the file if missing, and initialises it.
+    pub async fn open(url: &str, now: i64) -> Result<SqliteStore> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        let store = SqliteStore { pool };
+        store.migrate().await?;
+        store.initialise(now).await?;
+        Ok(store)
+    }
+
+    /// Applies the embedded migrations. SQLite has no advisory lock for sqlx to take, so when two processes
+    /// open a new file at once one of them fails on tables the other just made; it then finds the migration
+    /// recorded and passes on the next try.
+    async fn migrate(&self) -> Result<()> {
+        let migrator = sqlx::migrate!("./migrations/sqlite");
+        let mut attempt = 0;
+        loop {
+            match migrator.run(&self.pool).await {
+                Ok(()) => return Ok(()),
+                Err(_) if attempt < 5 => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Creates the default customer and the first signing key if there are none. Each is one
+    /// `INSERT ... WHERE NOT EXISTS` statement, atomic under SQLite's write lock, so concurrent first
+    /// starts create exactly one of each.
+    async fn initialise(&self, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO customers (cid, is_default, created_at) SELECT ?, 1, ? \
+             WHERE NOT EXISTS (SELECT 1 FROM customers WHERE is_default = 1)",
+        )
+        .bind(CustomerId::generate().as_str())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        let key = SigningKey::generate(now);
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, pkcs8, created_at) SELECT ?, ?, ? \
+             WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
+        )
+        .bind(&key.kid)
+        .bind(key.pkcs8_der())
+        .bind(key.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn ensure_customers<'c>(tx: &mut sqlx::Transaction<'c, Sqlite>, client: &ApiClient, now: i64) -> Result<()> {
+        for cid in std::iter::once(&client.cid).chain(&client.member_cids) {
+            sqlx::query("INSERT OR IGNORE INTO customers (cid, is_default, created_at) VALUES (?, 0, ?)")
+                .bind(cid.as_str())
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_client(&self, client: &ApiClient, only_if_first: bool) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        if only_if_first {
+            // Take the write lock before looking, so two first starts cannot both see an empty table.
+            sqlx::query("UPDATE change_counters SET value = value WHERE name = 'clients'").execute(&mut *tx).await?;
+            let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_clients").fetch_one(&mut *tx).await?;
+            if count > 0 {
+                return Ok(false);
+            }
+        }
+        Self::ensure_customers(&mut tx, client, client.created_at).await?;
+        let result = sqlx::query(
+            "INSERT INTO api_clients (client_id, name, description, scopes, cid, member_cids, allowed_ips, enabled, \
+             secret_digest, created_at, updated_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(client.id.as_str())
+        .bind(&client.name)
+        .bind(&client.description)
+        .bind(json_list(client.scopes.iter()))
+        .bind(client.cid.as_str())
+        .bind(json_list(&client.member_cids))
+        .bind(json_list(&client.allowed_ips))
+        .bind(client.enabled)
+        .bind(client.secret_digest.as_bytes().as_slice())
+        .bind(client.created_at)
+        .bind(client.updated_at)
+        .bind(client.last_used_at)
+        .execute(&mut *tx)
+        .await;
+        match result {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(StoreError::ClientExists(client.id.clone()))
+            }
+            other => other?,
+        };
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+fn json_list<T: ToString>(items: impl IntoIterator<Item = T>) -> String {
+    let items: Vec<String> = items.into_iter().map(|i| i.to_string()).collect();
+    serde_json::Value::from(items).to_string()
+}
+
+fn parse_json_list<T>(raw: &str, what: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Vec<T>> {
+    let items: Vec<String> =
+        serde_json::from_str(raw).map_err(|_| StoreError::Corrupt(format!("{what} is not a JSON list")))?;
+    items.iter().map(|s| parse(s).ok_or_else(|| StoreError::Corrupt(format!("{what} holds {s:?}")))).collect()
+}
+
+fn client_from_row(row: &SqliteRow) -> Result<ApiClient> {
+    let id: String = row.try_get("client_id")?;
+    let corrupt = |what: &str| StoreError::Corrupt(format!("client {id}: {what}"));
+    let scopes: String = row.try_get("scopes")?;
+    let scopes: ScopeSet = ScopeSet::parse_all(parse_json_list(&scopes, "scopes", |s| Some(s.to_owned()))?)
+        .map_err(|e| corrupt(&e.to_string()))?;
+    let digest: Vec<u8> = row.try_get("secret_digest")?;
+    Ok(ApiClient {
+        id: ClientId::parse(&id).map_err(|_| corrupt("client_id"))?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        scopes,
+        cid: CustomerId::parse(&row.try_get::<String, _>("cid")?).map_err(|_| corrupt("cid"))?,
+        member_cids: parse_json_list(&row.try_get::<String, _>("member_cids")?, "member_cids", |s| {
+            CustomerId::parse(s).ok()
+        })?,
+        allowed_ips: parse_json_list(&row.try_get::<String, _>("allowed_ips")?, "allowed_ips", |s| {
+            IpNet::from_str(s).ok()
+        })?,
+        enabled: row.try_get("enabled")?,
+        secret_digest: SecretDigest::from_bytes(&digest).ok_or_else(|| corrupt("secret_digest"))?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        last_used_at: row.try_get("last_used_at")?,
+    })
+}
+
+fn host_from_row(row: &SqliteRow) -> Result<Host> {
+    let id: String = row.try_get("device_id")?;
+    let corrupt = |what: &str| StoreError::Corrupt(format!("host {id}: {what}"));
+    let ip = |col: &str| -> Result<Ipv4Addr> { row.try_get::<String, _>(col)?.parse().map_err(|_| corrupt(col)) };
+    Ok(Host {
+        cid: CustomerId::parse(&row.try_get::<String, _>("cid")?).map_err(|_| corrupt("cid"))?,
+        hostname: row.try_get("hostname")?,
+        platform: Platform::parse(&row.try_get::<String, _>("platform_name")?).ok_or_else(|| corrupt("platform"))?,
+        os_version: row.try_get("os_version")?,
+        local_ip: ip("local_ip")?,
+        external_ip: ip("external_ip")?,
+        mac_address: row.try_get("mac_address")?,
+        agent_version: row.try_get("agent_version")?,
+        first_seen: row.try_get("first_seen")?,
+        last_seen: row.try_get("last_seen")?,
+        status: HostStatus::parse(&row.try_get::<String, _>("status")?).ok_or_else(|| corrupt("status"))?,
+        tags: parse_json_list(&row.try_get::<String, _>("tags")?, "tags", |s| Some(s.to_owned()))?,
+        hidden: row.try_get("hidden")?,
+        device_id: id,
+    })
+}
+
+/// The column a sort field orders by. IPs sort by their numeric form and times by their integer form,
+/// so `local_ip.asc` puts 10.0.0.9 before 10.0.0.10.
+fn sort_column(field: SortField) -> &'static str {
+    match field {
+        SortField::DeviceId => "device_id",
+        SortField::Hostname => "hostname",
+        SortField::PlatformName => "platform_name",
+        SortField::OsVersion => "os_version",
+        SortField::LocalIp => "local_ip_num",
+        SortField::ExternalIp => "external_ip_num",
+        SortField::MacAddress => "mac_address",
+        SortField::AgentVersion => "agent_version",
+        SortField::FirstSeen => "first_seen",
+        SortField::LastSeen => "last_seen",
+        SortField::Status => "status",
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn default_customer(&self) -> Result<CustomerId> {
+        let cid: String =
+            sqlx::query_scalar("SELECT cid FROM customers WHERE is_default = 1").fetch_one(&self.pool).await?;
+        CustomerId::parse(&cid).map_err(|_| StoreError::Corrupt("default customer ID".into()))
+    }
+
+    async fn customers(&self) -> Result<Vec<CustomerId>> {
+        let cids: Vec<String> =
+            sqlx::query_scalar("SELECT cid FROM customers ORDER BY created_at, cid").fetch_all(&self.pool).await?;
+        cids.iter()
+            .map(|c| CustomerId::parse(c).map_err(|_| StoreError::Corrupt(format!("customer ID {c:?}"))))
+            .collect()
+    }
+
+    async fn create_client(&self, client: &ApiClient) -> Result<()> {
+        self.insert_client(client, false).await.map(|_| ())
+    }
+
+    async fn create_first_client(&self, client: &ApiClient) -> Result<bool> {
+        self.insert_client(client, true).await
+    }
+
+    async fn client(&self, id: &ClientId) -> Result<Option<ApiClient>> {
+        sqlx::query("SELECT * FROM api_clients WHERE client_id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(client_from_row)
+            .transpose()
+    }
+
+    async fn clients(&self) -> Result<Vec<ApiClient>> {
+        sqlx::query("SELECT * FROM api_clients ORDER BY created_at, client_id")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(client_from_row)
+            .collect()
+    }
+
+    async fn update_client(&self, client: &ApiClient) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        Self::ensure_customers(&mut tx, client, client.updated_at).await?;
+        let done = sqlx::query(
+            "UPDATE api_clients SET name = ?, description = ?, scopes = ?, member_cids = ?, allowed_ips = ?, \
+             enabled = ?, secret_digest = ?, updated_at = ? WHERE client_id = ?",
+        )
+        .bind(&client.name)
+        .bind(&client.description)
+        .bind(json_list(client.scopes.iter()))
+        .bind(json_list(&client.member_cids))
+        .bind(json_list(&client.allowed_ips))
+        .bind(client.enabled)
+        .bind(client.secret_digest.as_bytes().as_slice())
+        .bind(client.updated_at)
+        .bind(client.id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_client(&self, id: &ClientId) -> Result<bool> {
+        let done =
+            sqlx::query("DELETE FROM api_clients WHERE client_id = ?").bind(id.as_str()).execute(&self.pool).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn record_last_used(&self, uses: &[(ClientId, i64)]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for (id, at) in uses {
+            sqlx::query("UPDATE api_clients SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE client_id = ?")
+                .bind(at)
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKey>> {
+        sqlx::query("SELECT kid, pkcs8, created_at FROM signing_keys ORDER BY created_at, kid")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| {
+                SigningKey::from_pkcs8(row.try_get("kid")?, row.try_get("pkcs8")?, row.try_get("created_at")?)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
+    }
+
+    async fn add_signing_key(&self, key: &SigningKey) -> Result<()> {
+        sqlx::query("INSERT INTO signing_keys (kid, pkcs8, created_at) VALUES (?, ?, ?)")
+            .bind(&key.kid)
+            .bind(key.pkcs8_der())
+            .bind(key.created_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn revoke_token(&self, jti: &str, client_id: &ClientId, expires_at: i64, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT OR IGNORE INTO revoked_tokens (jti, client_id, expires_at, revoked_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(jti)
+        .bind(client_id.as_str())
+        .bind(expires_at)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn revocations_after(&self, after: i64, now: i64) -> Result<Vec<Revocation>> {
+        let rows = sqlx::query(
+            "SELECT seq, jti, expires_at FROM revoked_tokens WHERE seq > ? AND expires_at > ? ORDER BY seq",
+        )
+        .bind(after)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Revocation { seq: r.try_get("seq")?, jti: r.try_get("jti")?, expires_at: r.try_get("expires_at")? })
+            })
+            .collect()
+    }
+
+    async fn prune_revocations(&self, now: i64) -> Result<u64> {
+        let done =
+            sqlx::query("DELETE FROM revoked_tokens WHERE expires_at <= ?").bind(now).execute(&self.pool).await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn change_version(&self) -> Result<ChangeVersion> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT name, value FROM change_counters").fetch_all(&self.pool).await?;
+        let mut version = ChangeVersion::default();
+        for (name, value) in rows {
+            match name.as_str() {
+                "clients" => version.clients = value,
+                "customers" => version.customers = value,
+                _ => {}
+            }
+        }
+        Ok(version)
+    }
+
+    async fn host_count(&self, cid: &CustomerId) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM hosts WHERE cid = ?")
+            .bind(cid.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n as u64)
+    }
+
+    async fn insert_hosts(&self, hosts: &[Host]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for h in hosts {
+            sqlx::query(
+                "INSERT OR IGNORE INTO hosts (device_id, cid, hostname, platform_name, os_version, local_ip, \
+                 local_ip_num, external_ip, external_ip_num, mac_address, agent_version, first_seen, last_seen, \
+                 status, tags, hidden) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&h.device_id)
+            .bind(h.cid.as_str())
+            .bind(&h.hostname)
+            .bind(h.platform.as_str())
+            .bind(&h.os_version)
+            .bind(h.local_ip.to_string())
+            .bind(u32::from(h.local_ip))
+            .bind(h.external_ip.to_string())
+            .bind(u32::from(h.external_ip))
+            .bind(&h.mac_address)
+            .bind(&h.agent_version)
+            .bind(h.first_seen)
+            .bind(h.last_seen)
+            .bind(h.status.as_str())
+            .bind(json_list(&h.tags))
+            .bind(h.hidden)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn query_hosts(&self, cid: &CustomerId, query: &HostQuery) -> Result<(Vec<String>, u64)> {
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM hosts WHERE cid = ? AND hidden = 0")
+            .bind(cid.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        // The column comes from a closed list (sort_column), never from the request text.
+        let order = match query.sort {
+            Some(sort) => format!("{} {}", sort_column(sort.field), if sort.descending { "DESC" } else { "ASC" }),
+            None => "hostname ASC".to_owned(),
+        };
+        let sql = format!(
+            "SELECT device_id FROM hosts WHERE cid = ? AND hidden = 0 ORDER BY {order}, device_id LIMIT ? OFFSET ?"
+        );
+        let ids: Vec<String> = sqlx::query_scalar(&sql)
+            .bind(cid.as_str())
+            .bind(query.limit.min(i64::MAX as u64) as i64)
+            .bind(query.offset.min(i64::MAX as u64) as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok((ids, total as u64))
+    }
+
+    async fn apply_host_action(
+        &self,
+        cid: &CustomerId,
+        ids: &[String],
+        action: DeviceAction,
+    ) -> Result<Result<(), UnknownHosts>> {
+        let mut wanted: Vec<&String> = ids.iter().collect();
+        wanted.sort();
+        wanted.dedup();
+        let mut tx = self.pool.begin().await?;
+        let mut select = QueryBuilder::<Sqlite>::new("SELECT * FROM hosts WHERE cid = ");
+        select.push_bind(cid.as_str()).push(" AND device_id IN (");
+        let mut list = select.separated(", ");
+        for id in &wanted {
+            list.push_bind(id.as_str());
+        }
+        select.push(")");
+        let mut hosts: Vec<Host> =
+            select.build().fetch_all(&mut *tx).await?.iter().map(host_from_row).collect::<Result<_>>()?;
+        hosts.retain(|h| action.targets_hidden() || !h.hidden);
+        let missing: Vec<String> =
+            wanted.iter().filter(|id| !hosts.iter().any(|h| &&h.device_id == *id)).map(|id| (*id).clone()).collect();
+        if !missing.is_empty() {
+            return Ok(Err(UnknownHosts(missing)));
+        }
+        for host in &mut hosts {
+            action.apply(host);
+            sqlx::query("UPDATE hosts SET status = ?, hidden = ? WHERE device_id = ?")
+                .bind(host.status.as_str())
+                .bind(host.hidden)
+                .bind(&host.device_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+}
