@@ -1,1 +1,77 @@
-//! placeholder
+//! talon-server: Talon's HTTP service.
+//!
+//! [`router`] builds the axum app (testable with `tower::ServiceExt::oneshot`); [`serve`] runs it on a
+//! listener with the background refresh loop until `shutdown` resolves.
+
+pub mod config;
+pub mod context;
+pub mod error;
+pub mod extract;
+pub mod routes;
+pub mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+
+pub use config::{AuthErrorMode, Config, Limits};
+pub use error::ApiError;
+pub use state::AppState;
+
+/// The application with every route and layer.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/oauth2/token", post(routes::oauth2::token))
+        .route("/oauth2/revoke", post(routes::oauth2::revoke))
+        .route("/devices/queries/devices/v1", get(routes::devices::query))
+        .route("/devices/entities/devices-actions/v2", post(routes::devices::action))
+        .route("/healthz", get(routes::healthz))
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config().limits.max_body_bytes))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(from_fn_with_state(state.clone(), context::middleware))
+        .with_state(state)
+}
+
+/// A handler panicked: answer 500 in the envelope. The panic payload is not logged, since it could hold
+/// request data.
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!(trace_id = %context::current().trace_id, "request handler panicked");
+    ApiError::internal().into_response()
+}
+
+/// Serves until `shutdown` resolves, then finishes in-flight requests and flushes pending writes.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let refresher = tokio::spawn(refresh_loop(state.clone()));
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    refresher.abort();
+    if let Err(e) = state.flush_last_used().await {
+        tracing::warn!(error = %e, "could not record last-use times at shutdown");
+    }
+    served
+}
+
+/// Keeps the node in step with the store: changes by other processes are honoured within one interval.
+async fn refresh_loop(state: AppState) {
+    let mut tick = tokio::time::interval(state.config().refresh_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = state.refresh().await {
+            tracing::warn!(error = %e, "refresh from the store failed; will retry");
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! Server settings: region name, limits, error mode, demo data. Every limit is configurable.
+
+use std::time::Duration;
+
+/// How the token endpoint answers an unknown client ID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthErrorMode {
+    /// As the real API: 400 `Failed to generate access token for clientID=<id>.` for an unknown ID, 403 for a
+    /// wrong secret. Faithful, but it tells a caller which client IDs exist.
+    #[default]
+    Falcon,
+    /// 403 `Failed to issue access token - Not Authorized` for both, so IDs cannot be probed.
+    Uniform,
+}
+
+/// Rate and size limits. Rate limits are per node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Requests per minute per source IP on `/oauth2/*`.
+    pub oauth2_per_ip: u32,
+    /// Failed client authentications per minute, per source IP and per client ID, before 429.
+    pub auth_failures: u32,
+    /// Requests per minute per customer with a valid token.
+    pub api_per_customer: u32,
+    /// Requests per minute per source IP with a missing, malformed, expired or revoked token.
+    pub bad_token_per_ip: u32,
+    /// Largest request body accepted, in bytes (413 beyond).
+    pub max_body_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            oauth2_per_ip: 300,
+            auth_failures: 15,
+            api_per_customer: 6000,
+            bad_token_per_ip: 15,
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// Everything `serve()` needs besides the store and the clock.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Sent as `X-Cs-Region`. The default `local` is a name no SDK knows, so FalconPy keeps a custom base URL.
+    pub region: String,
+    /// `iss` of issued tokens.
+    pub issuer: String,
+    pub limits: Limits,
+    pub auth_errors: AuthErrorMode,
+    /// Demo hosts seeded into each customer that has none (0: none).
+    pub demo_hosts: usize,
+    /// How often the server re-reads the store for changes made by other processes.
+    pub refresh_interval: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            region: "local".to_owned(),
+            issuer: "talon".to_owned(),
+            limits: Limits::default(),
+            auth_errors: AuthErrorMode::default(),
+            demo_hosts: 0,
+            refresh_interval: Duration::from_millis(250),
+        }
+    }
+}

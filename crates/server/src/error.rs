@@ -1,0 +1,104 @@
+//! `ApiError`: every error answer, rendered as the Falcon envelope with the right status.
+//! Also the helper that renders successful enveloped answers, so both share one `meta`.
+
+use std::borrow::Cow;
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use talon_wire::envelope::{Envelope, ErrorItem, Meta, Pagination};
+use talon_wire::headers::{POWERED_BY_GATEWAY, POWERED_BY_OAUTH2};
+
+use crate::context;
+
+/// An error answer: status, message, and which component "powered" it (`meta.powered_by`).
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: Cow<'static, str>,
+    pub powered_by: &'static str,
+    /// Why a 403 was refused (`missing-scope` or `ip-not-allowed`), sent as `X-Talon-Deny-Reason` so
+    /// clients can tell the two apart; the message stays the exact Falcon one.
+    pub deny_reason: Option<&'static str>,
+}
+
+/// Header naming why a 403 on a resource route was refused.
+pub const DENY_REASON: &str = "x-talon-deny-reason";
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<Cow<'static, str>>) -> ApiError {
+        ApiError { status, message: message.into(), powered_by: POWERED_BY_OAUTH2, deny_reason: None }
+    }
+
+    pub fn bad_request(message: impl Into<Cow<'static, str>>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// The gateway's 401 for a missing, malformed, expired, revoked or badly signed token.
+    pub fn invalid_bearer() -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "access denied, invalid bearer token").powered_by(POWERED_BY_GATEWAY)
+    }
+
+    /// The 403 for a missing scope or a source address outside the allow-list.
+    pub fn authorization_failed(reason: &'static str) -> ApiError {
+        ApiError {
+            deny_reason: Some(reason),
+            ..ApiError::new(StatusCode::FORBIDDEN, "access denied, authorization failed")
+        }
+    }
+
+    pub fn rate_limited() -> ApiError {
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "API rate limit exceeded.")
+    }
+
+    pub fn not_found(message: impl Into<Cow<'static, str>>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, message)
+    }
+
+    pub fn internal() -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error; the trace ID identifies it in the logs")
+    }
+
+    pub fn powered_by(mut self, powered_by: &'static str) -> ApiError {
+        self.powered_by = powered_by;
+        self
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let errors = vec![ErrorItem { code: self.status.as_u16(), message: self.message.into_owned() }];
+        // Error answers carry no `resources` key, as the real API's token failures.
+        let mut response = envelope::<()>(self.status, self.powered_by, None, errors, None);
+        if let Some(reason) = self.deny_reason {
+            response.headers_mut().insert(DENY_REASON, HeaderValue::from_static(reason));
+        }
+        response
+    }
+}
+
+impl From<talon_store::StoreError> for ApiError {
+    fn from(e: talon_store::StoreError) -> ApiError {
+        tracing::error!(trace_id = %context::current().trace_id, error = %e, "store failure");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable; try again")
+    }
+}
+
+/// Renders an enveloped answer with this request's trace ID and query time.
+pub fn envelope<R: Serialize>(
+    status: StatusCode,
+    powered_by: &str,
+    resources: Option<R>,
+    errors: Vec<ErrorItem>,
+    pagination: Option<Pagination>,
+) -> Response {
+    let ctx = context::current();
+    let meta = Meta {
+        query_time: ctx.query_time(),
+        powered_by: powered_by.to_owned(),
+        trace_id: ctx.trace_id.clone(),
+        pagination,
+    };
+    (status, Json(Envelope { meta, resources, errors })).into_response()
+}

@@ -1,0 +1,155 @@
+//! Extractors that turn request parts into domain values or an [`ApiError`]: the source address, a
+//! size-capped body, and the bearer guard ([`Authorized`]).
+
+use std::marker::PhantomData;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use talon_auth::{authorize_request, Principal, RequestDenied};
+use talon_wire::Scope;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The source address of the request as the listener saw it (no proxy headers are trusted).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(a)| a.ip())
+                .unwrap_or(IpAddr::from([0, 0, 0, 0])),
+        ))
+    }
+}
+
+/// The request body, refused with 413 past the configured size (the router's `DefaultBodyLimit`).
+pub struct Body(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Bytes::from_request(req, state).await {
+            Ok(bytes) => Ok(Body(bytes)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body is too large"))
+            }
+            Err(_) => Err(ApiError::bad_request("request body could not be read")),
+        }
+    }
+}
+
+/// The media type of the request without parameters, lowercased; `None` when absent.
+pub fn media_type(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(CONTENT_TYPE)?.to_str().ok().unwrap_or("invalid");
+    Some(value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+}
+
+/// The scope a resource route needs, as a type, so that the guard runs before the body is read.
+pub trait RouteScope: Send + Sync + 'static {
+    const SCOPE: Scope;
+}
+
+/// `devices:read`.
+pub struct DevicesRead;
+impl RouteScope for DevicesRead {
+    const SCOPE: Scope = Scope::DEVICES_READ;
+}
+
+/// `devices:write`.
+pub struct DevicesWrite;
+impl RouteScope for DevicesWrite {
+    const SCOPE: Scope = Scope::DEVICES_WRITE;
+}
+
+/// The bearer guard: a request that reaches a handler taking `Authorized<S>` carries a valid, unrevoked
+/// token of an enabled client, from an allowed address, holding `S::SCOPE`, within the customer's rate.
+pub struct Authorized<S> {
+    pub principal: Principal,
+    _scope: PhantomData<S>,
+}
+
+impl<S: RouteScope, St> FromRequestParts<St> for Authorized<S>
+where
+    AppState: FromRef<St>,
+    St: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let ClientIp(ip) = ClientIp::from_request_parts(parts, &state).await?;
+        let refuse_token = || -> ApiError {
+            match state.limit_bad_token(ip) {
+                Ok(()) => ApiError::invalid_bearer(),
+                Err(too_many) => too_many,
+            }
+        };
+        let Some(token) = bearer_token(&parts.headers) else {
+            return Err(refuse_token());
+        };
+        let Ok(verified) = state.keyring().verify(token, state.now()) else {
+            return Err(refuse_token());
+        };
+        if state.is_revoked(&verified.jti) {
+            return Err(refuse_token());
+        }
+        let client = state.client(&verified.client_id);
+        let principal = match authorize_request(client.as_ref(), &verified, ip, S::SCOPE) {
+            Ok(p) => p,
+            Err(RequestDenied::TokenNoLongerValid) => return Err(refuse_token()),
+            Err(RequestDenied::ScopeMissing) => return Err(ApiError::authorization_failed("missing-scope")),
+            Err(RequestDenied::IpNotAllowed) => return Err(ApiError::authorization_failed("ip-not-allowed")),
+        };
+        state.limit_customer(&principal.customer)?;
+        Ok(Authorized { principal, _scope: PhantomData })
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_token_parsing() {
+        let mut h = HeaderMap::new();
+        assert_eq!(bearer_token(&h), None);
+        h.insert(AUTHORIZATION, "Bearer abc".parse().expect("value"));
+        assert_eq!(bearer_token(&h), Some("abc"));
+        h.insert(AUTHORIZATION, "bearer  abc ".parse().expect("value"));
+        assert_eq!(bearer_token(&h), Some("abc"));
+        h.insert(AUTHORIZATION, "Basic abc".parse().expect("value"));
+        assert_eq!(bearer_token(&h), None);
+        h.insert(AUTHORIZATION, "Bearer".parse().expect("value"));
+        assert_eq!(bearer_token(&h), None);
+        h.insert(AUTHORIZATION, "Bearer ".parse().expect("value"));
+        assert_eq!(bearer_token(&h), None);
+    }
+
+    #[test]
+    fn media_type_strips_parameters() {
+        let mut h = HeaderMap::new();
+        assert_eq!(media_type(&h), None);
+        h.insert(CONTENT_TYPE, "Application/X-WWW-Form-Urlencoded; charset=utf-8".parse().expect("value"));
+        assert_eq!(media_type(&h).as_deref(), Some("application/x-www-form-urlencoded"));
+    }
+}

@@ -1,0 +1,23 @@
+//! The routes: OAuth2 endpoints, the emulated hosts API, and the envelope answers for unknown routes.
+
+pub mod devices;
+pub mod oauth2;
+
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use talon_wire::headers::POWERED_BY_GATEWAY;
+
+use crate::error::ApiError;
+
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("Not Found").powered_by(POWERED_BY_GATEWAY)
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed").powered_by(POWERED_BY_GATEWAY)
+}
+
+/// Liveness: answers as long as the process serves HTTP. Also the benchmark's ceiling route.
+pub async fn healthz() -> impl IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], r#"{"status":"ok"}"#)
+}

@@ -1,0 +1,210 @@
+//! `POST /oauth2/token` (oauth2AccessToken) and `POST /oauth2/revoke` (oauth2RevokeToken).
+
+use std::net::IpAddr;
+
+use axum::extract::State;
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use talon_auth::{authorize_token_request, ApiClient, ClientId, CustomerId, TokenDenied};
+use talon_wire::basic::{parse_basic, BasicCredentials};
+use talon_wire::form::Form;
+use talon_wire::headers::{FORM_CONTENT_TYPE, POWERED_BY_OAUTH2};
+use talon_wire::ids::is_hex32;
+use talon_wire::token::{field, TokenResponse, GRANT_CLIENT_CREDENTIALS, TOKEN_EXPIRES_IN};
+
+use crate::config::AuthErrorMode;
+use crate::error::{envelope, ApiError};
+use crate::extract::{media_type, Body, ClientIp};
+use crate::state::AppState;
+
+const NOT_AUTHORIZED: &str = "Failed to issue access token - Not Authorized";
+
+/// Issues a bearer token for client credentials given in the form, in a Basic header, or both (agreeing).
+pub async fn token(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    state.limit_oauth2(ip)?;
+    let form = read_form(&headers, &body)?;
+    if let Some(grant) = form.non_empty(field::GRANT_TYPE) {
+        if grant != GRANT_CLIENT_CREDENTIALS {
+            return Err(ApiError::bad_request("unsupported_grant_type: only client_credentials is supported"));
+        }
+    }
+    let basic = basic_credentials(&headers)?;
+    let (client_id, secret) = merge_credentials(basic.as_ref(), &form)?;
+    let member_cid = form.non_empty(field::MEMBER_CID).map(parse_member_cid).transpose()?;
+
+    let client = match authenticate(&state, ip, client_id, secret, member_cid.as_ref())? {
+        Ok(client) => client,
+        Err(denied) => return Err(token_denied(&state, denied, client_id)),
+    };
+    let issued = state.keyring().issue(&client, member_cid.as_ref(), state.now());
+    state.note_used(&client.id);
+    tracing::info!(client_id = %client.id, jti = %issued.jti, member_cid = ?member_cid, "token issued");
+    let body = TokenResponse::bearer(issued.jwt, TOKEN_EXPIRES_IN);
+    // RFC 6749 §5.1: token answers must not be cached.
+    Ok((StatusCode::CREATED, [(CACHE_CONTROL, "no-store"), (PRAGMA, "no-cache")], Json(body)).into_response())
+}
+
+/// Revokes one of the caller's own tokens. Anything else named (unknown, malformed, expired, another
+/// client's) is answered 200 and changes nothing (RFC 7009 §2.2), so the endpoint reveals nothing.
+pub async fn revoke(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    state.limit_oauth2(ip)?;
+    let form = read_form(&headers, &body)?;
+    // Falcon answers 403 for missing or wrong Basic credentials (RFC 7009 would say 401 invalid_client).
+    let Some(basic) = basic_credentials(&headers)? else {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "access denied, client credentials are required"));
+    };
+    let client = authenticate(&state, ip, &basic.client_id, &basic.client_secret, None)?.map_err(|denied| {
+        if denied == TokenDenied::IpNotAllowed {
+            ApiError::authorization_failed("ip-not-allowed")
+        } else {
+            ApiError::new(StatusCode::FORBIDDEN, "access denied, invalid client credentials")
+        }
+    })?;
+    if form.non_empty(field::CLIENT_ID).is_some_and(|id| id != basic.client_id) {
+        return Err(ApiError::bad_request("client_id does not match the Basic credentials"));
+    }
+    let token = form.non_empty(field::TOKEN).ok_or_else(|| ApiError::bad_request("token is required"))?;
+    if let Ok(verified) = state.keyring().verify(token, state.now()) {
+        if verified.client_id == client.id {
+            state.revoke(&verified.jti, &client.id, verified.expires_at).await?;
+            tracing::info!(client_id = %client.id, jti = %verified.jti, "token revoked");
+        }
+    }
+    Ok(envelope(StatusCode::OK, POWERED_BY_OAUTH2, Some(()), vec![], None))
+}
+
+/// The form of an OAuth2 request: `application/x-www-form-urlencoded`, strictly parsed. An empty body
+/// without a content type is an empty form (credentials may all be in the Basic header).
+fn read_form(headers: &HeaderMap, body: &[u8]) -> Result<Form, ApiError> {
+    match media_type(headers).as_deref() {
+        Some(FORM_CONTENT_TYPE) => {}
+        None if body.is_empty() => {}
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Content-Type must be application/x-www-form-urlencoded",
+            ))
+        }
+    }
+    Form::parse(body).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<BasicCredentials>, ApiError> {
+    headers
+        .get(AUTHORIZATION)
+        .map(|value| parse_basic(value.as_bytes()).map_err(|e| ApiError::bad_request(e.to_string())))
+        .transpose()
+}
+
+/// The client ID and secret from the Basic header and/or the form; given both ways, they must agree.
+fn merge_credentials<'a>(basic: Option<&'a BasicCredentials>, form: &'a Form) -> Result<(&'a str, &'a str), ApiError> {
+    let form_id = form.non_empty(field::CLIENT_ID);
+    let form_secret = form.non_empty(field::CLIENT_SECRET);
+    let (id, secret) = match basic {
+        Some(b) => {
+            // Both values come from the same caller, so comparing them leaks nothing: no constant time needed.
+            if form_id.is_some_and(|id| id != b.client_id) || form_secret.is_some_and(|s| s != b.client_secret) {
+                return Err(ApiError::bad_request("client credentials given in the Basic header and the form disagree"));
+            }
+            (Some(b.client_id.as_str()), Some(b.client_secret.as_str()))
+        }
+        None => (form_id, form_secret),
+    };
+    match (id.filter(|s| !s.is_empty()), secret.filter(|s| !s.is_empty())) {
+        (Some(id), Some(secret)) => Ok((id, secret)),
+        _ => Err(ApiError::bad_request("client_id and client_secret are required")),
+    }
+}
+
+/// Accepts a CID as the console shows it too: uppercase, with a `-NN` checksum suffix.
+fn parse_member_cid(raw: &str) -> Result<CustomerId, ApiError> {
+    let lower = raw.trim().to_ascii_lowercase();
+    let bare = match lower.split_once('-') {
+        Some((cid, checksum)) if checksum.len() == 2 => cid.to_owned(),
+        _ => lower,
+    };
+    CustomerId::parse(&bare).map_err(|e| ApiError::bad_request(format!("member_cid: {e}")))
+}
+
+/// Checks client credentials with the failed-authentication throttle around it. The outer error is the
+/// throttle's 429 (the credentials are not even looked at then); the inner result is the rules' verdict.
+fn authenticate(
+    state: &AppState,
+    ip: IpAddr,
+    client_id: &str,
+    secret: &str,
+    member_cid: Option<&CustomerId>,
+) -> Result<Result<ApiClient, TokenDenied>, ApiError> {
+    state.check_auth_failures(ip, client_id)?;
+    let client = ClientId::parse(client_id).ok().and_then(|id| state.client(&id));
+    let verdict = authorize_token_request(client.as_ref(), secret, ip, member_cid);
+    Ok(match (verdict, client) {
+        (Ok(()), Some(client)) => Ok(client),
+        (Ok(()), None) => Err(TokenDenied::UnknownClient),
+        (Err(denied), _) => {
+            if denied.is_credential_failure() {
+                state.record_auth_failure(ip, client_id);
+                tracing::warn!(%ip, client_id = %printable_id(client_id), ?denied, "client authentication failed");
+            }
+            Err(denied)
+        }
+    })
+}
+
+/// The error answer of a refused token request.
+fn token_denied(state: &AppState, denied: TokenDenied, client_id: &str) -> ApiError {
+    match (denied, state.config().auth_errors) {
+        (TokenDenied::UnknownClient, AuthErrorMode::Falcon) => ApiError::bad_request(format!(
+            "Failed to generate access token for clientID={}.",
+            printable_id(client_id)
+        )),
+        (TokenDenied::UnknownClient | TokenDenied::NotAuthorized, _) => {
+            ApiError::new(StatusCode::FORBIDDEN, NOT_AUTHORIZED)
+        }
+        (TokenDenied::IpNotAllowed, _) => ApiError::authorization_failed("ip-not-allowed"),
+        (TokenDenied::MemberNotAllowed, _) => {
+            ApiError::new(StatusCode::FORBIDDEN, "Failed to issue access token - member CID not authorized")
+        }
+    }
+}
+
+/// A client ID fit to echo: only when it has the shape of one, since a secret is sometimes pasted into the
+/// ID field.
+fn printable_id(client_id: &str) -> &str {
+    if is_hex32(client_id) {
+        client_id
+    } else {
+        "<invalid>"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_cid_accepts_console_form() {
+        let cid = "0123456789abcdef0123456789abcdef";
+        assert_eq!(parse_member_cid(cid).expect("plain").as_str(), cid);
+        assert_eq!(parse_member_cid("0123456789ABCDEF0123456789ABCDEF-4A").expect("console").as_str(), cid);
+        assert!(parse_member_cid("nope").is_err());
+    }
+
+    #[test]
+    fn printable_id_hides_non_ids() {
+        assert_eq!(printable_id("s3cretS3cret"), "<invalid>");
+        assert_eq!(printable_id("0123456789abcdef0123456789abcdef"), "0123456789abcdef0123456789abcdef");
+    }
+}
