@@ -1,1 +1,56 @@
-fn main() {}
+//! `talon`: run the Talon server and administer its API clients.
+
+mod clients;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+/// Talon: a Falcon-compatible OAuth2 authorization server.
+#[derive(Parser)]
+#[command(name = "talon", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(serve::ServeArgs),
+    /// Create, inspect, change and delete API clients (works while a server runs on the same database).
+    Clients(clients::ClientsArgs),
+}
+
+/// Where the store lives; shared by every command that opens it.
+#[derive(clap::Args, Clone)]
+pub struct DatabaseArg {
+    /// Database URL: sqlite://PATH (the file is created and initialised if missing).
+    #[arg(long = "database", env = "TALON_DATABASE_URL", default_value = "sqlite://talon.db")]
+    pub url: String,
+}
+
+impl DatabaseArg {
+    pub async fn open(&self) -> anyhow::Result<std::sync::Arc<dyn talon_store::Store>> {
+        use anyhow::Context;
+        use talon_auth::Clock;
+        talon_store::open(&self.url, talon_auth::SystemClock.now())
+            .await
+            .with_context(|| format!("cannot open the store at {}", self.url))
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Clients(args) => clients::run(args).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

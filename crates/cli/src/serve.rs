@@ -1,0 +1,154 @@
+//! `talon serve`: open the store, create the first admin client if there is none, serve until a signal.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use talon_auth::{ApiClient, ClientId, ClientSecret, ClientSpec, Clock, SystemClock};
+use talon_server::{AppState, AuthErrorMode, Config, Limits};
+use talon_wire::ScopeSet;
+
+use crate::DatabaseArg;
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "TALON_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    #[command(flatten)]
+    database: DatabaseArg,
+    /// Region name sent as X-Cs-Region. Keep it a name no SDK knows (FalconPy replaces a custom base URL
+    /// when it sees a real region such as us-1).
+    #[arg(long, env = "TALON_REGION", default_value = "local")]
+    region: String,
+    /// Seed this many demo hosts into each customer that has none (including customers added later).
+    #[arg(long, env = "TALON_DEMO_HOSTS", default_value_t = 0)]
+    demo_hosts: usize,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// How an unknown client ID is answered: `falcon` (400, as the real API) or `uniform` (403, like a wrong
+    /// secret, so client IDs cannot be probed).
+    #[arg(long, value_enum, default_value_t = AuthErrors::Falcon)]
+    auth_errors: AuthErrors,
+    /// Requests per minute per source IP on /oauth2/*.
+    #[arg(long, default_value_t = Limits::default().oauth2_per_ip)]
+    oauth2_rate: u32,
+    /// Failed client authentications per minute per source IP and per client ID.
+    #[arg(long, default_value_t = Limits::default().auth_failures)]
+    auth_failure_rate: u32,
+    /// Requests per minute per customer with a valid token.
+    #[arg(long, default_value_t = Limits::default().api_per_customer)]
+    api_rate: u32,
+    /// Requests per minute per source IP with a missing or invalid token.
+    #[arg(long, default_value_t = Limits::default().bad_token_per_ip)]
+    bad_token_rate: u32,
+    /// Largest request body in bytes.
+    #[arg(long, default_value_t = Limits::default().max_body_bytes)]
+    max_body_bytes: usize,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum AuthErrors {
+    Falcon,
+    Uniform,
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(args.log_format);
+    let store = args.database.open().await?;
+    let clock = Arc::new(SystemClock);
+    let config = Config {
+        region: args.region.clone(),
+        limits: Limits {
+            oauth2_per_ip: args.oauth2_rate,
+            auth_failures: args.auth_failure_rate,
+            api_per_customer: args.api_rate,
+            bad_token_per_ip: args.bad_token_rate,
+            max_body_bytes: args.max_body_bytes,
+        },
+        auth_errors: match args.auth_errors {
+            AuthErrors::Falcon => AuthErrorMode::Falcon,
+            AuthErrors::Uniform => AuthErrorMode::Uniform,
+        },
+        demo_hosts: args.demo_hosts,
+        ..Config::default()
+    };
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    let base_url = format!("http://{address}");
+    create_first_admin(&*store, clock.now(), &base_url).await?;
+    let state = AppState::new(store, config, clock).await.context("cannot load state from the store")?;
+    tracing::info!(address = %base_url, region = %args.region, database = %args.database.url, "listening");
+    talon_server::serve(listener, state, shutdown_signal()).await.context("server failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// On an empty store, creates an admin client holding every scope and prints its credentials once, on
+/// stdout and never in the logs.
+async fn create_first_admin(store: &dyn talon_store::Store, now: i64, base_url: &str) -> anyhow::Result<()> {
+    let secret = ClientSecret::generate();
+    let spec = ClientSpec {
+        name: "admin".to_owned(),
+        description: "Created on first start; holds every scope.".to_owned(),
+        scopes: ScopeSet::all(),
+        cid: store.default_customer().await?,
+        member_cids: vec![],
+        allowed_ips: vec![],
+        enabled: true,
+    };
+    let admin = ApiClient::new(ClientId::generate(), spec, secret.digest(), now);
+    if store.create_first_client(&admin).await? {
+        println!(
+            "Created the first API client (every scope). The secret is shown only now; keep it safe.\n\
+             \n  client_id:     {id}\n  client_secret: {secret}\n\nTry it:\n\n  \
+             curl -s -X POST {base_url}/oauth2/token -d client_id={id} -d client_secret={secret}\n",
+            id = admin.id,
+            secret = secret.expose(),
+        );
+    }
+    Ok(())
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down");
+}
