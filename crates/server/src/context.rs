@@ -5,11 +5,13 @@
 //! body, an extractor's rejection, the 404 fallback, a caught panic) renders the same trace ID in
 //! `meta.trace_id` as in the header, without threading it through every function.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use axum::extract::connect_info::MockConnectInfo;
 use axum::extract::{ConnectInfo, Request, State};
+use axum::http::Extensions;
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -55,19 +57,20 @@ pub fn current() -> Arc<RequestContext> {
     CONTEXT.try_with(Arc::clone).unwrap_or_else(|_| Arc::new(RequestContext::new()))
 }
 
-/// The source address of the request, as the listener saw it.
-pub fn peer_ip(request: &Request) -> std::net::IpAddr {
-    request
-        .extensions()
+/// The source address of the request, as the listener saw it (or as a test's `MockConnectInfo` says).
+/// No proxy header is trusted. Unknown (never with `serve`) reads as 0.0.0.0, which no allow-list holds.
+pub fn peer_ip(extensions: &Extensions) -> IpAddr {
+    extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip())
-        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]))
+        .or_else(|| extensions.get::<MockConnectInfo<SocketAddr>>().map(|MockConnectInfo(addr)| addr.ip()))
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]))
 }
 
 /// The outermost middleware.
 pub async fn middleware(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let context = Arc::new(RequestContext::new());
-    let ip = peer_ip(&request);
+    let ip = peer_ip(request.extensions());
     let method = request.method().clone();
     // The path only: a query string could carry something secret.
     let path = request.uri().path().to_owned();

@@ -2,20 +2,21 @@
 //! size-capped body, and the bearer guard ([`Authorized`]).
 
 use std::marker::PhantomData;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use talon_auth::{authorize_request, Principal, RequestDenied};
 use talon_wire::Scope;
 
+use crate::context;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The source address of the request as the listener saw it (no proxy headers are trusted).
+/// The source address of the request (see [`context::peer_ip`]).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
 
@@ -23,13 +24,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(a)| a.ip())
-                .unwrap_or(IpAddr::from([0, 0, 0, 0])),
-        ))
+        Ok(ClientIp(context::peer_ip(&parts.extensions)))
     }
 }
 

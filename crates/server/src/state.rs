@@ -65,7 +65,10 @@ impl AppState {
                 bad_token_per_ip: RateLimiter::new(l.bad_token_per_ip),
             },
             last_used: Mutex::new(HashMap::new()),
-            sync: tokio::sync::Mutex::new(SyncMark { version: ChangeVersion { clients: -1, customers: -1 }, ..Default::default() }),
+            sync: tokio::sync::Mutex::new(SyncMark {
+                version: ChangeVersion { clients: -1, customers: -1 },
+                ..Default::default()
+            }),
             store,
             clock,
             config,

@@ -116,7 +116,9 @@ fn merge_credentials<'a>(basic: Option<&'a BasicCredentials>, form: &'a Form) ->
         Some(b) => {
             // Both values come from the same caller, so comparing them leaks nothing: no constant time needed.
             if form_id.is_some_and(|id| id != b.client_id) || form_secret.is_some_and(|s| s != b.client_secret) {
-                return Err(ApiError::bad_request("client credentials given in the Basic header and the form disagree"));
+                return Err(ApiError::bad_request(
+                    "client credentials given in the Basic header and the form disagree",
+                ));
             }
             (Some(b.client_id.as_str()), Some(b.client_secret.as_str()))
         }
@@ -166,10 +168,9 @@ fn authenticate(
 /// The error answer of a refused token request.
 fn token_denied(state: &AppState, denied: TokenDenied, client_id: &str) -> ApiError {
     match (denied, state.config().auth_errors) {
-        (TokenDenied::UnknownClient, AuthErrorMode::Falcon) => ApiError::bad_request(format!(
-            "Failed to generate access token for clientID={}.",
-            printable_id(client_id)
-        )),
+        (TokenDenied::UnknownClient, AuthErrorMode::Falcon) => {
+            ApiError::bad_request(format!("Failed to generate access token for clientID={}.", printable_id(client_id)))
+        }
         (TokenDenied::UnknownClient | TokenDenied::NotAuthorized, _) => {
             ApiError::new(StatusCode::FORBIDDEN, NOT_AUTHORIZED)
         }
