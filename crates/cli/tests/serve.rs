@@ -1,0 +1,186 @@
+//! `talon serve` end to end: first start, restart, signals, the seed workflow by curl, and changes made
+//! by the CLI reaching a running server.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+
+#[tokio::test]
+async fn first_start_prints_an_admin_once_and_a_restart_keeps_clients_and_revocations() {
+    let (_dir, db) = fresh_db();
+    let server = Server::start(&db, &[]);
+    let id = server.printed("client_id:").expect("admin client_id printed");
+    let secret = server.printed("client_secret:").expect("admin secret printed");
+    assert!(server.stdout.lock().expect("lock").iter().any(|l| l.contains("curl -s -X POST")));
+
+    let (status, body) = token(&server.base_url, &id, &secret).await;
+    assert_eq!(status, 201, "{body}");
+    let revoked = body["access_token"].as_str().expect("token").to_owned();
+    assert_eq!(get_devices(&server.base_url, &revoked).await, 200);
+    let reply = reqwest::Client::new()
+        .post(format!("{}/oauth2/revoke", server.base_url))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("token", revoked.as_str())])
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(reply.status().as_u16(), 200);
+
+    let logs = server.logs();
+    assert!(!logs.contains(&secret), "the secret never reaches the logs");
+    assert!(!logs.contains(&revoked), "tokens never reach the logs");
+    let status = server.stop();
+    assert!(status.success(), "graceful exit on SIGTERM: {status:?}");
+
+    let again = Server::start(&db, &[]);
+    assert_eq!(again.printed("client_secret:"), None, "the admin is created only on the first start");
+    let (status, _) = token(&again.base_url, &id, &secret).await;
+    assert_eq!(status, 201, "clients survive a restart");
+    assert_eq!(get_devices(&again.base_url, &revoked).await, 401, "revocations survive a restart");
+}
+
+#[tokio::test]
+async fn json_logs_and_settings_from_the_environment() {
+    let (_dir, db) = fresh_db();
+    let server = {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--log-format", "json"]).env("TALON_LISTEN", "127.0.0.1:0").env("TALON_DATABASE_URL", &db);
+        cmd.env("TALON_REGION", "lab-1");
+        // Server::start passes --listen/--database itself; here the environment must do it, so run by hand.
+        cmd
+    };
+    let mut child = {
+        let mut cmd = server;
+        cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().expect("spawn")
+    };
+    let stderr = child.stderr.take().expect("stderr");
+    let line = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stderr).lines().map_while(Result::ok).find(|l| l.contains("listening"))
+    });
+    let line = tokio::time::timeout(Duration::from_secs(30), line).await.expect("started").expect("join");
+    let _ = child.kill();
+    let _ = child.wait();
+    let log: serde_json::Value = serde_json::from_str(&line.expect("a listening line")).expect("JSON log line");
+    assert_eq!(log["fields"]["region"], "lab-1");
+    assert!(log["fields"]["address"].as_str().expect("address").starts_with("http://127.0.0.1:"));
+    assert!(log["fields"]["database"].as_str().expect("database").contains("talon.db"));
+}
+
+/// Runs curl and returns (status, body).
+fn curl(args: &[&str]) -> (u16, String) {
+    let out = Command::new("curl").args(["-s", "-w", "\n%{http_code}"]).args(args).output().expect("curl");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let (body, status) = text.rsplit_once('\n').expect("status line");
+    (status.parse().expect("status"), body.to_owned())
+}
+
+#[tokio::test]
+async fn the_seed_workflow_by_curl() {
+    let (_dir, db) = fresh_db();
+    let server = Server::start(&db, &["--demo-hosts", "5"]);
+    let id = server.printed("client_id:").expect("id");
+    let secret = server.printed("client_secret:").expect("secret");
+    let base = &server.base_url;
+
+    let (status, body) = curl(&[
+        "-X",
+        "POST",
+        &format!("{base}/oauth2/token"),
+        "-H",
+        "Content-Type: application/x-www-form-urlencoded",
+        "-d",
+        &format!("client_id={id}&client_secret={secret}&grant_type=client_credentials"),
+    ]);
+    assert_eq!(status, 201, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let token = json["access_token"].as_str().expect("token").to_owned();
+    assert_eq!(json["expires_in"], 1799);
+
+    let auth = format!("Authorization: Bearer {token}");
+    let (status, body) = curl(&["-H", &auth, &format!("{base}/devices/queries/devices/v1?limit=5")]);
+    assert_eq!(status, 200, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let ids = json["resources"].as_array().expect("ids");
+    assert_eq!(ids.len(), 5);
+    assert_eq!(json["meta"]["pagination"]["total"], 5);
+
+    let device = ids[0].as_str().expect("id");
+    let (status, body) = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        &auth,
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        &format!(r#"{{"ids": ["{device}"]}}"#),
+        &format!("{base}/devices/entities/devices-actions/v2?action_name=contain"),
+    ]);
+    assert_eq!(status, 202, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(json["resources"][0]["id"], device);
+    assert_eq!(json["errors"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn cli_changes_reach_a_running_server_within_a_second() {
+    let (_dir, db) = fresh_db();
+    // Polling for a client that does not exist yet counts as failed authentications: lift that throttle.
+    let server = Server::start(&db, &["--demo-hosts", "2", "--auth-failure-rate", "1000"]);
+    let base = server.base_url.clone();
+    let second = Duration::from_secs(1);
+
+    let created = clients_json(&db, &["create", "--name", "late", "--scope", "devices:read", "--json"]);
+    let id = created["client_id"].as_str().expect("id").to_owned();
+    let secret = created["client_secret"].as_str().expect("secret").to_owned();
+    let took = within(second, || async { token(&base, &id, &secret).await.0 == 201 }).await;
+    assert!(took.is_some(), "a client created by the CLI gets tokens within a second");
+    let live = token(&base, &id, &secret).await.1["access_token"].as_str().expect("token").to_owned();
+    assert_eq!(get_devices(&base, &live).await, 200);
+
+    clients_json(&db, &["update", &id, "--disable", "--json"]);
+    let refused = within(second, || async { get_devices(&base, &live).await == 401 }).await;
+    assert!(refused.is_some(), "a disabled client's live tokens are refused within a second");
+    assert_eq!(token(&base, &id, &secret).await.0, 403, "and it gets no new tokens");
+
+    clients_json(&db, &["update", &id, "--enable", "--json"]);
+    assert!(within(second, || async { get_devices(&base, &live).await == 200 }).await.is_some());
+    assert!(clients(&db, &["delete", &id]).status.success());
+    assert!(within(second, || async { get_devices(&base, &live).await == 401 }).await.is_some());
+    assert_eq!(token(&base, &id, &secret).await.0, 400, "a deleted client is unknown");
+
+    // A new member CID becomes a customer that gets demo hosts while the server runs.
+    let member = "abcdefabcdefabcdefabcdefabcdef01";
+    let mssp =
+        clients_json(&db, &["create", "--name", "mssp", "--scope", "devices:read", "--member-cid", member, "--json"]);
+    let (mid, msecret) = (mssp["client_id"].as_str().expect("id"), mssp["client_secret"].as_str().expect("secret"));
+    let seeded = within(Duration::from_secs(2), || async {
+        let reply = reqwest::Client::new()
+            .post(format!("{base}/oauth2/token"))
+            .form(&[("client_id", mid), ("client_secret", msecret), ("member_cid", member)])
+            .send()
+            .await
+            .expect("token");
+        if reply.status().as_u16() != 201 {
+            return false;
+        }
+        let body: serde_json::Value = reply.json().await.expect("json");
+        let t = body["access_token"].as_str().unwrap_or_default();
+        let devices: serde_json::Value = reqwest::Client::new()
+            .get(format!("{base}/devices/queries/devices/v1"))
+            .bearer_auth(t)
+            .send()
+            .await
+            .expect("devices")
+            .json()
+            .await
+            .expect("json");
+        devices["meta"]["pagination"]["total"] == 2
+    })
+    .await;
+    assert!(seeded.is_some(), "the member customer was seeded with demo hosts");
+}
