@@ -79,7 +79,7 @@ impl Keyring {
         validation.validate_exp = false;
         validation.validate_aud = false;
         validation.required_spec_claims.clear();
-        validation.set_issuer(&[issuer.clone()]);
+        validation.set_issuer(std::slice::from_ref(&issuer));
         Some(Keyring {
             issuer,
             signing_kid: newest.kid.clone(),

@@ -51,13 +51,10 @@ fn host(cid: &CustomerId, index: usize) -> Host {
         }
         Platform::Mac => (format!("{}-macbook-{number:03}", pick(18, PEOPLE)), pick(17, MAC_VERSIONS), vec![TAGS[1]]),
         Platform::Linux => {
-            (format!("{}-{}-{number:02}", pick(18, SERVER_ROLES), pick(19, ENVIRONMENTS)), pick(17, LINUX_VERSIONS), {
-                let mut t = vec![TAGS[0]];
-                if seed[20] % 4 == 0 {
-                    t.push(TAGS[2]);
-                }
-                t
-            })
+            let hostname = format!("{}-{}-{number:02}", pick(18, SERVER_ROLES), pick(19, ENVIRONMENTS));
+            // One Linux server in four is in PCI scope.
+            let tags = if seed[20].is_multiple_of(4) { vec![TAGS[0], TAGS[2]] } else { vec![TAGS[0]] };
+            (hostname, pick(17, LINUX_VERSIONS), tags)
         }
     };
     let first_seen = ANCHOR - 86_400 * (30 + i64::from(u16::from_be_bytes([seed[21], seed[22]]) % 700));

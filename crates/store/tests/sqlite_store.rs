@@ -150,13 +150,13 @@ async fn hosts_query_sort_page_and_act_all_or_nothing() {
     };
     assert!(!contained(store.clone(), a.clone()).await, "nothing changed after a refused action");
 
-    store.apply_host_action(&cid, &[a.clone()], DeviceAction::Contain).await.expect("query").expect("applied");
+    store.apply_host_action(&cid, std::slice::from_ref(&a), DeviceAction::Contain).await.expect("query").expect("applied");
     assert!(contained(store.clone(), a.clone()).await, "contained sorts before normal");
     assert_eq!(HostStatus::Contained.as_str(), "contained");
 
-    store.apply_host_action(&cid, &[a.clone()], DeviceAction::HideHost).await.expect("q").expect("hidden");
+    store.apply_host_action(&cid, std::slice::from_ref(&a), DeviceAction::HideHost).await.expect("q").expect("hidden");
     assert_eq!(store.query_hosts(&cid, &by_ip).await.expect("query").1, 29, "hidden hosts leave queries");
-    let again = store.apply_host_action(&cid, &[a.clone()], DeviceAction::Contain).await.expect("q");
+    let again = store.apply_host_action(&cid, std::slice::from_ref(&a), DeviceAction::Contain).await.expect("q");
     assert!(again.is_err(), "a hidden host takes only unhide");
     store.apply_host_action(&cid, &[a], DeviceAction::UnhideHost).await.expect("q").expect("unhidden");
     assert_eq!(store.query_hosts(&cid, &by_ip).await.expect("query").1, 30);
