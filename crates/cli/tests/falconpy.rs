@@ -12,7 +12,8 @@ use common::*;
 
 #[tokio::test]
 async fn falconpy_works_unmodified_against_talon() {
-    let setup = Command::new("bash").arg(repo_root().join("scripts/python-env.sh")).output().expect("run python-env.sh");
+    let setup =
+        Command::new("bash").arg(repo_root().join("scripts/python-env.sh")).output().expect("run python-env.sh");
     assert!(
         setup.status.success(),
         "scripts/python-env.sh failed (the FalconPy interop test needs it):\n{}",
@@ -33,12 +34,8 @@ async fn falconpy_works_unmodified_against_talon() {
     let synced = within(Duration::from_secs(5), || {
         let (base, id, secret) = (base.clone(), id.clone(), secret.clone());
         async move {
-            let reply = reqwest::Client::new()
-                .post(format!("{base}/oauth2/token"))
-                .form(&[("client_id", id.as_str()), ("client_secret", secret.as_str()), ("member_cid", member)])
-                .send()
-                .await;
-            reply.is_ok_and(|r| r.status().as_u16() == 201)
+            let fields = [("client_id", id.as_str()), ("client_secret", secret.as_str()), ("member_cid", member)];
+            token_with(&base, &fields).await.0 == 201
         }
     })
     .await;

@@ -159,16 +159,11 @@ async fn cli_changes_reach_a_running_server_within_a_second() {
         clients_json(&db, &["create", "--name", "mssp", "--scope", "devices:read", "--member-cid", member, "--json"]);
     let (mid, msecret) = (mssp["client_id"].as_str().expect("id"), mssp["client_secret"].as_str().expect("secret"));
     let seeded = within(Duration::from_secs(2), || async {
-        let reply = reqwest::Client::new()
-            .post(format!("{base}/oauth2/token"))
-            .form(&[("client_id", mid), ("client_secret", msecret), ("member_cid", member)])
-            .send()
-            .await
-            .expect("token");
-        if reply.status().as_u16() != 201 {
+        let (status, body) =
+            token_with(&base, &[("client_id", mid), ("client_secret", msecret), ("member_cid", member)]).await;
+        if status != 201 {
             return false;
         }
-        let body: serde_json::Value = reply.json().await.expect("json");
         let t = body["access_token"].as_str().unwrap_or_default();
         let devices: serde_json::Value = reqwest::Client::new()
             .get(format!("{base}/devices/queries/devices/v1"))

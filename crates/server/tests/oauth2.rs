@@ -46,6 +46,11 @@ async fn token_success_is_exactly_the_falcon_answer() {
 
     // Two tokens for the same client in the same second differ (each has its own jti).
     assert_ne!(h.token(&c).await, jwt);
+
+    // The last-use time reaches the store with the next refresh, not on the token path.
+    assert_eq!(h.store.client(&c.client.id).await.expect("client").and_then(|c| c.last_used_at), None);
+    h.state.refresh().await.expect("refresh");
+    assert_eq!(h.store.client(&c.client.id).await.expect("client").and_then(|c| c.last_used_at), Some(NOW));
 }
 
 fn uuid_like(s: &str) -> bool {

@@ -70,16 +70,18 @@ impl SqliteStore {
         .bind(now)
         .execute(&self.pool)
         .await?;
-        let key = SigningKey::generate(now);
-        sqlx::query(
+        self.insert_signing_key(&SigningKey::generate(now), true).await
+    }
+
+    /// Stores a signing key; with `only_if_none`, only when the store has no key yet (atomically).
+    async fn insert_signing_key(&self, key: &SigningKey, only_if_none: bool) -> Result<()> {
+        let sql = if only_if_none {
             "INSERT INTO signing_keys (kid, pkcs8, created_at) SELECT ?, ?, ? \
-             WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
-        )
-        .bind(&key.kid)
-        .bind(key.pkcs8_der())
-        .bind(key.created_at)
-        .execute(&self.pool)
-        .await?;
+             WHERE NOT EXISTS (SELECT 1 FROM signing_keys)"
+        } else {
+            "INSERT INTO signing_keys (kid, pkcs8, created_at) VALUES (?, ?, ?)"
+        };
+        sqlx::query(sql).bind(&key.kid).bind(key.pkcs8_der()).bind(key.created_at).execute(&self.pool).await?;
         Ok(())
     }
 
@@ -309,13 +311,7 @@ impl Store for SqliteStore {
     }
 
     async fn add_signing_key(&self, key: &SigningKey) -> Result<()> {
-        sqlx::query("INSERT INTO signing_keys (kid, pkcs8, created_at) VALUES (?, ?, ?)")
-            .bind(&key.kid)
-            .bind(key.pkcs8_der())
-            .bind(key.created_at)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.insert_signing_key(key, false).await
     }
 
     async fn revoke_token(&self, jti: &str, client_id: &ClientId, expires_at: i64, now: i64) -> Result<()> {

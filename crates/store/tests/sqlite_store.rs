@@ -150,7 +150,11 @@ async fn hosts_query_sort_page_and_act_all_or_nothing() {
     };
     assert!(!contained(store.clone(), a.clone()).await, "nothing changed after a refused action");
 
-    store.apply_host_action(&cid, std::slice::from_ref(&a), DeviceAction::Contain).await.expect("query").expect("applied");
+    store
+        .apply_host_action(&cid, std::slice::from_ref(&a), DeviceAction::Contain)
+        .await
+        .expect("query")
+        .expect("applied");
     assert!(contained(store.clone(), a.clone()).await, "contained sorts before normal");
     assert_eq!(HostStatus::Contained.as_str(), "contained");
 

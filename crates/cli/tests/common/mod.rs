@@ -140,12 +140,13 @@ where
 
 /// POSTs a token request and returns the status and JSON body.
 pub async fn token(base: &str, id: &str, secret: &str) -> (u16, serde_json::Value) {
-    let reply = reqwest::Client::new()
-        .post(format!("{base}/oauth2/token"))
-        .form(&[("client_id", id), ("client_secret", secret)])
-        .send()
-        .await
-        .expect("token request");
+    token_with(base, &[("client_id", id), ("client_secret", secret)]).await
+}
+
+/// POSTs a token request with these form fields and returns the status and JSON body.
+pub async fn token_with(base: &str, fields: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    let reply =
+        reqwest::Client::new().post(format!("{base}/oauth2/token")).form(fields).send().await.expect("token request");
     let status = reply.status().as_u16();
     (status, reply.json().await.expect("JSON"))
 }

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use axum::extract::State;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -24,12 +24,8 @@ const NOT_AUTHORIZED: &str = "Failed to issue access token - Not Authorized";
 /// Issues a bearer token for client credentials given in the form, in a Basic header, or both (agreeing).
 pub async fn token(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    headers: HeaderMap,
-    Body(body): Body,
+    OAuth2Request { ip, headers, form }: OAuth2Request,
 ) -> Result<Response, ApiError> {
-    state.limit_oauth2(ip)?;
-    let form = read_form(&headers, &body)?;
     if let Some(grant) = form.non_empty(field::GRANT_TYPE) {
         if grant != GRANT_CLIENT_CREDENTIALS {
             return Err(ApiError::bad_request("unsupported_grant_type: only client_credentials is supported"));
@@ -55,12 +51,8 @@ pub async fn token(
 /// client's) is answered 200 and changes nothing (RFC 7009 §2.2), so the endpoint reveals nothing.
 pub async fn revoke(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    headers: HeaderMap,
-    Body(body): Body,
+    OAuth2Request { ip, headers, form }: OAuth2Request,
 ) -> Result<Response, ApiError> {
-    state.limit_oauth2(ip)?;
-    let form = read_form(&headers, &body)?;
     // Falcon answers 403 for missing or wrong Basic credentials (RFC 7009 would say 401 invalid_client).
     let Some(basic) = basic_credentials(&headers)? else {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "access denied, client credentials are required"));
@@ -83,6 +75,28 @@ pub async fn revoke(
         }
     }
     Ok(envelope(StatusCode::OK, POWERED_BY_OAUTH2, Some(()), vec![], None))
+}
+
+/// An OAuth2 request as both endpoints read it: counted against the per-address limit first, then its
+/// form parsed strictly.
+pub struct OAuth2Request {
+    ip: IpAddr,
+    headers: HeaderMap,
+    form: Form,
+}
+
+impl FromRequest<AppState> for OAuth2Request {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let ClientIp(ip) = ClientIp::from_request_parts(&mut parts, state).await?;
+        state.limit_oauth2(ip)?;
+        let headers = parts.headers.clone();
+        let Body(body) = Body::from_request(Request::from_parts(parts, body), state).await?;
+        let form = read_form(&headers, &body)?;
+        Ok(OAuth2Request { ip, headers, form })
+    }
 }
 
 /// The form of an OAuth2 request: `application/x-www-form-urlencoded`, strictly parsed. An empty body
