@@ -64,14 +64,33 @@ pub async fn serve(
     served
 }
 
-/// Keeps the node in step with the store: changes by other processes are honoured within one interval.
+/// Keeps the node in step with the store: at once when the store announces a change (PostgreSQL), and
+/// every refresh interval in any case, the safety net that also covers a lost notification.
 async fn refresh_loop(state: AppState) {
+    let changed = std::sync::Arc::new(tokio::sync::Notify::new());
+    let store = state.store().clone();
+    let _watcher = AbortOnDrop(tokio::spawn({
+        let changed = changed.clone();
+        async move { store.watch_changes(changed).await }
+    }));
     let mut tick = tokio::time::interval(state.config().refresh_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = changed.notified() => {}
+        }
         if let Err(e) = state.refresh().await {
             tracing::warn!(error = %e, "refresh from the store failed; will retry");
         }
+    }
+}
+
+/// Ends a spawned task when its owner ends (the refresh loop is aborted at shutdown).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use talon_auth::{ApiClient, ClientId, Clock, CustomerId, DenyList, Keyring, RateLimiter, RateStatus};
 use talon_emulator::demo;
-use talon_store::{ChangeVersion, Store, StoreError};
+use talon_store::{ChangeVersion, RevocationCursor, Store, StoreError};
 
 use crate::config::Config;
 use crate::context;
@@ -45,7 +45,7 @@ struct Limiters {
 #[derive(Default)]
 struct SyncMark {
     version: ChangeVersion,
-    revocation_seq: i64,
+    revocations: RevocationCursor,
 }
 
 impl AppState {
@@ -175,10 +175,11 @@ impl AppState {
             self.seed_demo_hosts().await?;
         }
         mark.version = version;
-        for r in inner.store.revocations_after(mark.revocation_seq, now).await? {
+        let (revocations, cursor) = inner.store.revocations_since(mark.revocations, now).await?;
+        for r in revocations {
             inner.deny.insert(r.jti, r.expires_at);
-            mark.revocation_seq = r.seq;
         }
+        mark.revocations = cursor;
         inner.deny.prune(now);
         self.flush_last_used().await
     }

@@ -1,15 +1,19 @@
 //! talon-store: where Talon keeps API clients, customers, signing keys, revocations and hosts.
 //!
 //! [`Store`] is the one interface the server and the CLI use. [`open`] picks the implementation from the
-//! database URL: `sqlite://PATH` (the embedded default; the file is created if missing). Opening a store
-//! initialises it: migrations, the default customer and a signing key, whichever process comes first.
+//! database URL: `sqlite://PATH` (the embedded default; the file is created if missing) or
+//! `postgres://...` (many nodes on one database). Opening a store initialises it: migrations, the default
+//! customer and a signing key, whichever process comes first.
 
+mod postgres;
+mod records;
 mod sqlite;
 
 use async_trait::async_trait;
 use talon_auth::{ApiClient, ClientId, CustomerId, SigningKey};
 use talon_emulator::{DeviceAction, Host, HostQuery};
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// A store failure. Messages name what failed, never a secret.
@@ -22,7 +26,7 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
-    #[error("unsupported database URL {0:?}: use sqlite://PATH")]
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://...")]
     UnsupportedUrl(String),
     #[error("client {0} already exists")]
     ClientExists(ClientId),
@@ -37,13 +41,31 @@ pub struct ChangeVersion {
     pub customers: i64,
 }
 
+impl ChangeVersion {
+    /// Reads the `change_counters` rows; unknown names are ignored.
+    pub(crate) fn from_counters(rows: Vec<(String, i64)>) -> ChangeVersion {
+        let mut version = ChangeVersion::default();
+        for (name, value) in rows {
+            match name.as_str() {
+                "clients" => version.clients = value,
+                "customers" => version.customers = value,
+                _ => {}
+            }
+        }
+        version
+    }
+}
+
 /// A revoked token as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Revocation {
-    pub seq: i64,
     pub jti: String,
     pub expires_at: i64,
 }
+
+/// Where a reader of revocations has got to. Opaque: its meaning is the backend's. Start from `default()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RevocationCursor(pub(crate) i64);
 
 /// Hosts an action could not reach: unknown to the customer (or hidden, for actions other than unhide).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,17 +96,31 @@ pub trait Store: Send + Sync + 'static {
 
     /// Persists a revocation (idempotent per `jti`).
     async fn revoke_token(&self, jti: &str, client_id: &ClientId, expires_at: i64, now: i64) -> Result<()>;
-    /// Revocations of unexpired tokens with `seq` above `after`, in `seq` order.
-    async fn revocations_after(&self, after: i64, now: i64) -> Result<Vec<Revocation>>;
+    /// Revocations of unexpired tokens made since `cursor` (some seen before may come again), and the
+    /// cursor for the next call. No revocation committed after a call is ever missed by the next one.
+    async fn revocations_since(
+        &self,
+        cursor: RevocationCursor,
+        now: i64,
+    ) -> Result<(Vec<Revocation>, RevocationCursor)>;
     /// Deletes revocations of tokens that have expired anyway.
     async fn prune_revocations(&self, now: i64) -> Result<u64>;
 
     async fn change_version(&self) -> Result<ChangeVersion>;
 
+    /// Signals `changed` whenever another process may have changed the store, for as long as the future
+    /// runs. A backend without push notifications never signals (readers then rely on polling).
+    async fn watch_changes(&self, changed: std::sync::Arc<tokio::sync::Notify>) {
+        let _ = changed;
+        std::future::pending::<()>().await
+    }
+
     async fn host_count(&self, cid: &CustomerId) -> Result<u64>;
     async fn insert_hosts(&self, hosts: &[Host]) -> Result<()>;
     /// Visible hosts of `cid`, paged and sorted: the IDs of the page and the total.
     async fn query_hosts(&self, cid: &CustomerId, query: &HostQuery) -> Result<(Vec<String>, u64)>;
+    /// The hosts of `cid` among `ids` (hidden ones too), in device ID order; unknown IDs are left out.
+    async fn hosts(&self, cid: &CustomerId, ids: &[String]) -> Result<Vec<Host>>;
     /// Applies `action` to every host in `ids`, all or none.
     async fn apply_host_action(
         &self,
@@ -98,6 +134,8 @@ pub trait Store: Send + Sync + 'static {
 pub async fn open(url: &str, now: i64) -> Result<std::sync::Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         Ok(std::sync::Arc::new(SqliteStore::open(url, now).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(std::sync::Arc::new(PostgresStore::open(url, now).await?))
     } else {
         Err(StoreError::UnsupportedUrl(url.to_owned()))
     }

@@ -1,20 +1,16 @@
 //! The embedded SQLite store: one file in WAL mode, migrations embedded and applied on open.
 
-use std::net::Ipv4Addr;
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ipnet::IpNet;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite};
-use talon_auth::{ApiClient, ClientId, CustomerId, SecretDigest, SigningKey};
-use talon_emulator::{DeviceAction, Host, HostQuery, HostStatus, Platform, SortField};
-use talon_wire::ScopeSet;
+use talon_auth::{ApiClient, ClientId, CustomerId, SigningKey};
+use talon_emulator::{DeviceAction, Host, HostQuery};
 
-use crate::{ChangeVersion, Result, Revocation, Store, StoreError, UnknownHosts};
+use crate::records::{host_order, json_list, missing_ids, ClientLists, ClientRecord, HostRecord};
+use crate::{ChangeVersion, Result, Revocation, RevocationCursor, Store, StoreError, UnknownHosts};
 
 /// How long a writer waits for another process's write to finish before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -85,6 +81,18 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// The hosts of `cid` among `ids`, in device ID order.
+    async fn select_hosts(conn: &mut sqlx::SqliteConnection, cid: &CustomerId, ids: &[&String]) -> Result<Vec<Host>> {
+        let mut select = QueryBuilder::<Sqlite>::new("SELECT * FROM hosts WHERE cid = ");
+        select.push_bind(cid.as_str()).push(" AND device_id IN (");
+        let mut list = select.separated(", ");
+        for id in ids {
+            list.push_bind(id.as_str());
+        }
+        select.push(") ORDER BY device_id");
+        select.build_query_as::<HostRecord>().fetch_all(conn).await?.into_iter().map(HostRecord::into_host).collect()
+    }
+
     async fn ensure_customers<'c>(tx: &mut sqlx::Transaction<'c, Sqlite>, client: &ApiClient, now: i64) -> Result<()> {
         for cid in std::iter::once(&client.cid).chain(&client.member_cids) {
             sqlx::query("INSERT OR IGNORE INTO customers (cid, is_default, created_at) VALUES (?, 0, ?)")
@@ -107,6 +115,7 @@ impl SqliteStore {
             }
         }
         Self::ensure_customers(&mut tx, client, client.created_at).await?;
+        let lists = ClientLists::of(client);
         let result = sqlx::query(
             "INSERT INTO api_clients (client_id, name, description, scopes, cid, member_cids, allowed_ips, enabled, \
              secret_digest, created_at, updated_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -114,10 +123,10 @@ impl SqliteStore {
         .bind(client.id.as_str())
         .bind(&client.name)
         .bind(&client.description)
-        .bind(json_list(client.scopes.iter()))
+        .bind(lists.scopes)
         .bind(client.cid.as_str())
-        .bind(json_list(&client.member_cids))
-        .bind(json_list(&client.allowed_ips))
+        .bind(lists.member_cids)
+        .bind(lists.allowed_ips)
         .bind(client.enabled)
         .bind(client.secret_digest.as_bytes().as_slice())
         .bind(client.created_at)
@@ -133,84 +142,6 @@ impl SqliteStore {
         };
         tx.commit().await?;
         Ok(true)
-    }
-}
-
-fn json_list<T: ToString>(items: impl IntoIterator<Item = T>) -> String {
-    let items: Vec<String> = items.into_iter().map(|i| i.to_string()).collect();
-    serde_json::Value::from(items).to_string()
-}
-
-fn parse_json_list<T>(raw: &str, what: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Vec<T>> {
-    let items: Vec<String> =
-        serde_json::from_str(raw).map_err(|_| StoreError::Corrupt(format!("{what} is not a JSON list")))?;
-    items.iter().map(|s| parse(s).ok_or_else(|| StoreError::Corrupt(format!("{what} holds {s:?}")))).collect()
-}
-
-fn client_from_row(row: &SqliteRow) -> Result<ApiClient> {
-    let id: String = row.try_get("client_id")?;
-    let corrupt = |what: &str| StoreError::Corrupt(format!("client {id}: {what}"));
-    let scopes: String = row.try_get("scopes")?;
-    let scopes: ScopeSet = ScopeSet::parse_all(parse_json_list(&scopes, "scopes", |s| Some(s.to_owned()))?)
-        .map_err(|e| corrupt(&e.to_string()))?;
-    let digest: Vec<u8> = row.try_get("secret_digest")?;
-    Ok(ApiClient {
-        id: ClientId::parse(&id).map_err(|_| corrupt("client_id"))?,
-        name: row.try_get("name")?,
-        description: row.try_get("description")?,
-        scopes,
-        cid: CustomerId::parse(&row.try_get::<String, _>("cid")?).map_err(|_| corrupt("cid"))?,
-        member_cids: parse_json_list(&row.try_get::<String, _>("member_cids")?, "member_cids", |s| {
-            CustomerId::parse(s).ok()
-        })?,
-        allowed_ips: parse_json_list(&row.try_get::<String, _>("allowed_ips")?, "allowed_ips", |s| {
-            IpNet::from_str(s).ok()
-        })?,
-        enabled: row.try_get("enabled")?,
-        secret_digest: SecretDigest::from_bytes(&digest).ok_or_else(|| corrupt("secret_digest"))?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        last_used_at: row.try_get("last_used_at")?,
-    })
-}
-
-fn host_from_row(row: &SqliteRow) -> Result<Host> {
-    let id: String = row.try_get("device_id")?;
-    let corrupt = |what: &str| StoreError::Corrupt(format!("host {id}: {what}"));
-    let ip = |col: &str| -> Result<Ipv4Addr> { row.try_get::<String, _>(col)?.parse().map_err(|_| corrupt(col)) };
-    Ok(Host {
-        cid: CustomerId::parse(&row.try_get::<String, _>("cid")?).map_err(|_| corrupt("cid"))?,
-        hostname: row.try_get("hostname")?,
-        platform: Platform::parse(&row.try_get::<String, _>("platform_name")?).ok_or_else(|| corrupt("platform"))?,
-        os_version: row.try_get("os_version")?,
-        local_ip: ip("local_ip")?,
-        external_ip: ip("external_ip")?,
-        mac_address: row.try_get("mac_address")?,
-        agent_version: row.try_get("agent_version")?,
-        first_seen: row.try_get("first_seen")?,
-        last_seen: row.try_get("last_seen")?,
-        status: HostStatus::parse(&row.try_get::<String, _>("status")?).ok_or_else(|| corrupt("status"))?,
-        tags: parse_json_list(&row.try_get::<String, _>("tags")?, "tags", |s| Some(s.to_owned()))?,
-        hidden: row.try_get("hidden")?,
-        device_id: id,
-    })
-}
-
-/// The column a sort field orders by. IPs sort by their numeric form and times by their integer form,
-/// so `local_ip.asc` puts 10.0.0.9 before 10.0.0.10.
-fn sort_column(field: SortField) -> &'static str {
-    match field {
-        SortField::DeviceId => "device_id",
-        SortField::Hostname => "hostname",
-        SortField::PlatformName => "platform_name",
-        SortField::OsVersion => "os_version",
-        SortField::LocalIp => "local_ip_num",
-        SortField::ExternalIp => "external_ip_num",
-        SortField::MacAddress => "mac_address",
-        SortField::AgentVersion => "agent_version",
-        SortField::FirstSeen => "first_seen",
-        SortField::LastSeen => "last_seen",
-        SortField::Status => "status",
     }
 }
 
@@ -239,36 +170,36 @@ impl Store for SqliteStore {
     }
 
     async fn client(&self, id: &ClientId) -> Result<Option<ApiClient>> {
-        sqlx::query("SELECT * FROM api_clients WHERE client_id = ?")
+        sqlx::query_as::<_, ClientRecord>("SELECT * FROM api_clients WHERE client_id = ?")
             .bind(id.as_str())
             .fetch_optional(&self.pool)
             .await?
-            .as_ref()
-            .map(client_from_row)
+            .map(ClientRecord::into_client)
             .transpose()
     }
 
     async fn clients(&self) -> Result<Vec<ApiClient>> {
-        sqlx::query("SELECT * FROM api_clients ORDER BY created_at, client_id")
+        sqlx::query_as::<_, ClientRecord>("SELECT * FROM api_clients ORDER BY created_at, client_id")
             .fetch_all(&self.pool)
             .await?
-            .iter()
-            .map(client_from_row)
+            .into_iter()
+            .map(ClientRecord::into_client)
             .collect()
     }
 
     async fn update_client(&self, client: &ApiClient) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         Self::ensure_customers(&mut tx, client, client.updated_at).await?;
+        let lists = ClientLists::of(client);
         let done = sqlx::query(
             "UPDATE api_clients SET name = ?, description = ?, scopes = ?, member_cids = ?, allowed_ips = ?, \
              enabled = ?, secret_digest = ?, updated_at = ? WHERE client_id = ?",
         )
         .bind(&client.name)
         .bind(&client.description)
-        .bind(json_list(client.scopes.iter()))
-        .bind(json_list(&client.member_cids))
-        .bind(json_list(&client.allowed_ips))
+        .bind(lists.scopes)
+        .bind(lists.member_cids)
+        .bind(lists.allowed_ips)
         .bind(client.enabled)
         .bind(client.secret_digest.as_bytes().as_slice())
         .bind(client.updated_at)
@@ -327,19 +258,21 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn revocations_after(&self, after: i64, now: i64) -> Result<Vec<Revocation>> {
-        let rows = sqlx::query(
+    async fn revocations_since(
+        &self,
+        cursor: RevocationCursor,
+        now: i64,
+    ) -> Result<(Vec<Revocation>, RevocationCursor)> {
+        // SQLite serialises writers, so seq grows in commit order: everything above the last seq seen is new.
+        let rows: Vec<(i64, String, i64)> = sqlx::query_as(
             "SELECT seq, jti, expires_at FROM revoked_tokens WHERE seq > ? AND expires_at > ? ORDER BY seq",
         )
-        .bind(after)
+        .bind(cursor.0)
         .bind(now)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Revocation { seq: r.try_get("seq")?, jti: r.try_get("jti")?, expires_at: r.try_get("expires_at")? })
-            })
-            .collect()
+        let next = rows.last().map_or(cursor, |(seq, _, _)| RevocationCursor(*seq));
+        Ok((rows.into_iter().map(|(_, jti, expires_at)| Revocation { jti, expires_at }).collect(), next))
     }
 
     async fn prune_revocations(&self, now: i64) -> Result<u64> {
@@ -351,15 +284,7 @@ impl Store for SqliteStore {
     async fn change_version(&self) -> Result<ChangeVersion> {
         let rows: Vec<(String, i64)> =
             sqlx::query_as("SELECT name, value FROM change_counters").fetch_all(&self.pool).await?;
-        let mut version = ChangeVersion::default();
-        for (name, value) in rows {
-            match name.as_str() {
-                "clients" => version.clients = value,
-                "customers" => version.customers = value,
-                _ => {}
-            }
-        }
-        Ok(version)
+        Ok(ChangeVersion::from_counters(rows))
     }
 
     async fn host_count(&self, cid: &CustomerId) -> Result<u64> {
@@ -406,14 +331,8 @@ impl Store for SqliteStore {
             .bind(cid.as_str())
             .fetch_one(&self.pool)
             .await?;
-        // The column comes from a closed list (sort_column), never from the request text.
-        let order = match query.sort {
-            Some(sort) => format!("{} {}", sort_column(sort.field), if sort.descending { "DESC" } else { "ASC" }),
-            None => "hostname ASC".to_owned(),
-        };
-        let sql = format!(
-            "SELECT device_id FROM hosts WHERE cid = ? AND hidden = 0 ORDER BY {order}, device_id LIMIT ? OFFSET ?"
-        );
+        let order = host_order(query);
+        let sql = format!("SELECT device_id FROM hosts WHERE cid = ? AND hidden = 0 ORDER BY {order} LIMIT ? OFFSET ?");
         let ids: Vec<String> = sqlx::query_scalar(&sql)
             .bind(cid.as_str())
             .bind(query.limit.min(i64::MAX as u64) as i64)
@@ -421,6 +340,11 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await?;
         Ok((ids, total as u64))
+    }
+
+    async fn hosts(&self, cid: &CustomerId, ids: &[String]) -> Result<Vec<Host>> {
+        let mut conn = self.pool.acquire().await?;
+        Self::select_hosts(&mut conn, cid, &ids.iter().collect::<Vec<_>>()).await
     }
 
     async fn apply_host_action(
@@ -433,18 +357,9 @@ impl Store for SqliteStore {
         wanted.sort();
         wanted.dedup();
         let mut tx = self.pool.begin().await?;
-        let mut select = QueryBuilder::<Sqlite>::new("SELECT * FROM hosts WHERE cid = ");
-        select.push_bind(cid.as_str()).push(" AND device_id IN (");
-        let mut list = select.separated(", ");
-        for id in &wanted {
-            list.push_bind(id.as_str());
-        }
-        select.push(")");
-        let mut hosts: Vec<Host> =
-            select.build().fetch_all(&mut *tx).await?.iter().map(host_from_row).collect::<Result<_>>()?;
+        let mut hosts = Self::select_hosts(&mut tx, cid, &wanted).await?;
         hosts.retain(|h| action.targets_hidden() || !h.hidden);
-        let missing: Vec<String> =
-            wanted.iter().filter(|id| !hosts.iter().any(|h| &&h.device_id == *id)).map(|id| (*id).clone()).collect();
+        let missing = missing_ids(&wanted, &hosts);
         if !missing.is_empty() {
             return Ok(Err(UnknownHosts(missing)));
         }

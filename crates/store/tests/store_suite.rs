@@ -1,19 +1,42 @@
-//! The store's behaviour on SQLite: initialisation, clients, change counters, revocations, hosts.
+//! The store suite: one set of behaviours (initialisation, clients, change counters, revocations, hosts)
+//! run against every backend. PostgreSQL runs on the local test server and fails loudly without it.
 
 use std::sync::Arc;
 
 use talon_auth::{ApiClient, ClientChanges, ClientId, ClientSecret, ClientSpec, CustomerId};
 use talon_emulator::{demo, DeviceAction, HostQuery, HostSort, HostStatus};
-use talon_store::{open, Store, StoreError, UnknownHosts};
+use talon_store::{open, RevocationCursor, Store, StoreError, UnknownHosts};
+use talon_testkit::{Backend, TestDb};
 use talon_wire::{Scope, ScopeSet};
 
 const NOW: i64 = 1_800_000_000;
 
-async fn fresh() -> (tempfile::TempDir, Arc<dyn Store>, String) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("talon.db").display());
-    let store = open(&url, NOW).await.expect("open");
-    (dir, store, url)
+/// Runs each named test against SQLite and PostgreSQL.
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$name(talon_testkit::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { super::$name(talon_testkit::Backend::Postgres).await })*
+        }
+    };
+}
+
+suite!(
+    opening_initialises_once_and_reopening_keeps_state,
+    concurrent_first_opens_create_one_customer_and_one_key,
+    clients_round_trip_and_bump_the_change_counter,
+    first_client_is_created_only_once,
+    revocations_persist_and_expire,
+    hosts_query_sort_page_and_act_all_or_nothing,
+);
+
+/// A fresh database of `backend`, opened; `None` only when PostgreSQL was explicitly skipped.
+async fn fresh(backend: Backend) -> Option<(TestDb, Arc<dyn Store>)> {
+    let db = TestDb::fresh(backend).await?;
+    let store = open(&db.url, NOW).await.unwrap_or_else(|e| panic!("open {backend}: {e}"));
+    Some((db, store))
 }
 
 fn client(cid: &CustomerId, members: Vec<CustomerId>) -> ApiClient {
@@ -29,9 +52,9 @@ fn client(cid: &CustomerId, members: Vec<CustomerId>) -> ApiClient {
     ApiClient::new(ClientId::generate(), spec, ClientSecret::generate().digest(), NOW)
 }
 
-#[tokio::test]
-async fn opening_initialises_once_and_reopening_keeps_state() {
-    let (_dir, store, url) = fresh().await;
+async fn opening_initialises_once_and_reopening_keeps_state(backend: Backend) {
+    let Some((db, store)) = fresh(backend).await else { return };
+    let url = db.url.clone();
     let cid = store.default_customer().await.expect("default customer");
     let keys = store.signing_keys().await.expect("keys");
     assert_eq!(keys.len(), 1);
@@ -43,10 +66,9 @@ async fn opening_initialises_once_and_reopening_keeps_state() {
     assert_eq!(keys_again[0].kid, keys[0].kid);
 }
 
-#[tokio::test]
-async fn concurrent_first_opens_create_one_customer_and_one_key() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("race.db").display());
+async fn concurrent_first_opens_create_one_customer_and_one_key(backend: Backend) {
+    let Some(db) = TestDb::fresh(backend).await else { return };
+    let url = db.url.clone();
     let opens = (0..4).map(|_| {
         let url = url.clone();
         tokio::spawn(async move { open(&url, NOW).await.map(|_| ()) })
@@ -59,9 +81,8 @@ async fn concurrent_first_opens_create_one_customer_and_one_key() {
     assert_eq!(store.signing_keys().await.expect("keys").len(), 1);
 }
 
-#[tokio::test]
-async fn clients_round_trip_and_bump_the_change_counter() {
-    let (_dir, store, _) = fresh().await;
+async fn clients_round_trip_and_bump_the_change_counter(backend: Backend) {
+    let Some((_db, store)) = fresh(backend).await else { return };
     let cid = store.default_customer().await.expect("cid");
     let member = CustomerId::generate();
     let v0 = store.change_version().await.expect("version");
@@ -92,35 +113,48 @@ async fn clients_round_trip_and_bump_the_change_counter() {
     assert!(store.change_version().await.expect("version").clients > v2.clients);
 }
 
-#[tokio::test]
-async fn first_client_is_created_only_once() {
-    let (_dir, store, _) = fresh().await;
+async fn first_client_is_created_only_once(backend: Backend) {
+    let Some((db, store)) = fresh(backend).await else { return };
     let cid = store.default_customer().await.expect("cid");
-    assert!(store.create_first_client(&client(&cid, vec![])).await.expect("first"));
-    assert!(!store.create_first_client(&client(&cid, vec![])).await.expect("second"));
+    // Several processes starting at once: exactly one first client.
+    let attempts = (0..4).map(|_| {
+        let (url, cid) = (db.url.clone(), cid.clone());
+        tokio::spawn(async move {
+            let store = open(&url, NOW).await.expect("open");
+            store.create_first_client(&client(&cid, vec![])).await.expect("create first")
+        })
+    });
+    let mut created = 0;
+    for a in attempts {
+        created += usize::from(a.await.expect("join"));
+    }
+    assert_eq!(created, 1);
+    assert!(!store.create_first_client(&client(&cid, vec![])).await.expect("again"));
     assert_eq!(store.clients().await.expect("clients").len(), 1);
 }
 
-#[tokio::test]
-async fn revocations_persist_in_order_and_expire() {
-    let (_dir, store, url) = fresh().await;
+async fn revocations_persist_and_expire(backend: Backend) {
+    let Some((db, store)) = fresh(backend).await else { return };
     let id = ClientId::generate();
     store.revoke_token("a", &id, NOW + 100, NOW).await.expect("revoke");
     store.revoke_token("b", &id, NOW + 200, NOW).await.expect("revoke");
     store.revoke_token("a", &id, NOW + 100, NOW).await.expect("revoke twice is fine");
     drop(store);
-    let store = open(&url, NOW).await.expect("reopen");
-    let all = store.revocations_after(0, NOW).await.expect("list");
-    assert_eq!(all.iter().map(|r| r.jti.as_str()).collect::<Vec<_>>(), ["a", "b"]);
-    let newer = store.revocations_after(all[0].seq, NOW).await.expect("list");
-    assert_eq!(newer.len(), 1);
-    assert_eq!(store.revocations_after(0, NOW + 150).await.expect("list").len(), 1, "expired ones are skipped");
+    let store = open(&db.url, NOW).await.expect("reopen");
+    let (all, cursor) = store.revocations_since(RevocationCursor::default(), NOW).await.expect("list");
+    let mut jtis: Vec<_> = all.iter().map(|r| r.jti.as_str()).collect();
+    jtis.sort();
+    assert_eq!(jtis, ["a", "b"]);
+    store.revoke_token("c", &id, NOW + 300, NOW).await.expect("revoke");
+    let (newer, _) = store.revocations_since(cursor, NOW).await.expect("list");
+    assert!(newer.iter().any(|r| r.jti == "c" && r.expires_at == NOW + 300), "a later revocation is seen");
+    let (live, _) = store.revocations_since(RevocationCursor::default(), NOW + 150).await.expect("list");
+    assert_eq!(live.len(), 2, "expired ones are skipped");
     assert_eq!(store.prune_revocations(NOW + 150).await.expect("prune"), 1);
 }
 
-#[tokio::test]
-async fn hosts_query_sort_page_and_act_all_or_nothing() {
-    let (_dir, store, _) = fresh().await;
+async fn hosts_query_sort_page_and_act_all_or_nothing(backend: Backend) {
+    let Some((_db, store)) = fresh(backend).await else { return };
     let cid = store.default_customer().await.expect("cid");
     let hosts = demo::generate(&cid, 30);
     store.insert_hosts(&hosts).await.expect("insert");
@@ -143,20 +177,23 @@ async fn hosts_query_sort_page_and_act_all_or_nothing() {
     let unknown = "f".repeat(32);
     let outcome = store.apply_host_action(&cid, &[a.clone(), unknown.clone()], DeviceAction::Contain).await;
     assert_eq!(outcome.expect("query"), Err(UnknownHosts(vec![unknown])));
-    let contained = |store: Arc<dyn Store>, id: String| async move {
-        let q = HostQuery { offset: 0, limit: 100, sort: Some(HostSort::parse("status.asc").expect("sort")) };
-        let (ids, _) = store.query_hosts(&cid_of(&store).await, &q).await.expect("q");
-        ids.first() == Some(&id)
+    let status_of = |store: Arc<dyn Store>, id: String| {
+        let cid = cid.clone();
+        async move { store.hosts(&cid, &[id]).await.expect("hosts").first().map(|h| h.status) }
     };
-    assert!(!contained(store.clone(), a.clone()).await, "nothing changed after a refused action");
+    assert_eq!(status_of(store.clone(), a.clone()).await, Some(HostStatus::Normal), "a refused action changes nothing");
 
     store
         .apply_host_action(&cid, std::slice::from_ref(&a), DeviceAction::Contain)
         .await
         .expect("query")
         .expect("applied");
-    assert!(contained(store.clone(), a.clone()).await, "contained sorts before normal");
-    assert_eq!(HostStatus::Contained.as_str(), "contained");
+    assert_eq!(status_of(store.clone(), a.clone()).await, Some(HostStatus::Contained));
+    let by_status = HostQuery { offset: 0, limit: 1, sort: Some(HostSort::parse("status.asc").expect("sort")) };
+    assert_eq!(store.query_hosts(&cid, &by_status).await.expect("query").0, [a.clone()], "contained < normal");
+    let fetched = store.hosts(&cid, &[a.clone(), "0".repeat(32)]).await.expect("hosts");
+    assert_eq!(fetched.len(), 1, "unknown IDs are left out");
+    assert_eq!(fetched[0].hostname, hosts[0].hostname, "a host reads back as written");
 
     store.apply_host_action(&cid, std::slice::from_ref(&a), DeviceAction::HideHost).await.expect("q").expect("hidden");
     assert_eq!(store.query_hosts(&cid, &by_ip).await.expect("query").1, 29, "hidden hosts leave queries");
@@ -169,8 +206,4 @@ async fn hosts_query_sort_page_and_act_all_or_nothing() {
     let other = CustomerId::generate();
     let outcome = store.apply_host_action(&other, &[hosts[1].device_id.clone()], DeviceAction::Contain).await;
     assert!(outcome.expect("q").is_err());
-}
-
-async fn cid_of(store: &Arc<dyn Store>) -> CustomerId {
-    store.default_customer().await.expect("cid")
 }

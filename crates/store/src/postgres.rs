@@ -1,0 +1,406 @@
+//! The PostgreSQL store: many Talon nodes on one database. Migrations are embedded; sqlx's migrator takes
+//! an advisory lock, and first-start initialisation takes one of its own, so nodes may start together.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+use sqlx::Postgres;
+use talon_auth::{ApiClient, ClientId, CustomerId, SigningKey};
+use talon_emulator::{DeviceAction, Host, HostQuery};
+
+use crate::records::{host_order, json_list, missing_ids, ClientLists, ClientRecord, HostRecord};
+use crate::{ChangeVersion, Result, Revocation, RevocationCursor, Store, StoreError, UnknownHosts};
+
+/// Advisory lock key that serialises first-start initialisation and first-client creation across nodes.
+const INIT_LOCK: i64 = 0x7461_6c6f_6e00_0001;
+
+/// Channel on which the schema's triggers announce changes (see the migration).
+const CHANGES_CHANNEL: &str = "talon_changes";
+
+/// Wait before listening again after the listening connection failed.
+const RELISTEN_DELAY: Duration = Duration::from_secs(1);
+
+/// The PostgreSQL implementation of [`Store`].
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to `url`, applies migrations and initialises the database if it is new.
+    pub async fn open(url: &str, now: i64) -> Result<PostgresStore> {
+        let pool =
+            PgPoolOptions::new().max_connections(8).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        let store = PostgresStore { pool };
+        store.initialise(now).await?;
+        Ok(store)
+    }
+
+    async fn initialise(&self, now: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(INIT_LOCK).execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO customers (cid, is_default, created_at) SELECT $1, TRUE, $2 \
+             WHERE NOT EXISTS (SELECT 1 FROM customers WHERE is_default)",
+        )
+        .bind(CustomerId::generate().as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let key = SigningKey::generate(now);
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, pkcs8, created_at) SELECT $1, $2, $3 \
+             WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
+        )
+        .bind(&key.kid)
+        .bind(key.pkcs8_der())
+        .bind(key.created_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The hosts of `cid` among `ids`, in device ID order; `suffix` is a fixed locking clause or nothing.
+    async fn select_hosts(
+        conn: &mut sqlx::PgConnection,
+        cid: &CustomerId,
+        ids: &[&String],
+        suffix: &'static str,
+    ) -> Result<Vec<Host>> {
+        let sql = format!("SELECT * FROM hosts WHERE cid = $1 AND device_id = ANY($2) ORDER BY device_id{suffix}");
+        sqlx::query_as::<_, HostRecord>(&sql)
+            .bind(cid.as_str())
+            .bind(ids.iter().map(|s| s.as_str()).collect::<Vec<_>>())
+            .fetch_all(conn)
+            .await?
+            .into_iter()
+            .map(HostRecord::into_host)
+            .collect()
+    }
+
+    async fn ensure_customers(tx: &mut sqlx::Transaction<'_, Postgres>, client: &ApiClient, now: i64) -> Result<()> {
+        for cid in std::iter::once(&client.cid).chain(&client.member_cids) {
+            sqlx::query(
+                "INSERT INTO customers (cid, is_default, created_at) VALUES ($1, FALSE, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(cid.as_str())
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_client(&self, client: &ApiClient, only_if_first: bool) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        if only_if_first {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(INIT_LOCK).execute(&mut *tx).await?;
+            let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_clients").fetch_one(&mut *tx).await?;
+            if count > 0 {
+                return Ok(false);
+            }
+        }
+        Self::ensure_customers(&mut tx, client, client.created_at).await?;
+        let lists = ClientLists::of(client);
+        let result = sqlx::query(
+            "INSERT INTO api_clients (client_id, name, description, scopes, cid, member_cids, allowed_ips, enabled, \
+             secret_digest, created_at, updated_at, last_used_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(client.id.as_str())
+        .bind(&client.name)
+        .bind(&client.description)
+        .bind(lists.scopes)
+        .bind(client.cid.as_str())
+        .bind(lists.member_cids)
+        .bind(lists.allowed_ips)
+        .bind(client.enabled)
+        .bind(client.secret_digest.as_bytes().as_slice())
+        .bind(client.created_at)
+        .bind(client.updated_at)
+        .bind(client.last_used_at)
+        .execute(&mut *tx)
+        .await;
+        match result {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(StoreError::ClientExists(client.id.clone()))
+            }
+            other => other?,
+        };
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn default_customer(&self) -> Result<CustomerId> {
+        let cid: String =
+            sqlx::query_scalar("SELECT cid FROM customers WHERE is_default").fetch_one(&self.pool).await?;
+        CustomerId::parse(&cid).map_err(|_| StoreError::Corrupt("default customer ID".into()))
+    }
+
+    async fn customers(&self) -> Result<Vec<CustomerId>> {
+        let cids: Vec<String> =
+            sqlx::query_scalar("SELECT cid FROM customers ORDER BY created_at, cid").fetch_all(&self.pool).await?;
+        cids.iter()
+            .map(|c| CustomerId::parse(c).map_err(|_| StoreError::Corrupt(format!("customer ID {c:?}"))))
+            .collect()
+    }
+
+    async fn create_client(&self, client: &ApiClient) -> Result<()> {
+        self.insert_client(client, false).await.map(|_| ())
+    }
+
+    async fn create_first_client(&self, client: &ApiClient) -> Result<bool> {
+        self.insert_client(client, true).await
+    }
+
+    async fn client(&self, id: &ClientId) -> Result<Option<ApiClient>> {
+        sqlx::query_as::<_, ClientRecord>("SELECT * FROM api_clients WHERE client_id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .map(ClientRecord::into_client)
+            .transpose()
+    }
+
+    async fn clients(&self) -> Result<Vec<ApiClient>> {
+        sqlx::query_as::<_, ClientRecord>("SELECT * FROM api_clients ORDER BY created_at, client_id")
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(ClientRecord::into_client)
+            .collect()
+    }
+
+    async fn update_client(&self, client: &ApiClient) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        Self::ensure_customers(&mut tx, client, client.updated_at).await?;
+        let lists = ClientLists::of(client);
+        let done = sqlx::query(
+            "UPDATE api_clients SET name = $1, description = $2, scopes = $3, member_cids = $4, allowed_ips = $5, \
+             enabled = $6, secret_digest = $7, updated_at = $8 WHERE client_id = $9",
+        )
+        .bind(&client.name)
+        .bind(&client.description)
+        .bind(lists.scopes)
+        .bind(lists.member_cids)
+        .bind(lists.allowed_ips)
+        .bind(client.enabled)
+        .bind(client.secret_digest.as_bytes().as_slice())
+        .bind(client.updated_at)
+        .bind(client.id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_client(&self, id: &ClientId) -> Result<bool> {
+        let done =
+            sqlx::query("DELETE FROM api_clients WHERE client_id = $1").bind(id.as_str()).execute(&self.pool).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn record_last_used(&self, uses: &[(ClientId, i64)]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for (id, at) in uses {
+            sqlx::query(
+                "UPDATE api_clients SET last_used_at = GREATEST(COALESCE(last_used_at, 0), $1) WHERE client_id = $2",
+            )
+            .bind(at)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKey>> {
+        let rows: Vec<(String, Vec<u8>, i64)> =
+            sqlx::query_as("SELECT kid, pkcs8, created_at FROM signing_keys ORDER BY created_at, kid")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|(kid, pkcs8, created_at)| {
+                SigningKey::from_pkcs8(kid, pkcs8, created_at).map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
+    }
+
+    async fn add_signing_key(&self, key: &SigningKey) -> Result<()> {
+        sqlx::query("INSERT INTO signing_keys (kid, pkcs8, created_at) VALUES ($1, $2, $3)")
+            .bind(&key.kid)
+            .bind(key.pkcs8_der())
+            .bind(key.created_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn revoke_token(&self, jti: &str, client_id: &ClientId, expires_at: i64, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO revoked_tokens (jti, client_id, expires_at, revoked_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(jti)
+        .bind(client_id.as_str())
+        .bind(expires_at)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn revocations_since(
+        &self,
+        cursor: RevocationCursor,
+        now: i64,
+    ) -> Result<(Vec<Revocation>, RevocationCursor)> {
+        // Transaction IDs are handed out at start but rows become visible at commit, in any order. So the
+        // next read starts at the oldest transaction still running now (the snapshot's xmin): a revocation
+        // committed later has an ID at least that large. Both statements see one snapshot.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").execute(&mut *tx).await?;
+        let xmin: i64 = sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+            .fetch_one(&mut *tx)
+            .await?;
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT jti, expires_at FROM revoked_tokens WHERE txid >= $1 AND expires_at > $2")
+                .bind(cursor.0)
+                .bind(now)
+                .fetch_all(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        let revocations = rows.into_iter().map(|(jti, expires_at)| Revocation { jti, expires_at }).collect();
+        Ok((revocations, RevocationCursor(xmin)))
+    }
+
+    async fn prune_revocations(&self, now: i64) -> Result<u64> {
+        let done =
+            sqlx::query("DELETE FROM revoked_tokens WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn change_version(&self) -> Result<ChangeVersion> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT name, value FROM change_counters").fetch_all(&self.pool).await?;
+        Ok(ChangeVersion::from_counters(rows))
+    }
+
+    async fn watch_changes(&self, changed: std::sync::Arc<tokio::sync::Notify>) {
+        loop {
+            match PgListener::connect_with(&self.pool).await {
+                Ok(mut listener) => match listener.listen(CHANGES_CHANNEL).await {
+                    Ok(()) => {
+                        // Anything may have been missed while not listening.
+                        changed.notify_one();
+                        while listener.recv().await.is_ok() {
+                            changed.notify_one();
+                        }
+                        tracing::warn!("lost the PostgreSQL change listener; listening again");
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot LISTEN for changes; retrying"),
+                },
+                Err(e) => tracing::warn!(error = %e, "cannot connect the change listener; retrying"),
+            }
+            tokio::time::sleep(RELISTEN_DELAY).await;
+        }
+    }
+
+    async fn host_count(&self, cid: &CustomerId) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM hosts WHERE cid = $1")
+            .bind(cid.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n as u64)
+    }
+
+    async fn insert_hosts(&self, hosts: &[Host]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for h in hosts {
+            sqlx::query(
+                "INSERT INTO hosts (device_id, cid, hostname, platform_name, os_version, local_ip, local_ip_num, \
+                 external_ip, external_ip_num, mac_address, agent_version, first_seen, last_seen, status, tags, \
+                 hidden) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(&h.device_id)
+            .bind(h.cid.as_str())
+            .bind(&h.hostname)
+            .bind(h.platform.as_str())
+            .bind(&h.os_version)
+            .bind(h.local_ip.to_string())
+            .bind(i64::from(u32::from(h.local_ip)))
+            .bind(h.external_ip.to_string())
+            .bind(i64::from(u32::from(h.external_ip)))
+            .bind(&h.mac_address)
+            .bind(&h.agent_version)
+            .bind(h.first_seen)
+            .bind(h.last_seen)
+            .bind(h.status.as_str())
+            .bind(json_list(&h.tags))
+            .bind(h.hidden)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn query_hosts(&self, cid: &CustomerId, query: &HostQuery) -> Result<(Vec<String>, u64)> {
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM hosts WHERE cid = $1 AND NOT hidden")
+            .bind(cid.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        let order = host_order(query);
+        let sql =
+            format!("SELECT device_id FROM hosts WHERE cid = $1 AND NOT hidden ORDER BY {order} LIMIT $2 OFFSET $3");
+        let ids: Vec<String> = sqlx::query_scalar(&sql)
+            .bind(cid.as_str())
+            .bind(query.limit.min(i64::MAX as u64) as i64)
+            .bind(query.offset.min(i64::MAX as u64) as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok((ids, total as u64))
+    }
+
+    async fn hosts(&self, cid: &CustomerId, ids: &[String]) -> Result<Vec<Host>> {
+        let mut conn = self.pool.acquire().await?;
+        Self::select_hosts(&mut conn, cid, &ids.iter().collect::<Vec<_>>(), "").await
+    }
+
+    async fn apply_host_action(
+        &self,
+        cid: &CustomerId,
+        ids: &[String],
+        action: DeviceAction,
+    ) -> Result<Result<(), UnknownHosts>> {
+        let mut wanted: Vec<&String> = ids.iter().collect();
+        wanted.sort();
+        wanted.dedup();
+        let mut tx = self.pool.begin().await?;
+        // FOR UPDATE: two nodes acting on the same hosts apply one after the other.
+        let mut hosts = Self::select_hosts(&mut tx, cid, &wanted, " FOR UPDATE").await?;
+        hosts.retain(|h| action.targets_hidden() || !h.hidden);
+        let missing = missing_ids(&wanted, &hosts);
+        if !missing.is_empty() {
+            return Ok(Err(UnknownHosts(missing)));
+        }
+        for host in &mut hosts {
+            action.apply(host);
+            sqlx::query("UPDATE hosts SET status = $1, hidden = $2 WHERE device_id = $3")
+                .bind(host.status.as_str())
+                .bind(host.hidden)
+                .bind(&host.device_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+}

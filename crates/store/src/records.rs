@@ -1,0 +1,155 @@
+//! Rows as both backends store them, and their conversion to and from domain values. One place for it, so
+//! SQLite and PostgreSQL cannot drift apart in how they encode a client or a host.
+
+use std::net::Ipv4Addr;
+use std::str::FromStr;
+
+use ipnet::IpNet;
+use talon_auth::{ApiClient, ClientId, CustomerId, SecretDigest};
+use talon_emulator::{Host, HostStatus, Platform, SortField};
+use talon_wire::ScopeSet;
+
+use crate::{Result, StoreError};
+
+/// An `api_clients` row.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ClientRecord {
+    client_id: String,
+    name: String,
+    description: String,
+    scopes: String,
+    cid: String,
+    member_cids: String,
+    allowed_ips: String,
+    enabled: bool,
+    secret_digest: Vec<u8>,
+    created_at: i64,
+    updated_at: i64,
+    last_used_at: Option<i64>,
+}
+
+impl ClientRecord {
+    pub(crate) fn into_client(self) -> Result<ApiClient> {
+        let id = self.client_id;
+        let corrupt = |what: &str| StoreError::Corrupt(format!("client {id}: {what}"));
+        let scopes = parse_json_list(&self.scopes, "scopes", |s| Some(s.to_owned()))?;
+        Ok(ApiClient {
+            scopes: ScopeSet::parse_all(scopes).map_err(|e| corrupt(&e.to_string()))?,
+            cid: CustomerId::parse(&self.cid).map_err(|_| corrupt("cid"))?,
+            member_cids: parse_json_list(&self.member_cids, "member_cids", |s| CustomerId::parse(s).ok())?,
+            allowed_ips: parse_json_list(&self.allowed_ips, "allowed_ips", |s| IpNet::from_str(s).ok())?,
+            secret_digest: SecretDigest::from_bytes(&self.secret_digest).ok_or_else(|| corrupt("secret_digest"))?,
+            id: ClientId::parse(&id).map_err(|_| corrupt("client_id"))?,
+            name: self.name,
+            description: self.description,
+            enabled: self.enabled,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            last_used_at: self.last_used_at,
+        })
+    }
+}
+
+/// The list columns of a client, encoded for binding.
+pub(crate) struct ClientLists {
+    pub scopes: String,
+    pub member_cids: String,
+    pub allowed_ips: String,
+}
+
+impl ClientLists {
+    pub(crate) fn of(client: &ApiClient) -> ClientLists {
+        ClientLists {
+            scopes: json_list(client.scopes.iter()),
+            member_cids: json_list(&client.member_cids),
+            allowed_ips: json_list(&client.allowed_ips),
+        }
+    }
+}
+
+/// A `hosts` row.
+#[derive(sqlx::FromRow)]
+pub(crate) struct HostRecord {
+    device_id: String,
+    cid: String,
+    hostname: String,
+    platform_name: String,
+    os_version: String,
+    local_ip: String,
+    external_ip: String,
+    mac_address: String,
+    agent_version: String,
+    first_seen: i64,
+    last_seen: i64,
+    status: String,
+    tags: String,
+    hidden: bool,
+}
+
+impl HostRecord {
+    pub(crate) fn into_host(self) -> Result<Host> {
+        let id = self.device_id;
+        let corrupt = |what: &str| StoreError::Corrupt(format!("host {id}: {what}"));
+        let ip = |s: &str, what: &str| -> Result<Ipv4Addr> { s.parse().map_err(|_| corrupt(what)) };
+        Ok(Host {
+            cid: CustomerId::parse(&self.cid).map_err(|_| corrupt("cid"))?,
+            platform: Platform::parse(&self.platform_name).ok_or_else(|| corrupt("platform_name"))?,
+            local_ip: ip(&self.local_ip, "local_ip")?,
+            external_ip: ip(&self.external_ip, "external_ip")?,
+            status: HostStatus::parse(&self.status).ok_or_else(|| corrupt("status"))?,
+            tags: parse_json_list(&self.tags, "tags", |s| Some(s.to_owned()))?,
+            hostname: self.hostname,
+            os_version: self.os_version,
+            mac_address: self.mac_address,
+            agent_version: self.agent_version,
+            first_seen: self.first_seen,
+            last_seen: self.last_seen,
+            hidden: self.hidden,
+            device_id: id,
+        })
+    }
+}
+
+/// The column a sort field orders by. IPs sort by their numeric form and times by their integer form,
+/// so `local_ip.asc` puts 10.0.0.9 before 10.0.0.10.
+pub(crate) fn sort_column(field: SortField) -> &'static str {
+    match field {
+        SortField::DeviceId => "device_id",
+        SortField::Hostname => "hostname",
+        SortField::PlatformName => "platform_name",
+        SortField::OsVersion => "os_version",
+        SortField::LocalIp => "local_ip_num",
+        SortField::ExternalIp => "external_ip_num",
+        SortField::MacAddress => "mac_address",
+        SortField::AgentVersion => "agent_version",
+        SortField::FirstSeen => "first_seen",
+        SortField::LastSeen => "last_seen",
+        SortField::Status => "status",
+    }
+}
+
+/// The `ORDER BY` clause of a host query. Built only from the closed list above, never from request text.
+pub(crate) fn host_order(query: &talon_emulator::HostQuery) -> String {
+    match query.sort {
+        Some(sort) => {
+            format!("{} {}, device_id", sort_column(sort.field), if sort.descending { "DESC" } else { "ASC" })
+        }
+        None => "hostname ASC, device_id".to_owned(),
+    }
+}
+
+/// The IDs of `wanted` that are not among `found`.
+pub(crate) fn missing_ids(wanted: &[&String], found: &[Host]) -> Vec<String> {
+    wanted.iter().filter(|id| !found.iter().any(|h| &&h.device_id == *id)).map(|id| (*id).clone()).collect()
+}
+
+pub(crate) fn json_list<T: ToString>(items: impl IntoIterator<Item = T>) -> String {
+    let items: Vec<String> = items.into_iter().map(|i| i.to_string()).collect();
+    serde_json::Value::from(items).to_string()
+}
+
+fn parse_json_list<T>(raw: &str, what: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Vec<T>> {
+    let items: Vec<String> =
+        serde_json::from_str(raw).map_err(|_| StoreError::Corrupt(format!("{what} is not a JSON list")))?;
+    items.iter().map(|s| parse(s).ok_or_else(|| StoreError::Corrupt(format!("{what} holds {s:?}")))).collect()
+}

@@ -1,0 +1,105 @@
+//! talon-testkit: fresh databases for tests, one per test, on either backend.
+//!
+//! PostgreSQL tests use the server at `TALON_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`), create a database of their own and drop it afterwards.
+//! They fail loudly when PostgreSQL is unreachable. Only outside CI, and only when asked explicitly with
+//! `TALON_SKIP_POSTGRES=1`, are they skipped, and then they say so on stderr.
+
+use std::fmt;
+
+use rand::RngCore;
+use sqlx::Connection;
+
+/// Which store a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        })
+    }
+}
+
+/// A fresh, empty database; removed when dropped.
+pub struct TestDb {
+    pub url: String,
+    kind: Kind,
+}
+
+enum Kind {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// True when PostgreSQL tests were explicitly switched off for a local run. Never in CI.
+pub fn postgres_skipped() -> bool {
+    let asked = std::env::var("TALON_SKIP_POSTGRES").is_ok_and(|v| v == "1");
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
+    if asked && !ci {
+        eprintln!("TALON_SKIP_POSTGRES=1: skipping a PostgreSQL test (never skipped in CI)");
+    }
+    asked && !ci
+}
+
+impl TestDb {
+    /// A fresh database of `backend`. `None` only when PostgreSQL tests were explicitly skipped.
+    pub async fn fresh(backend: Backend) -> Option<TestDb> {
+        match backend {
+            Backend::Sqlite => Some(TestDb::sqlite()),
+            Backend::Postgres if postgres_skipped() => None,
+            Backend::Postgres => Some(TestDb::postgres().await),
+        }
+    }
+
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("talon.db").display());
+        TestDb { url, kind: Kind::Sqlite(dir) }
+    }
+
+    /// Creates a database on the test PostgreSQL server; panics with a clear message when it is unreachable.
+    pub async fn postgres() -> TestDb {
+        let admin_url = std::env::var("TALON_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
+        let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL is required for this test and is unreachable at {admin_url}: {e}. \
+                 Start it, point TALON_TEST_POSTGRES_URL at one, or (locally only) set TALON_SKIP_POSTGRES=1"
+            )
+        });
+        let mut suffix = [0u8; 8];
+        rand::rngs::OsRng.fill_bytes(&mut suffix);
+        let name = format!("talon_test_{}", hex::encode(suffix));
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create test database");
+        let _ = admin.close().await;
+        let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
+        TestDb { url: format!("{base}/{name}"), kind: Kind::Postgres { admin_url, name } }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Kind::Postgres { admin_url, name } = &self.kind {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // Drop runs outside any runtime we may block on: use a thread with its own.
+            let dropped = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                rt.block_on(async move {
+                    if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
+                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&mut admin)
+                            .await;
+                    }
+                })
+            });
+            let _ = dropped.join();
+        }
+    }
+}
