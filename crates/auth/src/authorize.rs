@@ -60,7 +60,8 @@ pub fn authorize_token_request(
 /// Why a request with a valid-looking token is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestDenied {
-    /// 401: the client is gone or disabled, or no longer may act for the token's member CID.
+    /// 401: the client is gone or disabled, its secret was reset or it was disabled after the token was
+    /// issued, or it no longer may act for the token's member CID.
     TokenNoLongerValid,
     /// 403: the route's scope is not held (by the token and the client's current scopes).
     ScopeMissing,
@@ -89,6 +90,11 @@ pub fn authorize_request(
     scope: Scope,
 ) -> Result<Principal, RequestDenied> {
     let client = client.filter(|c| c.enabled).ok_or(RequestDenied::TokenNoLongerValid)?;
+    // Whole seconds: a token issued in the very second of a reset survives it (the JWT `iat` has no finer
+    // grain, and refusing that second would also refuse the first token of the new secret).
+    if token.issued_at < client.tokens_not_before {
+        return Err(RequestDenied::TokenNoLongerValid);
+    }
     if let Some(member) = &token.member_cid {
         if !client.may_act_for(member) {
             return Err(RequestDenied::TokenNoLongerValid);
@@ -198,6 +204,21 @@ mod tests {
             authorize_request(Some(&client), &token, inside, Scope::DEVICES_READ),
             Err(RequestDenied::TokenNoLongerValid)
         );
+    }
+
+    #[test]
+    fn tokens_issued_before_a_reset_or_disable_stay_refused() {
+        let (mut client, _) = client_and_secret(&[]);
+        let token = token_for(&client, ScopeSet::all(), None); // issued at 0
+        let ip = ip("127.0.0.1");
+        assert!(authorize_request(Some(&client), &token, ip, Scope::DEVICES_READ).is_ok());
+        client.reset_secret(ClientSecret::generate().digest(), 10);
+        assert_eq!(
+            authorize_request(Some(&client), &token, ip, Scope::DEVICES_READ),
+            Err(RequestDenied::TokenNoLongerValid)
+        );
+        let fresh = VerifiedToken { issued_at: 10, ..token };
+        assert!(authorize_request(Some(&client), &fresh, ip, Scope::DEVICES_READ).is_ok(), "same second survives");
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub struct ApiClient {
     pub created_at: i64,
     pub updated_at: i64,
     pub last_used_at: Option<i64>,
+    /// Tokens issued (by `iat`, in whole seconds) before this time are refused: set when the secret is reset
+    /// or the client disabled, so that neither a leaked secret's tokens nor a re-enable brings them back.
+    pub tokens_not_before: i64,
 }
 
 impl ApiClient {
@@ -44,7 +47,15 @@ impl ApiClient {
             created_at: now,
             updated_at: now,
             last_used_at: None,
+            tokens_not_before: 0,
         }
+    }
+
+    /// Replaces the secret; tokens issued before now stop working.
+    pub fn reset_secret(&mut self, digest: SecretDigest, now: i64) {
+        self.secret_digest = digest;
+        self.tokens_not_before = now;
+        self.updated_at = now;
     }
 
     /// True when `ip` is in the allow-list, or the list is empty. IPv4-mapped IPv6 addresses count as IPv4,
@@ -79,6 +90,9 @@ impl ApiClient {
             self.allowed_ips = dedup(allowed_ips);
         }
         if let Some(enabled) = changes.enabled {
+            if self.enabled && !enabled {
+                self.tokens_not_before = now;
+            }
             self.enabled = enabled;
         }
         self.updated_at = now;
@@ -157,6 +171,7 @@ pub(crate) mod tests {
         let before = c.clone();
         c.apply(ClientChanges { enabled: Some(false), ..Default::default() }, 2000);
         assert!(!c.enabled);
+        assert_eq!(c.tokens_not_before, 2000, "disabling ends the live tokens for good");
         assert_eq!(c.name, before.name);
         assert_eq!(c.scopes, before.scopes);
         assert_eq!(c.updated_at, 2000);

@@ -73,6 +73,18 @@ hex32_id!(
     "customer ID (CID)"
 );
 
+impl CustomerId {
+    /// Also accepts a CID as the Falcon console shows it: uppercase, with a `-NN` checksum suffix.
+    pub fn parse_lenient(raw: &str) -> Result<CustomerId, IdError> {
+        let lower = raw.trim().to_ascii_lowercase();
+        let bare = match lower.split_once('-') {
+            Some((cid, checksum)) if checksum.len() == 2 => cid,
+            _ => lower.as_str(),
+        };
+        CustomerId::parse(bare)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,6 +96,15 @@ mod tests {
         assert!(is_hex32(a.as_str()));
         assert_ne!(a, b);
         assert_eq!(ClientId::parse(a.as_str()), Ok(a));
+    }
+
+    #[test]
+    fn customer_id_accepts_the_console_form_when_lenient() {
+        let cid = "0123456789abcdef0123456789abcdef";
+        assert_eq!(CustomerId::parse_lenient(cid).expect("plain").as_str(), cid);
+        assert_eq!(CustomerId::parse_lenient("0123456789ABCDEF0123456789ABCDEF-4A").expect("console").as_str(), cid);
+        assert!(CustomerId::parse_lenient("nope").is_err());
+        assert!(CustomerId::parse("0123456789ABCDEF0123456789ABCDEF-4A").is_err());
     }
 
     #[test]

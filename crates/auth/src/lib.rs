@@ -19,7 +19,7 @@ pub use client::{ApiClient, ClientChanges, ClientSpec};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ids::{ClientId, CustomerId, IdError};
 pub use keys::SigningKey;
-pub use ratelimit::{RateLimiter, RateStatus};
+pub use ratelimit::{address_key, RateLimiter, RateStatus};
 pub use revocation::DenyList;
 pub use secret::{ClientSecret, SecretDigest};
 pub use token::{IssuedToken, Keyring, TokenError, VerifiedToken, TOKEN_LIFETIME_SECS};

@@ -11,8 +11,9 @@ use std::sync::Mutex;
 /// Length of a rate-limit window: the contract's limits are per minute.
 pub const WINDOW_SECS: i64 = 60;
 
-/// Past this many tracked keys, windows that have ended are dropped, so memory stays bounded by the number
-/// of keys active within one window.
+/// Past this many tracked keys, windows that have ended are dropped (at most once per second, so a flood
+/// of new keys cannot make every check a full scan). Memory stays bounded by the keys active in one window;
+/// callers keep that number small by keying on bounded things (an IPv6 /64, a well-formed client ID).
 const PRUNE_ABOVE: usize = 10_000;
 
 /// The state of one key's window after a check.
@@ -31,15 +32,20 @@ struct Window {
     count: u32,
 }
 
+struct Windows<K> {
+    by_key: HashMap<K, Window>,
+    last_prune: i64,
+}
+
 /// A per-key fixed-window counter.
 pub struct RateLimiter<K> {
     limit: u32,
-    windows: Mutex<HashMap<K, Window>>,
+    windows: Mutex<Windows<K>>,
 }
 
 impl<K: Hash + Eq + Clone> RateLimiter<K> {
     pub fn new(limit_per_minute: u32) -> RateLimiter<K> {
-        RateLimiter { limit: limit_per_minute, windows: Mutex::new(HashMap::new()) }
+        RateLimiter { limit: limit_per_minute, windows: Mutex::new(Windows { by_key: HashMap::new(), last_prune: 0 }) }
     }
 
     pub fn limit(&self) -> u32 {
@@ -48,34 +54,53 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
 
     /// Counts one request for `key` and says whether it is within the limit.
     pub fn hit(&self, key: &K, now: i64) -> RateStatus {
-        self.with_window(key, now, |w| w.count = w.count.saturating_add(1))
-    }
-
-    /// The status of `key` without counting anything: `allowed` is false when the limit is already used up.
-    pub fn peek(&self, key: &K, now: i64) -> RateStatus {
-        self.with_window(key, now, |_| ())
-    }
-
-    fn with_window(&self, key: &K, now: i64, update: impl FnOnce(&mut Window)) -> RateStatus {
         let mut windows = self.windows.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if windows.len() > PRUNE_ABOVE {
-            windows.retain(|_, w| now < w.started + WINDOW_SECS);
+        if windows.by_key.len() > PRUNE_ABOVE && windows.last_prune < now {
+            windows.by_key.retain(|_, w| now < w.started + WINDOW_SECS);
+            windows.last_prune = now;
         }
-        let window = windows.entry(key.clone()).or_insert(Window { started: now, count: 0 });
+        let window = windows.by_key.entry(key.clone()).or_insert(Window { started: now, count: 0 });
         if now >= window.started + WINDOW_SECS {
             *window = Window { started: now, count: 0 };
         }
-        let before = window.count;
-        update(window);
-        let counted = window.count != before;
-        // A hit is allowed when it stays within the limit; a peek when there is room for one more.
-        let allowed = if counted { window.count <= self.limit } else { window.count < self.limit };
+        window.count = window.count.saturating_add(1);
+        self.status(window.started, window.count, window.count <= self.limit)
+    }
+
+    /// The status of `key` without counting anything (and without tracking the key): `allowed` is false
+    /// when the limit is already used up.
+    pub fn peek(&self, key: &K, now: i64) -> RateStatus {
+        let windows = self.windows.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match windows.by_key.get(key).filter(|w| now < w.started + WINDOW_SECS) {
+            Some(w) => self.status(w.started, w.count, w.count < self.limit),
+            None => self.status(now, 0, self.limit > 0),
+        }
+    }
+
+    fn status(&self, started: i64, count: u32, allowed: bool) -> RateStatus {
         RateStatus {
             limit: self.limit,
-            remaining: self.limit.saturating_sub(window.count),
-            resets_at: window.started + WINDOW_SECS,
+            remaining: self.limit.saturating_sub(count),
+            resets_at: started + WINDOW_SECS,
             allowed,
         }
+    }
+}
+
+/// The key under which a source address is rate-limited: an IPv4 address as it is, an IPv6 address by its
+/// /64 (one host usually holds a whole /64, so per-address keys would let it rotate past any limit).
+/// IPv4-mapped IPv6 addresses count as IPv4.
+pub fn address_key(ip: std::net::IpAddr) -> std::net::IpAddr {
+    use std::net::{IpAddr, Ipv6Addr};
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
     }
 }
 
@@ -108,13 +133,28 @@ mod tests {
     }
 
     #[test]
-    fn ended_windows_are_pruned() {
+    fn ended_windows_are_pruned_and_peek_tracks_nothing() {
         let rl = RateLimiter::new(5);
         for i in 0..=PRUNE_ABOVE as u32 {
             rl.hit(&i, 0);
         }
+        rl.peek(&(u32::MAX - 1), WINDOW_SECS);
         rl.hit(&u32::MAX, WINDOW_SECS);
-        let len = rl.windows.lock().expect("lock").len();
+        let len = rl.windows.lock().expect("lock").by_key.len();
         assert_eq!(len, 1);
+    }
+
+    #[test]
+    fn ipv6_addresses_share_their_64() {
+        let a = address_key("2001:db8:1:2::1".parse().expect("ip"));
+        let b = address_key("2001:db8:1:2:ffff::9".parse().expect("ip"));
+        let c = address_key("2001:db8:1:3::1".parse().expect("ip"));
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(
+            address_key("::ffff:10.0.0.1".parse().expect("ip")),
+            "10.0.0.1".parse::<std::net::IpAddr>().expect("ip")
+        );
+        assert_eq!(address_key("10.0.0.1".parse().expect("ip")), "10.0.0.1".parse::<std::net::IpAddr>().expect("ip"));
     }
 }

@@ -13,8 +13,8 @@ use crate::client::ApiClient;
 use crate::ids::{ClientId, CustomerId};
 use crate::keys::SigningKey;
 
-/// Lifetime of a token; `expires_in` on the wire is one second less, as on the real API.
-pub const TOKEN_LIFETIME_SECS: i64 = 1800;
+/// Lifetime of a token: 30 minutes. `expires_in` on the wire is one second less, as on the real API.
+pub const TOKEN_LIFETIME_SECS: i64 = talon_wire::token::TOKEN_EXPIRES_IN as i64 + 1;
 
 /// A freshly issued token.
 pub struct IssuedToken {

@@ -109,7 +109,7 @@ fn parse_scope(s: &str) -> Result<Scope, String> {
 }
 
 fn parse_cid(s: &str) -> Result<CustomerId, String> {
-    CustomerId::parse(s).map_err(|e| e.to_string())
+    CustomerId::parse_lenient(s).map_err(|e| e.to_string())
 }
 
 fn parse_client_id(s: &str) -> Result<ClientId, String> {
@@ -189,9 +189,8 @@ pub async fn run(args: ClientsArgs) -> anyhow::Result<()> {
         ClientsCommand::ResetSecret { id, json } => {
             let mut client = existing(&*store, &id).await?;
             let secret = ClientSecret::generate();
-            client.secret_digest = secret.digest();
-            client.updated_at = now;
-            if !store.update_client(&client).await? {
+            client.reset_secret(secret.digest(), now);
+            if !store.set_secret(&client).await? {
                 bail!("client {id} no longer exists");
             }
             print_with_secret(&client, &secret, json);

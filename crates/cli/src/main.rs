@@ -35,7 +35,7 @@ impl DatabaseArg {
         use talon_auth::Clock;
         talon_store::open(&self.url, talon_auth::SystemClock.now())
             .await
-            .with_context(|| format!("cannot open the store at {}", self.url))
+            .with_context(|| format!("cannot open the store at {}", talon_store::redact_url(&self.url)))
     }
 }
 

@@ -61,6 +61,11 @@ enum AuthErrors {
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(args.log_format);
+    // A panic's message could quote request data: log where it happened, not what it said.
+    std::panic::set_hook(Box::new(|info| {
+        let location = info.location().map(|l| l.to_string()).unwrap_or_default();
+        tracing::error!(%location, "panic");
+    }));
     let store = args.database.open().await?;
     let clock = Arc::new(SystemClock);
     let config = Config {
@@ -86,7 +91,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let base_url = format!("http://{address}");
     create_first_admin(&*store, clock.now(), &base_url).await?;
     let state = AppState::new(store, config, clock).await.context("cannot load state from the store")?;
-    tracing::info!(address = %base_url, region = %args.region, database = %args.database.url, "listening");
+    let database = talon_store::redact_url(&args.database.url);
+    tracing::info!(address = %base_url, region = %args.region, database = %database, "listening");
     talon_server::serve(listener, state, shutdown_signal()).await.context("server failed")?;
     tracing::info!("stopped");
     Ok(())

@@ -58,7 +58,8 @@ pub fn current() -> Arc<RequestContext> {
 }
 
 /// The source address of the request, as the listener saw it (or as a test's `MockConnectInfo` says).
-/// No proxy header is trusted. Unknown (never with `serve`) reads as 0.0.0.0, which no allow-list holds.
+/// No proxy header is trusted. Unknown (never with `serve`, whose listener always supplies it) reads as
+/// 0.0.0.0.
 pub fn peer_ip(extensions: &Extensions) -> IpAddr {
     extensions
         .get::<ConnectInfo<SocketAddr>>()

@@ -10,6 +10,7 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use talon_auth::{authorize_request, Principal, RequestDenied};
+use talon_wire::headers::POWERED_BY_GATEWAY;
 use talon_wire::Scope;
 
 use crate::context;
@@ -88,7 +89,7 @@ where
         let refuse_token = || -> ApiError {
             match state.limit_bad_token(ip) {
                 Ok(()) => ApiError::invalid_bearer(),
-                Err(too_many) => too_many,
+                Err(too_many) => too_many.powered_by(POWERED_BY_GATEWAY),
             }
         };
         let Some(token) = bearer_token(&parts.headers) else {
@@ -101,13 +102,15 @@ where
             return Err(refuse_token());
         }
         let client = state.client(&verified.client_id);
+        // The gateway answers these, as on the real API.
+        let gateway = |e: ApiError| e.powered_by(POWERED_BY_GATEWAY);
         let principal = match authorize_request(client.as_ref(), &verified, ip, S::SCOPE) {
             Ok(p) => p,
             Err(RequestDenied::TokenNoLongerValid) => return Err(refuse_token()),
-            Err(RequestDenied::ScopeMissing) => return Err(ApiError::authorization_failed("missing-scope")),
-            Err(RequestDenied::IpNotAllowed) => return Err(ApiError::authorization_failed("ip-not-allowed")),
+            Err(RequestDenied::ScopeMissing) => return Err(gateway(ApiError::authorization_failed("missing-scope"))),
+            Err(RequestDenied::IpNotAllowed) => return Err(gateway(ApiError::authorization_failed("ip-not-allowed"))),
         };
-        state.limit_customer(&principal.customer)?;
+        state.limit_customer(&principal.customer).map_err(gateway)?;
         Ok(Authorized { principal, _scope: PhantomData })
     }
 }

@@ -41,8 +41,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// A handler panicked: answer 500 in the envelope. The panic payload is not logged, since it could hold
-/// request data.
+/// A handler panicked: answer 500 in the envelope, without the panic payload (it could hold request
+/// data). `talon serve` also installs a panic hook that logs only the location.
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!(trace_id = %context::current().trace_id, "request handler panicked");
     ApiError::internal().into_response()
@@ -92,5 +92,21 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+    use http_body_util::BodyExt;
+
+    #[tokio::test]
+    async fn a_panic_answers_500_in_the_envelope_without_its_payload() {
+        let response = super::panic_response(Box::new("secret detail"));
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = response.into_body().collect().await.expect("body").to_bytes();
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(json["errors"][0]["code"], 500);
+        assert!(!String::from_utf8_lossy(&body).contains("secret detail"));
     }
 }

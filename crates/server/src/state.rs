@@ -8,9 +8,10 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, RwLock};
 
-use talon_auth::{ApiClient, ClientId, Clock, CustomerId, DenyList, Keyring, RateLimiter, RateStatus};
+use talon_auth::{address_key, ApiClient, ClientId, Clock, CustomerId, DenyList, Keyring, RateLimiter, RateStatus};
 use talon_emulator::demo;
 use talon_store::{ChangeVersion, RevocationCursor, Store, StoreError};
+use talon_wire::ids::is_hex32;
 
 use crate::config::Config;
 use crate::context;
@@ -46,7 +47,11 @@ struct Limiters {
 struct SyncMark {
     version: ChangeVersion,
     revocations: RevocationCursor,
+    last_prune: i64,
 }
+
+/// How often expired revocations are deleted from the store.
+const PRUNE_EVERY_SECS: i64 = 60;
 
 impl AppState {
     /// Loads clients, keys and revocations from an opened (initialised) store.
@@ -65,8 +70,9 @@ impl AppState {
                 bad_token_per_ip: RateLimiter::new(l.bad_token_per_ip),
             },
             last_used: Mutex::new(HashMap::new()),
+            // Versions no store has, so the first refresh loads everything.
             sync: tokio::sync::Mutex::new(SyncMark {
-                version: ChangeVersion { clients: -1, customers: -1 },
+                version: ChangeVersion { clients: -1, customers: -1, keys: -1 },
                 ..Default::default()
             }),
             store,
@@ -93,7 +99,7 @@ impl AppState {
         self.0.keyring.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// The client with this ID, as of the last refresh (or this node's own last change).
+    /// The client with this ID, as of the last refresh.
     pub fn client(&self, id: &ClientId) -> Option<ApiClient> {
         self.0.clients.read().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
     }
@@ -125,27 +131,31 @@ impl AppState {
     }
 
     pub fn limit_oauth2(&self, ip: IpAddr) -> Result<(), ApiError> {
-        self.enforce(self.0.limiters.oauth2_per_ip.hit(&ip, self.now()))
+        self.enforce(self.0.limiters.oauth2_per_ip.hit(&address_key(ip), self.now()))
     }
 
-    /// Refuses a credential check when this address or this client ID has failed too often lately.
+    /// Refuses a credential check when this address has failed too often lately, or when this client ID
+    /// has and this address has failed at least once itself. So guessing is throttled per address and per
+    /// client, yet an integration that never failed is not locked out by someone else's failures with its
+    /// (public) client ID.
     pub fn check_auth_failures(&self, ip: IpAddr, client_id: &str) -> Result<(), ApiError> {
         let now = self.now();
         let l = &self.0.limiters;
-        let by_ip = l.failures_per_ip.peek(&ip, now);
-        let by_client = l.failures_per_client.peek(&client_id.to_owned(), now);
-        for status in [by_ip, by_client] {
-            if !status.allowed {
-                return self.enforce(status);
-            }
+        let by_ip = l.failures_per_ip.peek(&address_key(ip), now);
+        if !by_ip.allowed {
+            return self.enforce(by_ip);
+        }
+        let by_client = l.failures_per_client.peek(&failure_key(client_id), now);
+        if !by_client.allowed && by_ip.remaining < by_ip.limit {
+            return self.enforce(by_client);
         }
         Ok(())
     }
 
     pub fn record_auth_failure(&self, ip: IpAddr, client_id: &str) {
         let now = self.now();
-        self.0.limiters.failures_per_ip.hit(&ip, now);
-        self.0.limiters.failures_per_client.hit(&client_id.to_owned(), now);
+        self.0.limiters.failures_per_ip.hit(&address_key(ip), now);
+        self.0.limiters.failures_per_client.hit(&failure_key(client_id), now);
     }
 
     pub fn limit_customer(&self, customer: &CustomerId) -> Result<(), ApiError> {
@@ -153,42 +163,79 @@ impl AppState {
     }
 
     pub fn limit_bad_token(&self, ip: IpAddr) -> Result<(), ApiError> {
-        self.enforce(self.0.limiters.bad_token_per_ip.hit(&ip, self.now()))
+        self.enforce(self.0.limiters.bad_token_per_ip.hit(&address_key(ip), self.now()))
     }
 
     pub fn peek_bad_token_budget(&self, ip: IpAddr) -> RateStatus {
-        self.0.limiters.bad_token_per_ip.peek(&ip, self.now())
+        self.0.limiters.bad_token_per_ip.peek(&address_key(ip), self.now())
     }
 
-    /// Brings this node in step with the store. Cheap when nothing changed: one small query.
+    /// Brings this node in step with the store. Cheap when nothing changed: two small queries.
+    ///
+    /// Each step stands alone: revocations are read first, and a step that fails is retried on the next
+    /// call without holding back the steps after it.
     pub async fn refresh(&self) -> Result<(), StoreError> {
         let inner = &self.0;
         let mut mark = inner.sync.lock().await;
         let now = self.now();
-        let version = inner.store.change_version().await?;
-        if version.clients != mark.version.clients {
-            let clients = inner.store.clients().await?;
-            let map = clients.into_iter().map(|c| (c.id.clone(), c)).collect();
-            *inner.clients.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(map);
-        }
-        if version.customers != mark.version.customers && inner.config.demo_hosts > 0 {
-            self.seed_demo_hosts().await?;
-        }
-        mark.version = version;
-        let (revocations, cursor) = inner.store.revocations_since(mark.revocations, now).await?;
-        for r in revocations {
-            inner.deny.insert(r.jti, r.expires_at);
-        }
-        mark.revocations = cursor;
-        inner.deny.prune(now);
-        self.flush_last_used().await
-    }
+        let mut first_error = None;
+        let mut note = |result: Result<(), StoreError>| {
+            if let Err(e) = result {
+                first_error.get_or_insert(e);
+            }
+        };
 
-    /// Re-reads the signing keys (after a rotation by another process).
-    pub async fn reload_keys(&self) -> Result<(), StoreError> {
-        let keyring = load_keyring(&*self.0.store, &self.0.config.issuer).await?;
-        *self.0.keyring.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(keyring);
-        Ok(())
+        match inner.store.revocations_since(mark.revocations, now).await {
+            Ok((revocations, cursor)) => {
+                for r in revocations {
+                    inner.deny.insert(r.jti, r.expires_at);
+                }
+                mark.revocations = cursor;
+            }
+            Err(e) => note(Err(e)),
+        }
+        inner.deny.prune(now);
+
+        match inner.store.change_version().await {
+            Ok(version) => {
+                if version.clients != mark.version.clients {
+                    match inner.store.clients().await {
+                        Ok(clients) => {
+                            let map = clients.into_iter().map(|c| (c.id.clone(), c)).collect();
+                            *inner.clients.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(map);
+                            mark.version.clients = version.clients;
+                        }
+                        Err(e) => note(Err(e)),
+                    }
+                }
+                if version.keys != mark.version.keys {
+                    match load_keyring(&*inner.store, &inner.config.issuer).await {
+                        Ok(keyring) => {
+                            *inner.keyring.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(keyring);
+                            mark.version.keys = version.keys;
+                        }
+                        Err(e) => note(Err(e)),
+                    }
+                }
+                if version.customers != mark.version.customers {
+                    let seeded = if inner.config.demo_hosts > 0 { self.seed_demo_hosts().await } else { Ok(()) };
+                    if seeded.is_ok() {
+                        mark.version.customers = version.customers;
+                    }
+                    note(seeded);
+                }
+            }
+            Err(e) => note(Err(e)),
+        }
+
+        if now - mark.last_prune >= PRUNE_EVERY_SECS {
+            match inner.store.prune_revocations(now).await {
+                Ok(_) => mark.last_prune = now,
+                Err(e) => note(Err(e)),
+            }
+        }
+        note(self.flush_last_used().await);
+        first_error.map_or(Ok(()), Err)
     }
 
     async fn seed_demo_hosts(&self) -> Result<(), StoreError> {
@@ -201,14 +248,32 @@ impl AppState {
         Ok(())
     }
 
-    /// Writes pending last-use times to the store.
+    /// Writes pending last-use times to the store; on failure they are kept for the next try.
     pub async fn flush_last_used(&self) -> Result<(), StoreError> {
         let pending: Vec<(ClientId, i64)> =
             self.0.last_used.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
         if pending.is_empty() {
             return Ok(());
         }
-        self.0.store.record_last_used(&pending).await
+        let result = self.0.store.record_last_used(&pending).await;
+        if result.is_err() {
+            let mut last_used = self.0.last_used.lock().unwrap_or_else(|p| p.into_inner());
+            for (id, at) in pending {
+                let entry = last_used.entry(id).or_insert(at);
+                *entry = (*entry).max(at);
+            }
+        }
+        result
+    }
+}
+
+/// The failure-throttle key of a client ID: the ID itself when it has the shape of one, else one shared
+/// bucket, so arbitrary request text cannot create keys.
+fn failure_key(client_id: &str) -> String {
+    if is_hex32(client_id) {
+        client_id.to_owned()
+    } else {
+        "<malformed>".to_owned()
     }
 }
 

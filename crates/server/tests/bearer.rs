@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use base64::Engine;
 use common::*;
-use talon_auth::{ClientChanges, CustomerId, Keyring, SigningKey};
+use talon_auth::{ClientChanges, Clock, CustomerId, Keyring, SigningKey};
 use talon_server::{Config, Limits};
 use talon_wire::Scope;
 
@@ -35,9 +35,12 @@ async fn missing_malformed_and_forged_tokens_are_401() {
     let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
     let payload = token.split('.').nth(1).expect("payload");
     let alg_none = format!("{}.{payload}.", b64(r#"{"alg":"none","typ":"JWT"}"#));
-    let mut tampered = token.clone();
-    tampered.pop();
-    tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
+    // Flip a character in the middle of the signature: still valid base64url, no longer the signature.
+    let signature_start = token.rfind('.').expect("signature") + 1;
+    let middle = signature_start + (token.len() - signature_start) / 2;
+    let mut tampered = token.clone().into_bytes();
+    tampered[middle] = if tampered[middle] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).expect("ascii");
     for bad in ["garbage", "a.b.c", "", alg_none.as_str(), tampered.as_str()] {
         assert_invalid_bearer(&h.send(bearer_get(QUERY, bad)).await);
     }
@@ -69,6 +72,7 @@ async fn missing_scope_is_403_and_says_so_in_a_header() {
     let reply = h.send(bearer_json_post(CONTAIN, &token, &format!(r#"{{"ids":["{host}"]}}"#))).await;
     assert_envelope_error(&reply, StatusCode::FORBIDDEN, FORBIDDEN);
     assert_eq!(reply.header("x-talon-deny-reason"), "missing-scope");
+    assert_eq!(reply.json()["meta"]["powered_by"], "crowdstrike-api-gateway");
 }
 
 #[tokio::test]
@@ -99,20 +103,35 @@ async fn client_changes_reach_live_tokens() {
     assert_eq!(h.send(contain()).await.status, StatusCode::FORBIDDEN);
     assert_eq!(h.send(bearer_get(QUERY, &token)).await.status, StatusCode::OK);
 
-    // Disabled: its tokens stop working.
-    client.apply(ClientChanges { enabled: Some(false), ..Default::default() }, NOW);
+    // Disabled: its tokens stop working, and enabling it again does not bring them back.
+    h.clock.advance(1);
+    client.apply(ClientChanges { enabled: Some(false), ..Default::default() }, h.clock.now());
     h.store.update_client(&client).await.expect("update");
     h.state.refresh().await.expect("refresh");
     assert_invalid_bearer(&h.send(bearer_get(QUERY, &token)).await);
-
-    // Enabled again, then deleted.
-    client.apply(ClientChanges { enabled: Some(true), ..Default::default() }, NOW);
+    client.apply(ClientChanges { enabled: Some(true), ..Default::default() }, h.clock.now());
     h.store.update_client(&client).await.expect("update");
     h.state.refresh().await.expect("refresh");
-    assert_eq!(h.send(bearer_get(QUERY, &token)).await.status, StatusCode::OK);
+    assert_invalid_bearer(&h.send(bearer_get(QUERY, &token)).await);
+    let fresh = h.token(&c).await;
+    assert_eq!(h.send(bearer_get(QUERY, &fresh)).await.status, StatusCode::OK);
+
+    // A reset secret ends the tokens of the old one; the new secret works at once.
+    h.clock.advance(1);
+    let new_secret = talon_auth::ClientSecret::generate();
+    client.reset_secret(new_secret.digest(), h.clock.now());
+    h.store.set_secret(&client).await.expect("reset");
+    h.state.refresh().await.expect("refresh");
+    assert_invalid_bearer(&h.send(bearer_get(QUERY, &fresh)).await);
+    let after_reset = Creds { client: client.clone(), secret: new_secret };
+    assert_eq!(h.send(form_post("/oauth2/token", &c.form())).await.status, StatusCode::FORBIDDEN, "old secret");
+    let newest = h.token(&after_reset).await;
+    assert_eq!(h.send(bearer_get(QUERY, &newest)).await.status, StatusCode::OK);
+
+    // Deleted: refused.
     h.store.delete_client(&client.id).await.expect("delete");
     h.state.refresh().await.expect("refresh");
-    assert_invalid_bearer(&h.send(bearer_get(QUERY, &token)).await);
+    assert_invalid_bearer(&h.send(bearer_get(QUERY, &newest)).await);
 }
 
 async fn first_host(h: &Harness, token: &str) -> String {

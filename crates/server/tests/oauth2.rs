@@ -97,9 +97,13 @@ async fn basic_credentials_work_alone_and_must_agree_with_the_form() {
         StatusCode::BAD_REQUEST,
         "client credentials given in the Basic header and the form disagree",
     );
-    for malformed in ["Basic !!!", "Basic bm8tY29sb24=", "Bearer abc", "Basic"] {
+    for malformed in ["Basic !!!", "Basic bm8tY29sb24="] {
         let reply = h.send(with_basic(malformed.into(), c.form())).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{malformed}");
+    }
+    // Another scheme (a stale bearer header on a reused session) is ignored: the form's credentials count.
+    for other in ["Bearer abc", "Basic"] {
+        assert_eq!(h.send(with_basic(other.into(), c.form())).await.status, StatusCode::CREATED, "{other}");
     }
 }
 
@@ -267,11 +271,15 @@ async fn failed_authentications_are_throttled_per_ip_and_per_client() {
     let locked = h.send(form_post("/oauth2/token", &victim.form())).await;
     assert_envelope_error(&locked, StatusCode::TOO_MANY_REQUESTS, "API rate limit exceeded.");
     assert_eq!(locked.header("x-ratelimit-limit"), "2");
-    // Per client: the same client ID from another address is throttled too...
+    // Per client: another address, once it has failed itself, is throttled for this client ID too...
+    assert_eq!(h.send_from("127.0.0.9:1", form_post("/oauth2/token", &wrong)).await.status, StatusCode::FORBIDDEN);
     let elsewhere = h.send_from("127.0.0.9:1", form_post("/oauth2/token", &victim.form())).await;
     assert_eq!(elsewhere.status, StatusCode::TOO_MANY_REQUESTS);
-    // ...while another client from another address is not.
-    let other = h.send_from("127.0.0.9:1", form_post("/oauth2/token", &bystander.form())).await;
+    // ...yet the real integration, from an address that never failed, is not locked out by them,
+    let clean = h.send_from("127.0.0.7:1", form_post("/oauth2/token", &victim.form())).await;
+    assert_eq!(clean.status, StatusCode::CREATED);
+    // and other clients are not affected.
+    let other = h.send_from("127.0.0.8:1", form_post("/oauth2/token", &bystander.form())).await;
     assert_eq!(other.status, StatusCode::CREATED);
     h.clock.advance(60);
     assert_eq!(h.send(form_post("/oauth2/token", &victim.form())).await.status, StatusCode::CREATED);
@@ -333,15 +341,17 @@ async fn a_client_can_never_revoke_another_clients_token() {
 #[tokio::test]
 async fn revoke_refusals_and_no_op_cases() {
     let h = Harness::default().await;
-    let c = h.client(&[]).await;
+    let c = h.client(&[Scope::DEVICES_READ]).await;
     let token = h.token(&c).await;
     let missing = h.send(revoke_request(None, &format!("token={token}"))).await;
     assert_envelope_error(&missing, StatusCode::FORBIDDEN, "access denied, client credentials are required");
     let wrong = encode_basic(c.id(), "wrong");
     let reply = h.send(revoke_request(Some(&wrong), &format!("token={token}"))).await;
     assert_envelope_error(&reply, StatusCode::FORBIDDEN, "access denied, invalid client credentials");
-    let reply = h.send(revoke_request(Some("Basic %%%"), &format!("token={token}"))).await;
-    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    for malformed in ["Basic %%%", "Bearer abc", "Basic bm8tY29sb24="] {
+        let reply = h.send(revoke_request(Some(malformed), &format!("token={token}"))).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{malformed}");
+    }
 
     let no_token = h.send(revoke_request(Some(&c.basic()), "")).await;
     assert_envelope_error(&no_token, StatusCode::BAD_REQUEST, "token is required");
@@ -352,8 +362,53 @@ async fn revoke_refusals_and_no_op_cases() {
         let reply = h.send(revoke_request(Some(&c.basic()), &format!("token={garbage}"))).await;
         assert_eq!(reply.status, StatusCode::OK, "{garbage}");
     }
-    // The client's own token is untouched by all of that.
-    h.clock.advance(1);
-    let expired_later = h.send(revoke_request(Some(&c.basic()), &format!("token={token}"))).await;
-    assert_eq!(expired_later.status, StatusCode::OK);
+    // None of that touched the client's own token.
+    assert_eq!(h.send(bearer_get("/devices/queries/devices/v1", &token)).await.status, StatusCode::OK);
+
+    // An expired token: 200, nothing to do.
+    h.clock.advance(1800);
+    let expired = h.send(revoke_request(Some(&c.basic()), &format!("token={token}"))).await;
+    assert_eq!(expired.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn revoke_checks_the_allow_list_and_the_failure_throttle() {
+    let limits = Limits { auth_failures: 1, ..Limits::default() };
+    let h = Harness::new(Config { limits, ..Config::default() }).await;
+    let c = h.client_with(&[], |s| s.allowed_ips = vec!["127.0.0.1/32".parse().expect("net")]).await;
+    let token = h.token(&c).await;
+    let outside = h.send_from("192.0.2.1:1", revoke_request(Some(&c.basic()), &format!("token={token}"))).await;
+    assert_envelope_error(&outside, StatusCode::FORBIDDEN, "access denied, authorization failed");
+    assert_eq!(outside.header("x-talon-deny-reason"), "ip-not-allowed");
+
+    let wrong = encode_basic(c.id(), "wrong");
+    assert_eq!(h.send(revoke_request(Some(&wrong), "token=x")).await.status, StatusCode::FORBIDDEN);
+    let throttled = h.send(revoke_request(Some(&c.basic()), &format!("token={token}"))).await;
+    assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn a_token_ip_refusal_says_why_in_a_header() {
+    let h = Harness::default().await;
+    let c = h.client_with(&[], |s| s.allowed_ips = vec!["10.0.0.0/8".parse().expect("net")]).await;
+    let reply = h.send_from("[::ffff:192.0.2.1]:1", form_post("/oauth2/token", &c.form())).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(reply.header("x-talon-deny-reason"), "ip-not-allowed");
+    // An IPv4-mapped peer inside the allow-list is allowed.
+    let mapped = h.send_from("[::ffff:10.1.1.1]:1", form_post("/oauth2/token", &c.form())).await;
+    assert_eq!(mapped.status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn oversized_forms_and_fields_are_refused_cleanly() {
+    let h = Harness::default().await;
+    let many: String = (0..40).map(|i| format!("f{i}=1&")).collect();
+    assert_envelope_error(
+        &h.send(form_post("/oauth2/token", &many)).await,
+        StatusCode::BAD_REQUEST,
+        "the form has more than 32 fields",
+    );
+    let huge_id = format!("client_id={}&client_secret=x", "a".repeat(60_000));
+    let reply = h.send(form_post("/oauth2/token", &huge_id)).await;
+    assert_envelope_error(&reply, StatusCode::BAD_REQUEST, "Failed to generate access token for clientID=<invalid>.");
 }

@@ -26,8 +26,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
-    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://...")]
-    UnsupportedUrl(String),
+    #[error("unsupported database URL: use sqlite://PATH or postgres://...")]
+    UnsupportedUrl,
     #[error("client {0} already exists")]
     ClientExists(ClientId),
 }
@@ -39,6 +39,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct ChangeVersion {
     pub clients: i64,
     pub customers: i64,
+    pub keys: i64,
 }
 
 impl ChangeVersion {
@@ -49,6 +50,7 @@ impl ChangeVersion {
             match name.as_str() {
                 "clients" => version.clients = value,
                 "customers" => version.customers = value,
+                "keys" => version.keys = value,
                 _ => {}
             }
         }
@@ -85,8 +87,13 @@ pub trait Store: Send + Sync + 'static {
     async fn create_first_client(&self, client: &ApiClient) -> Result<bool>;
     async fn client(&self, id: &ClientId) -> Result<Option<ApiClient>>;
     async fn clients(&self) -> Result<Vec<ApiClient>>;
-    /// Writes every field of an existing client; false when there is none with that ID.
+    /// Writes every field of an existing client except its secret; `tokens_not_before` only ever moves
+    /// forward, so an update from an older copy cannot revive tokens a reset ended. False when there is
+    /// no client with that ID.
     async fn update_client(&self, client: &ApiClient) -> Result<bool>;
+    /// Replaces a client's secret digest and `tokens_not_before` (nothing else, so a concurrent update
+    /// cannot undo a reset); false when there is no such client.
+    async fn set_secret(&self, client: &ApiClient) -> Result<bool>;
     async fn delete_client(&self, id: &ClientId) -> Result<bool>;
     /// Records when clients last got a token (batched by the server; not a change of the clients).
     async fn record_last_used(&self, uses: &[(ClientId, i64)]) -> Result<()>;
@@ -137,6 +144,36 @@ pub async fn open(url: &str, now: i64) -> Result<std::sync::Arc<dyn Store>> {
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(std::sync::Arc::new(PostgresStore::open(url, now).await?))
     } else {
-        Err(StoreError::UnsupportedUrl(url.to_owned()))
+        Err(StoreError::UnsupportedUrl)
+    }
+}
+
+/// A database URL fit for logs and messages: any password in it is replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let (authority, path) = rest.split_once('/').map_or((rest, None), |(a, p)| (a, Some(p)));
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{user}:***@{host}"),
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    match path {
+        Some(path) => format!("{scheme}://{authority}/{path}"),
+        None => format!("{scheme}://{authority}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(redact_url("postgres://u:s3cret@db:5432/talon"), "postgres://u:***@db:5432/talon");
+        assert_eq!(redact_url("postgres://u@db/talon"), "postgres://u@db/talon");
+        assert_eq!(redact_url("sqlite://talon.db"), "sqlite://talon.db");
+        assert_eq!(redact_url("postgres://u:p@ss@db"), "postgres://u:***@db");
     }
 }

@@ -106,8 +106,8 @@ impl PostgresStore {
         let lists = ClientLists::of(client);
         let result = sqlx::query(
             "INSERT INTO api_clients (client_id, name, description, scopes, cid, member_cids, allowed_ips, enabled, \
-             secret_digest, created_at, updated_at, last_used_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             secret_digest, created_at, updated_at, last_used_at, tokens_not_before) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(client.id.as_str())
         .bind(&client.name)
@@ -121,6 +121,7 @@ impl PostgresStore {
         .bind(client.created_at)
         .bind(client.updated_at)
         .bind(client.last_used_at)
+        .bind(client.tokens_not_before)
         .execute(&mut *tx)
         .await;
         match result {
@@ -182,7 +183,7 @@ impl Store for PostgresStore {
         let lists = ClientLists::of(client);
         let done = sqlx::query(
             "UPDATE api_clients SET name = $1, description = $2, scopes = $3, member_cids = $4, allowed_ips = $5, \
-             enabled = $6, secret_digest = $7, updated_at = $8 WHERE client_id = $9",
+             enabled = $6, tokens_not_before = GREATEST(tokens_not_before, $7), updated_at = $8 WHERE client_id = $9",
         )
         .bind(&client.name)
         .bind(&client.description)
@@ -190,12 +191,25 @@ impl Store for PostgresStore {
         .bind(lists.member_cids)
         .bind(lists.allowed_ips)
         .bind(client.enabled)
-        .bind(client.secret_digest.as_bytes().as_slice())
+        .bind(client.tokens_not_before)
         .bind(client.updated_at)
         .bind(client.id.as_str())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_secret(&self, client: &ApiClient) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE api_clients SET secret_digest = $1, tokens_not_before = $2, updated_at = $3 WHERE client_id = $4",
+        )
+        .bind(client.secret_digest.as_bytes().as_slice())
+        .bind(client.tokens_not_before)
+        .bind(client.updated_at)
+        .bind(client.id.as_str())
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 

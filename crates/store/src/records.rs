@@ -26,6 +26,7 @@ pub(crate) struct ClientRecord {
     created_at: i64,
     updated_at: i64,
     last_used_at: Option<i64>,
+    tokens_not_before: i64,
 }
 
 impl ClientRecord {
@@ -46,6 +47,7 @@ impl ClientRecord {
             created_at: self.created_at,
             updated_at: self.updated_at,
             last_used_at: self.last_used_at,
+            tokens_not_before: self.tokens_not_before,
         })
     }
 }

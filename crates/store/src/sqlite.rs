@@ -26,14 +26,23 @@ impl SqliteStore {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            // FULL: an acknowledged revocation or secret reset survives a power failure too.
+            .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
+        create_private_file(options.get_filename())?;
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         let store = SqliteStore { pool };
         store.migrate().await?;
         store.initialise(now).await?;
         Ok(store)
+    }
+
+    /// A write transaction that holds SQLite's write lock from its start (`BEGIN IMMEDIATE`). A deferred
+    /// transaction that reads and then writes fails at once (SQLITE_BUSY_SNAPSHOT, which the busy timeout
+    /// does not retry) when another write commits in between.
+    async fn write(&self) -> Result<sqlx::Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     /// Applies the embedded migrations. SQLite has no advisory lock for sqlx to take, so when two processes
@@ -105,10 +114,9 @@ impl SqliteStore {
     }
 
     async fn insert_client(&self, client: &ApiClient, only_if_first: bool) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        // IMMEDIATE takes the write lock before looking, so two first starts cannot both see an empty table.
+        let mut tx = self.write().await?;
         if only_if_first {
-            // Take the write lock before looking, so two first starts cannot both see an empty table.
-            sqlx::query("UPDATE change_counters SET value = value WHERE name = 'clients'").execute(&mut *tx).await?;
             let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_clients").fetch_one(&mut *tx).await?;
             if count > 0 {
                 return Ok(false);
@@ -118,7 +126,8 @@ impl SqliteStore {
         let lists = ClientLists::of(client);
         let result = sqlx::query(
             "INSERT INTO api_clients (client_id, name, description, scopes, cid, member_cids, allowed_ips, enabled, \
-             secret_digest, created_at, updated_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             secret_digest, created_at, updated_at, last_used_at, tokens_not_before) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(client.id.as_str())
         .bind(&client.name)
@@ -132,6 +141,7 @@ impl SqliteStore {
         .bind(client.created_at)
         .bind(client.updated_at)
         .bind(client.last_used_at)
+        .bind(client.tokens_not_before)
         .execute(&mut *tx)
         .await;
         match result {
@@ -142,6 +152,22 @@ impl SqliteStore {
         };
         tx.commit().await?;
         Ok(true)
+    }
+}
+
+/// Creates a new database file readable by its owner only: it holds the private signing keys.
+fn create_private_file(path: &std::path::Path) -> Result<()> {
+    if path.as_os_str() == ":memory:" || path.as_os_str().is_empty() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Database(sqlx::Error::Io(e))),
     }
 }
 
@@ -188,12 +214,12 @@ impl Store for SqliteStore {
     }
 
     async fn update_client(&self, client: &ApiClient) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         Self::ensure_customers(&mut tx, client, client.updated_at).await?;
         let lists = ClientLists::of(client);
         let done = sqlx::query(
             "UPDATE api_clients SET name = ?, description = ?, scopes = ?, member_cids = ?, allowed_ips = ?, \
-             enabled = ?, secret_digest = ?, updated_at = ? WHERE client_id = ?",
+             enabled = ?, tokens_not_before = MAX(tokens_not_before, ?), updated_at = ? WHERE client_id = ?",
         )
         .bind(&client.name)
         .bind(&client.description)
@@ -201,12 +227,25 @@ impl Store for SqliteStore {
         .bind(lists.member_cids)
         .bind(lists.allowed_ips)
         .bind(client.enabled)
-        .bind(client.secret_digest.as_bytes().as_slice())
+        .bind(client.tokens_not_before)
         .bind(client.updated_at)
         .bind(client.id.as_str())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_secret(&self, client: &ApiClient) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE api_clients SET secret_digest = ?, tokens_not_before = ?, updated_at = ? WHERE client_id = ?",
+        )
+        .bind(client.secret_digest.as_bytes().as_slice())
+        .bind(client.tokens_not_before)
+        .bind(client.updated_at)
+        .bind(client.id.as_str())
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -217,7 +256,7 @@ impl Store for SqliteStore {
     }
 
     async fn record_last_used(&self, uses: &[(ClientId, i64)]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for (id, at) in uses {
             sqlx::query("UPDATE api_clients SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE client_id = ?")
                 .bind(at)
@@ -296,7 +335,7 @@ impl Store for SqliteStore {
     }
 
     async fn insert_hosts(&self, hosts: &[Host]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for h in hosts {
             sqlx::query(
                 "INSERT OR IGNORE INTO hosts (device_id, cid, hostname, platform_name, os_version, local_ip, \
@@ -356,7 +395,7 @@ impl Store for SqliteStore {
         let mut wanted: Vec<&String> = ids.iter().collect();
         wanted.sort();
         wanted.dedup();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let mut hosts = Self::select_hosts(&mut tx, cid, &wanted).await?;
         hosts.retain(|h| action.targets_hidden() || !h.hidden);
         let missing = missing_ids(&wanted, &hosts);

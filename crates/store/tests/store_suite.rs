@@ -30,6 +30,9 @@ suite!(
     first_client_is_created_only_once,
     revocations_persist_and_expire,
     hosts_query_sort_page_and_act_all_or_nothing,
+    secret_reset_writes_only_the_secret,
+    a_new_signing_key_bumps_the_keys_counter,
+    concurrent_host_actions_all_apply,
 );
 
 /// A fresh database of `backend`, opened; `None` only when PostgreSQL was explicitly skipped.
@@ -190,7 +193,11 @@ async fn hosts_query_sort_page_and_act_all_or_nothing(backend: Backend) {
         .expect("applied");
     assert_eq!(status_of(store.clone(), a.clone()).await, Some(HostStatus::Contained));
     let by_status = HostQuery { offset: 0, limit: 1, sort: Some(HostSort::parse("status.asc").expect("sort")) };
-    assert_eq!(store.query_hosts(&cid, &by_status).await.expect("query").0, [a.clone()], "contained < normal");
+    assert_eq!(
+        store.query_hosts(&cid, &by_status).await.expect("query").0,
+        std::slice::from_ref(&a),
+        "contained < normal"
+    );
     let fetched = store.hosts(&cid, &[a.clone(), "0".repeat(32)]).await.expect("hosts");
     assert_eq!(fetched.len(), 1, "unknown IDs are left out");
     assert_eq!(fetched[0].hostname, hosts[0].hostname, "a host reads back as written");
@@ -206,4 +213,63 @@ async fn hosts_query_sort_page_and_act_all_or_nothing(backend: Backend) {
     let other = CustomerId::generate();
     let outcome = store.apply_host_action(&other, &[hosts[1].device_id.clone()], DeviceAction::Contain).await;
     assert!(outcome.expect("q").is_err());
+}
+
+async fn secret_reset_writes_only_the_secret(backend: Backend) {
+    let Some((_db, store)) = fresh(backend).await else { return };
+    let cid = store.default_customer().await.expect("cid");
+    let original = client(&cid, vec![]);
+    store.create_client(&original).await.expect("create");
+    // An update made from an older copy...
+    let mut renamed = original.clone();
+    renamed.apply(ClientChanges { name: Some("renamed".into()), ..Default::default() }, NOW + 1);
+    // ...and a secret reset from another.
+    let mut reset = original.clone();
+    let secret = ClientSecret::generate();
+    reset.reset_secret(secret.digest(), NOW + 2);
+    let v0 = store.change_version().await.expect("version");
+    assert!(store.set_secret(&reset).await.expect("reset"));
+    assert!(store.change_version().await.expect("version").clients > v0.clients, "a reset is a change");
+    assert!(store.update_client(&renamed).await.expect("update"));
+    let stored = store.client(&original.id).await.expect("get").expect("exists");
+    assert!(stored.secret_digest.matches(secret.expose()), "the update did not undo the reset");
+    assert_eq!(stored.tokens_not_before, NOW + 2);
+    assert_eq!(stored.name, "renamed");
+    assert!(!store.set_secret(&client(&cid, vec![])).await.expect("unknown"), "no such client");
+}
+
+async fn a_new_signing_key_bumps_the_keys_counter(backend: Backend) {
+    let Some((_db, store)) = fresh(backend).await else { return };
+    let v0 = store.change_version().await.expect("version");
+    store.add_signing_key(&talon_auth::SigningKey::generate(NOW + 1)).await.expect("add key");
+    assert!(store.change_version().await.expect("version").keys > v0.keys);
+    assert_eq!(store.signing_keys().await.expect("keys").len(), 2);
+}
+
+async fn concurrent_host_actions_all_apply(backend: Backend) {
+    let Some((_db, store)) = fresh(backend).await else { return };
+    let cid = store.default_customer().await.expect("cid");
+    let hosts = demo::generate(&cid, 16);
+    store.insert_hosts(&hosts).await.expect("insert");
+    let actions = hosts.iter().map(|h| {
+        let (store, cid, id) = (store.clone(), cid.clone(), h.device_id.clone());
+        tokio::spawn(async move { store.apply_host_action(&cid, &[id], DeviceAction::Contain).await })
+    });
+    for a in actions {
+        a.await.expect("join").expect("no store error under concurrency").expect("applied");
+    }
+    let ids: Vec<String> = hosts.iter().map(|h| h.device_id.clone()).collect();
+    let after = store.hosts(&cid, &ids).await.expect("hosts");
+    assert!(after.iter().all(|h| h.status == HostStatus::Contained));
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_sqlite_file_is_private_to_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let db = TestDb::sqlite();
+    let _store = open(&db.url, NOW).await.expect("open");
+    let path = db.url.trim_start_matches("sqlite://");
+    let mode = std::fs::metadata(path).expect("file").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the file holds private signing keys");
 }

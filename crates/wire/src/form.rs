@@ -13,7 +13,12 @@ pub enum FormError {
     Repeated(String),
     #[error("the form body is not valid UTF-8 once percent-decoded")]
     NotUtf8,
+    #[error("the form has more than {MAX_FIELDS} fields")]
+    TooManyFields,
 }
+
+/// Most fields a form may have. The OAuth2 endpoints read at most five; the cap keeps parsing cheap.
+pub const MAX_FIELDS: usize = 32;
 
 /// A parsed form: its fields in order of appearance, each name at most once.
 #[derive(Default)]
@@ -26,6 +31,10 @@ impl Form {
     pub fn parse(body: &[u8]) -> Result<Form, FormError> {
         let mut fields: Vec<(String, String)> = Vec::new();
         for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+            // With at most MAX_FIELDS fields, the linear duplicate check below stays cheap.
+            if fields.len() == MAX_FIELDS {
+                return Err(FormError::TooManyFields);
+            }
             let (name, value) = match pair.iter().position(|b| *b == b'=') {
                 Some(eq) => (&pair[..eq], &pair[eq + 1..]),
                 None => (pair, &[][..]),
@@ -96,6 +105,14 @@ mod tests {
         assert_eq!(Form::parse(b"a=1&b=2&a=1").err(), Some(FormError::Repeated("a".into())));
         // An escaped name is the same name.
         assert_eq!(Form::parse(b"a=1&%61=2").err(), Some(FormError::Repeated("a".into())));
+    }
+
+    #[test]
+    fn too_many_fields_is_an_error() {
+        let ok: String = (0..MAX_FIELDS).map(|i| format!("f{i}=1&")).collect();
+        assert!(Form::parse(ok.as_bytes()).is_ok());
+        let over: String = (0..=MAX_FIELDS).map(|i| format!("f{i}=1&")).collect();
+        assert_eq!(Form::parse(over.as_bytes()).err(), Some(FormError::TooManyFields));
     }
 
     #[test]

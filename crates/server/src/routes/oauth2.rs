@@ -8,11 +8,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use talon_auth::{authorize_token_request, ApiClient, ClientId, CustomerId, TokenDenied};
-use talon_wire::basic::{parse_basic, BasicCredentials};
+use talon_wire::basic::{parse_basic, BasicCredentials, BasicError};
 use talon_wire::form::Form;
 use talon_wire::headers::{FORM_CONTENT_TYPE, POWERED_BY_OAUTH2};
 use talon_wire::ids::is_hex32;
-use talon_wire::token::{field, TokenResponse, GRANT_CLIENT_CREDENTIALS, TOKEN_EXPIRES_IN};
+use talon_wire::token::{field, TokenResponse, GRANT_CLIENT_CREDENTIALS};
 
 use crate::config::AuthErrorMode;
 use crate::error::{envelope, ApiError};
@@ -31,18 +31,28 @@ pub async fn token(
             return Err(ApiError::bad_request("unsupported_grant_type: only client_credentials is supported"));
         }
     }
-    let basic = basic_credentials(&headers)?;
+    // Only Basic credentials count here; another scheme (a stale Bearer header on a reused session) is
+    // ignored rather than refused.
+    let basic = match basic_credentials(&headers) {
+        Err(BasicError::NotBasic) => None,
+        other => other.map_err(|e| ApiError::bad_request(e.to_string()))?,
+    };
     let (client_id, secret) = merge_credentials(basic.as_ref(), &form)?;
-    let member_cid = form.non_empty(field::MEMBER_CID).map(parse_member_cid).transpose()?;
+    let member_cid = form
+        .non_empty(field::MEMBER_CID)
+        .map(|raw| CustomerId::parse_lenient(raw).map_err(|e| ApiError::bad_request(format!("member_cid: {e}"))))
+        .transpose()?;
 
     let client = match authenticate(&state, ip, client_id, secret, member_cid.as_ref())? {
         Ok(client) => client,
         Err(denied) => return Err(token_denied(&state, denied, client_id)),
     };
-    let issued = state.keyring().issue(&client, member_cid.as_ref(), state.now());
+    let now = state.now();
+    let issued = state.keyring().issue(&client, member_cid.as_ref(), now);
     state.note_used(&client.id);
     tracing::info!(client_id = %client.id, jti = %issued.jti, member_cid = ?member_cid, "token issued");
-    let body = TokenResponse::bearer(issued.jwt, TOKEN_EXPIRES_IN);
+    // One second short of the lifetime, as the real API answers (1799).
+    let body = TokenResponse::bearer(issued.jwt, (issued.expires_at - now - 1).max(0) as u64);
     // RFC 6749 §5.1: token answers must not be cached.
     Ok((StatusCode::CREATED, [(CACHE_CONTROL, "no-store"), (PRAGMA, "no-cache")], Json(body)).into_response())
 }
@@ -53,9 +63,16 @@ pub async fn revoke(
     State(state): State<AppState>,
     OAuth2Request { ip, headers, form }: OAuth2Request,
 ) -> Result<Response, ApiError> {
-    // Falcon answers 403 for missing or wrong Basic credentials (RFC 7009 would say 401 invalid_client).
-    let Some(basic) = basic_credentials(&headers)? else {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "access denied, client credentials are required"));
+    // Falcon answers 403 for missing, malformed or wrong Basic credentials (RFC 7009 would say 401
+    // invalid_client).
+    let basic = match basic_credentials(&headers) {
+        Ok(Some(basic)) => basic,
+        Ok(None) | Err(BasicError::NotBasic) => {
+            return Err(ApiError::new(StatusCode::FORBIDDEN, "access denied, client credentials are required"))
+        }
+        Err(BasicError::Malformed) => {
+            return Err(ApiError::new(StatusCode::FORBIDDEN, "access denied, invalid client credentials"))
+        }
     };
     let client = authenticate(&state, ip, &basic.client_id, &basic.client_secret, None)?.map_err(|denied| {
         if denied == TokenDenied::IpNotAllowed {
@@ -115,11 +132,8 @@ fn read_form(headers: &HeaderMap, body: &[u8]) -> Result<Form, ApiError> {
     Form::parse(body).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
-fn basic_credentials(headers: &HeaderMap) -> Result<Option<BasicCredentials>, ApiError> {
-    headers
-        .get(AUTHORIZATION)
-        .map(|value| parse_basic(value.as_bytes()).map_err(|e| ApiError::bad_request(e.to_string())))
-        .transpose()
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<BasicCredentials>, BasicError> {
+    headers.get(AUTHORIZATION).map(|value| parse_basic(value.as_bytes())).transpose()
 }
 
 /// The client ID and secret from the Basic header and/or the form; given both ways, they must agree.
@@ -142,16 +156,6 @@ fn merge_credentials<'a>(basic: Option<&'a BasicCredentials>, form: &'a Form) ->
         (Some(id), Some(secret)) => Ok((id, secret)),
         _ => Err(ApiError::bad_request("client_id and client_secret are required")),
     }
-}
-
-/// Accepts a CID as the console shows it too: uppercase, with a `-NN` checksum suffix.
-fn parse_member_cid(raw: &str) -> Result<CustomerId, ApiError> {
-    let lower = raw.trim().to_ascii_lowercase();
-    let bare = match lower.split_once('-') {
-        Some((cid, checksum)) if checksum.len() == 2 => cid.to_owned(),
-        _ => lower,
-    };
-    CustomerId::parse(&bare).map_err(|e| ApiError::bad_request(format!("member_cid: {e}")))
 }
 
 /// Checks client credentials with the failed-authentication throttle around it. The outer error is the
@@ -208,14 +212,6 @@ fn printable_id(client_id: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn member_cid_accepts_console_form() {
-        let cid = "0123456789abcdef0123456789abcdef";
-        assert_eq!(parse_member_cid(cid).expect("plain").as_str(), cid);
-        assert_eq!(parse_member_cid("0123456789ABCDEF0123456789ABCDEF-4A").expect("console").as_str(), cid);
-        assert!(parse_member_cid("nope").is_err());
-    }
 
     #[test]
     fn printable_id_hides_non_ids() {

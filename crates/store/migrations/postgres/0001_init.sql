@@ -20,7 +20,9 @@ CREATE TABLE api_clients (
     secret_digest BYTEA NOT NULL,
     created_at    BIGINT NOT NULL,
     updated_at    BIGINT NOT NULL,
-    last_used_at  BIGINT
+    last_used_at  BIGINT,
+    -- tokens issued before this second are refused (secret reset, client disabled)
+    tokens_not_before BIGINT NOT NULL DEFAULT 0
 );
 
 CREATE TABLE signing_keys (
@@ -66,7 +68,7 @@ CREATE TABLE change_counters (
     name  TEXT PRIMARY KEY,
     value BIGINT NOT NULL
 );
-INSERT INTO change_counters (name, value) VALUES ('clients', 0), ('customers', 0), ('revocations', 0);
+INSERT INTO change_counters (name, value) VALUES ('clients', 0), ('customers', 0), ('revocations', 0), ('keys', 0);
 
 CREATE FUNCTION talon_bump(counter TEXT) RETURNS VOID AS $$
 BEGIN
@@ -81,6 +83,9 @@ $$ LANGUAGE plpgsql;
 CREATE FUNCTION talon_customers_changed() RETURNS TRIGGER AS $$
 BEGIN PERFORM talon_bump('customers'); RETURN NULL; END;
 $$ LANGUAGE plpgsql;
+CREATE FUNCTION talon_keys_changed() RETURNS TRIGGER AS $$
+BEGIN PERFORM talon_bump('keys'); RETURN NULL; END;
+$$ LANGUAGE plpgsql;
 CREATE FUNCTION talon_revocations_changed() RETURNS TRIGGER AS $$
 BEGIN PERFORM talon_bump('revocations'); RETURN NULL; END;
 $$ LANGUAGE plpgsql;
@@ -89,9 +94,11 @@ CREATE TRIGGER clients_inserted AFTER INSERT OR DELETE ON api_clients
     FOR EACH STATEMENT EXECUTE FUNCTION talon_clients_changed();
 -- last_used_at is left out on purpose: recording use is not a change of the client.
 CREATE TRIGGER clients_updated AFTER UPDATE OF name, description, scopes, cid, member_cids, allowed_ips, enabled,
-    secret_digest ON api_clients FOR EACH STATEMENT EXECUTE FUNCTION talon_clients_changed();
+    secret_digest, tokens_not_before ON api_clients FOR EACH STATEMENT EXECUTE FUNCTION talon_clients_changed();
 -- Per row: an INSERT ... ON CONFLICT DO NOTHING that inserts nothing is no change.
 CREATE TRIGGER customers_inserted AFTER INSERT ON customers
     FOR EACH ROW EXECUTE FUNCTION talon_customers_changed();
 CREATE TRIGGER revocations_inserted AFTER INSERT ON revoked_tokens
     FOR EACH STATEMENT EXECUTE FUNCTION talon_revocations_changed();
+CREATE TRIGGER keys_inserted AFTER INSERT ON signing_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION talon_keys_changed();

@@ -20,7 +20,9 @@ CREATE TABLE api_clients (
     secret_digest BLOB NOT NULL,
     created_at    INTEGER NOT NULL,
     updated_at    INTEGER NOT NULL,
-    last_used_at  INTEGER
+    last_used_at  INTEGER,
+    -- tokens issued before this second are refused (secret reset, client disabled)
+    tokens_not_before INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE TABLE signing_keys (
@@ -64,15 +66,17 @@ CREATE TABLE change_counters (
     name  TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
-INSERT INTO change_counters (name, value) VALUES ('clients', 0), ('customers', 0);
+INSERT INTO change_counters (name, value) VALUES ('clients', 0), ('customers', 0), ('keys', 0);
 
 CREATE TRIGGER clients_inserted AFTER INSERT ON api_clients
 BEGIN UPDATE change_counters SET value = value + 1 WHERE name = 'clients'; END;
 -- last_used_at is left out on purpose: recording use is not a change of the client.
 CREATE TRIGGER clients_updated AFTER UPDATE OF name, description, scopes, cid, member_cids, allowed_ips, enabled,
-    secret_digest ON api_clients
+    secret_digest, tokens_not_before ON api_clients
 BEGIN UPDATE change_counters SET value = value + 1 WHERE name = 'clients'; END;
 CREATE TRIGGER clients_deleted AFTER DELETE ON api_clients
 BEGIN UPDATE change_counters SET value = value + 1 WHERE name = 'clients'; END;
 CREATE TRIGGER customers_inserted AFTER INSERT ON customers
 BEGIN UPDATE change_counters SET value = value + 1 WHERE name = 'customers'; END;
+CREATE TRIGGER keys_inserted AFTER INSERT ON signing_keys
+BEGIN UPDATE change_counters SET value = value + 1 WHERE name = 'keys'; END;
