@@ -15,11 +15,24 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// A fresh database URL in its own temporary directory.
-pub fn fresh_db() -> (tempfile::TempDir, String) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("talon.db").display());
-    (dir, url)
+/// A fresh SQLite database URL in its own temporary directory.
+pub fn fresh_db() -> (talon_testkit::TestDb, String) {
+    let db = talon_testkit::TestDb::sqlite();
+    let url = db.url.clone();
+    (db, url)
+}
+
+/// Revokes `token` with the owner's Basic credentials; returns the status.
+pub async fn revoke(base: &str, id: &str, secret: &str, token: &str) -> u16 {
+    reqwest::Client::new()
+        .post(format!("{base}/oauth2/revoke"))
+        .basic_auth(id, Some(secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .expect("revoke request")
+        .status()
+        .as_u16()
 }
 
 /// Runs `talon clients --database DB ARGS...`.
@@ -91,6 +104,12 @@ impl Server {
             assert!(Instant::now() < deadline, "talon serve did not stop on SIGTERM");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Kills the process outright (SIGKILL): no shutdown, no flush.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub fn logs(&self) -> String {

@@ -24,7 +24,7 @@ pub struct Harness {
     pub store: Arc<dyn Store>,
     pub clock: Arc<ManualClock>,
     pub url: String,
-    pub dir: tempfile::TempDir,
+    pub db: Arc<talon_testkit::TestDb>,
 }
 
 pub struct Reply {
@@ -71,12 +71,16 @@ impl Creds {
 
 impl Harness {
     pub async fn new(config: Config) -> Harness {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}", dir.path().join("talon.db").display());
-        let store = talon_store::open(&url, NOW).await.expect("open store");
-        let clock = Arc::new(ManualClock::new(NOW));
+        let db = talon_testkit::TestDb::sqlite();
+        Harness::on(db, config, Arc::new(ManualClock::new(NOW))).await
+    }
+
+    /// A node on `db` (which it keeps alive), with its own connection pool, as a separate process has.
+    pub async fn on(db: impl Into<Arc<talon_testkit::TestDb>>, config: Config, clock: Arc<ManualClock>) -> Harness {
+        let db = db.into();
+        let store = talon_store::open(&db.url, NOW).await.expect("open store");
         let state = AppState::new(store.clone(), config, clock.clone()).await.expect("state");
-        Harness { state, store, clock, url, dir }
+        Harness { state, store, clock, url: db.url.clone(), db }
     }
 
     pub async fn default() -> Harness {

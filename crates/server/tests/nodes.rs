@@ -1,0 +1,81 @@
+//! Two server nodes on one database, on each backend: what one node does, the other honours after its
+//! next refresh (the refresh loop runs it every 250 ms, and at once on a PostgreSQL notification).
+
+mod common;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::*;
+use talon_auth::{ClientChanges, ManualClock, SigningKey};
+use talon_server::Config;
+use talon_testkit::{Backend, TestDb};
+use talon_wire::Scope;
+
+const QUERY: &str = "/devices/queries/devices/v1";
+
+async fn two_nodes(backend: Backend) -> Option<(Harness, Harness)> {
+    let db = Arc::new(TestDb::fresh(backend).await?);
+    let clock = Arc::new(ManualClock::new(NOW));
+    let config = Config { demo_hosts: 3, ..Config::default() };
+    let a = Harness::on(db.clone(), config.clone(), clock.clone()).await;
+    let b = Harness::on(db, config, clock).await;
+    Some((a, b))
+}
+
+#[tokio::test]
+async fn nodes_share_tokens_revocations_clients_and_keys_on_sqlite() {
+    nodes_share_tokens_revocations_clients_and_keys(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn nodes_share_tokens_revocations_clients_and_keys_on_postgres() {
+    nodes_share_tokens_revocations_clients_and_keys(Backend::Postgres).await;
+}
+
+async fn nodes_share_tokens_revocations_clients_and_keys(backend: Backend) {
+    let Some((a, b)) = two_nodes(backend).await else { return };
+    let c = a.client(&[Scope::DEVICES_READ]).await;
+    b.state.refresh().await.expect("refresh b");
+
+    // A token from node A works on node B.
+    let token = a.token(&c).await;
+    assert_eq!(b.send(bearer_get(QUERY, &token)).await.status, StatusCode::OK);
+
+    // A revocation on A: refused on A at once, on B after its refresh.
+    let revoke = Request::post("/oauth2/revoke")
+        .header("authorization", c.basic())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(format!("token={token}")))
+        .expect("request");
+    assert_eq!(a.send(revoke).await.status, StatusCode::OK);
+    assert_eq!(a.send(bearer_get(QUERY, &token)).await.status, StatusCode::UNAUTHORIZED);
+    b.state.refresh().await.expect("refresh b");
+    assert_eq!(b.send(bearer_get(QUERY, &token)).await.status, StatusCode::UNAUTHORIZED);
+
+    // A client disabled through the store (the CLI, say): both nodes refuse its tokens.
+    let live = b.token(&c).await;
+    let mut client = c.client.clone();
+    a.clock.advance(1);
+    client.apply(ClientChanges { enabled: Some(false), ..Default::default() }, NOW + 1);
+    a.store.update_client(&client).await.expect("disable");
+    for node in [&a, &b] {
+        node.state.refresh().await.expect("refresh");
+        assert_eq!(node.send(bearer_get(QUERY, &live)).await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(node.send(form_post("/oauth2/token", &c.form())).await.status, StatusCode::FORBIDDEN);
+    }
+
+    // A key added on one node: the other signs with it after its refresh, and both verify its tokens.
+    let other = a.client(&[Scope::DEVICES_READ]).await;
+    b.state.refresh().await.expect("refresh b");
+    let new_key = SigningKey::generate(NOW + 5);
+    let new_kid = new_key.kid.clone();
+    a.store.add_signing_key(&new_key).await.expect("rotate");
+    b.state.refresh().await.expect("refresh b");
+    let rotated = b.token(&other).await;
+    let header = jsonwebtoken::decode_header(&rotated).expect("jwt");
+    assert_eq!(header.kid.as_deref(), Some(new_kid.as_str()), "the newest key signs");
+    a.state.refresh().await.expect("refresh a");
+    assert_eq!(a.send(bearer_get(QUERY, &rotated)).await.status, StatusCode::OK);
+}
