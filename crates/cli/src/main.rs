@@ -1,6 +1,7 @@
 //! `talon`: run the Talon server and administer its API clients.
 
 mod clients;
+mod db;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -19,6 +20,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Create, inspect, change and delete API clients (works while a server runs on the same database).
     Clients(clients::ClientsArgs),
+    /// Database maintenance: copy a store to another database.
+    Db(db::DbArgs),
 }
 
 /// Where the store lives; shared by every command that opens it.
@@ -45,6 +48,7 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args).await,
         Command::Clients(args) => clients::run(args).await,
+        Command::Db(args) => db::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -126,3 +126,29 @@ async fn acknowledged_writes_survive_kill_9(backend: Backend) {
         tokens.len()
     );
 }
+
+#[tokio::test]
+async fn a_single_node_install_moves_to_postgres_with_db_copy() {
+    let Some(pg) = TestDb::fresh(Backend::Postgres).await else { return };
+    let (_sqlite, sqlite_url) = fresh_db();
+    let single = Server::start(&sqlite_url, &["--demo-hosts", "4"]);
+    let (id, secret) = (single.printed("client_id:").expect("id"), single.printed("client_secret:").expect("secret"));
+    let kept = token(&single.base_url, &id, &secret).await.1["access_token"].as_str().expect("token").to_owned();
+    let revoked = token(&single.base_url, &id, &secret).await.1["access_token"].as_str().expect("token").to_owned();
+    assert_eq!(revoke(&single.base_url, &id, &secret, &revoked).await, 200);
+    assert!(single.stop().success());
+
+    let copy = |args: &[&str]| std::process::Command::new(BIN).args(args).output().expect("talon db copy");
+    let out = copy(&["db", "copy", "--from", &sqlite_url, "--to", &pg.url]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains("1 clients") && text.contains("1 revocations") && text.contains("4 hosts"), "{text}");
+    let again = copy(&["db", "copy", "--from", &sqlite_url, "--to", &pg.url]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("0 clients, 0 signing keys, 0 revocations, 0 hosts"));
+
+    let node = Server::start(&pg.url, &[]);
+    assert_eq!(node.printed("client_secret:"), None, "the moved admin is there: no new one");
+    assert_eq!(token(&node.base_url, &id, &secret).await.0, 201, "the client moved");
+    assert_eq!(get_devices(&node.base_url, &kept).await, 200, "a token from before the move still works");
+    assert_eq!(get_devices(&node.base_url, &revoked).await, 401, "a revocation from before the move holds");
+}

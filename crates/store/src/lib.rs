@@ -30,9 +30,15 @@ pub enum StoreError {
     UnsupportedUrl,
     #[error("client {0} already exists")]
     ClientExists(ClientId),
+    #[error("{0}")]
+    Conflict(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Why a store with clients cannot take another store's default customer.
+pub(crate) const ADOPT_CONFLICT: &str =
+    "the target already has API clients under another default customer: copy into an empty database";
 
 /// Counters that grow whenever clients or customers change, in any process using the same database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -62,6 +68,7 @@ impl ChangeVersion {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Revocation {
     pub jti: String,
+    pub client_id: ClientId,
     pub expires_at: i64,
 }
 
@@ -80,6 +87,9 @@ pub trait Store: Send + Sync + 'static {
     async fn default_customer(&self) -> Result<CustomerId>;
     /// Every customer: the default one and each CID a client names.
     async fn customers(&self) -> Result<Vec<CustomerId>>;
+    /// Makes `cid` the default customer (when moving a store). Refused when clients already belong to
+    /// another default customer; a no-op when `cid` is the default already.
+    async fn adopt_default_customer(&self, cid: &CustomerId, now: i64) -> Result<()>;
 
     /// Stores a new client; its CID and member CIDs become customers.
     async fn create_client(&self, client: &ApiClient) -> Result<()>;
@@ -123,6 +133,8 @@ pub trait Store: Send + Sync + 'static {
     }
 
     async fn host_count(&self, cid: &CustomerId) -> Result<u64>;
+    /// Every host of every customer (when moving a store).
+    async fn all_hosts(&self) -> Result<Vec<Host>>;
     async fn insert_hosts(&self, hosts: &[Host]) -> Result<()>;
     /// Visible hosts of `cid`, paged and sorted: the IDs of the page and the total.
     async fn query_hosts(&self, cid: &CustomerId, query: &HostQuery) -> Result<(Vec<String>, u64)>;
@@ -146,6 +158,67 @@ pub async fn open(url: &str, now: i64) -> Result<std::sync::Arc<dyn Store>> {
     } else {
         Err(StoreError::UnsupportedUrl)
     }
+}
+
+/// What [`copy`] moved: the items the target did not have yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CopyReport {
+    pub customers: usize,
+    pub clients: usize,
+    pub keys: usize,
+    pub revocations: usize,
+    pub hosts: usize,
+}
+
+/// Copies everything from `from` into `to`: the default customer, customers, clients, signing keys,
+/// revocations of unexpired tokens, and hosts. Idempotent: what `to` has already (by ID) is left as it
+/// is, so a copy can be re-run, also to finish one that was interrupted. Tokens issued before the copy
+/// stay valid afterwards, since the keys that signed them move too.
+pub async fn copy(from: &dyn Store, to: &dyn Store, now: i64) -> Result<CopyReport> {
+    let mut report = CopyReport::default();
+    to.adopt_default_customer(&from.default_customer().await?, now).await?;
+
+    let known_customers = to.customers().await?;
+    report.customers = from.customers().await?.iter().filter(|c| !known_customers.contains(c)).count();
+    for client in from.clients().await? {
+        match to.create_client(&client).await {
+            Ok(()) => report.clients += 1,
+            Err(StoreError::ClientExists(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let known_keys: Vec<String> = to.signing_keys().await?.into_iter().map(|k| k.kid).collect();
+    for key in from.signing_keys().await? {
+        if !known_keys.contains(&key.kid) {
+            to.add_signing_key(&key).await?;
+            report.keys += 1;
+        }
+    }
+    let (known_revocations, _) = to.revocations_since(RevocationCursor::default(), now).await?;
+    let (revocations, _) = from.revocations_since(RevocationCursor::default(), now).await?;
+    for r in revocations {
+        if !known_revocations.iter().any(|k| k.jti == r.jti) {
+            to.revoke_token(&r.jti, &r.client_id, r.expires_at, now).await?;
+            report.revocations += 1;
+        }
+    }
+    let hosts = from.all_hosts().await?;
+    let before: u64 = count_hosts(to, &hosts).await?;
+    to.insert_hosts(&hosts).await?;
+    report.hosts = (count_hosts(to, &hosts).await? - before) as usize;
+    Ok(report)
+}
+
+/// How many hosts `store` has across the customers of `hosts`.
+async fn count_hosts(store: &dyn Store, hosts: &[Host]) -> Result<u64> {
+    let mut cids: Vec<&CustomerId> = hosts.iter().map(|h| &h.cid).collect();
+    cids.sort();
+    cids.dedup();
+    let mut total = 0;
+    for cid in cids {
+        total += store.host_count(cid).await?;
+    }
+    Ok(total)
 }
 
 /// A database URL fit for logs and messages: any password in it is replaced by `***`.

@@ -9,8 +9,8 @@ use sqlx::Postgres;
 use talon_auth::{ApiClient, ClientId, CustomerId, SigningKey};
 use talon_emulator::{DeviceAction, Host, HostQuery};
 
-use crate::records::{host_order, json_list, missing_ids, ClientLists, ClientRecord, HostRecord};
-use crate::{ChangeVersion, Result, Revocation, RevocationCursor, Store, StoreError, UnknownHosts};
+use crate::records::{host_order, json_list, missing_ids, revocation, ClientLists, ClientRecord, HostRecord};
+use crate::{ChangeVersion, Result, Revocation, RevocationCursor, Store, StoreError, UnknownHosts, ADOPT_CONFLICT};
 
 /// Advisory lock key that serialises first-start initialisation and first-client creation across nodes.
 const INIT_LOCK: i64 = 0x7461_6c6f_6e00_0001;
@@ -151,6 +151,34 @@ impl Store for PostgresStore {
             .collect()
     }
 
+    async fn adopt_default_customer(&self, cid: &CustomerId, now: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(INIT_LOCK).execute(&mut *tx).await?;
+        let current: String =
+            sqlx::query_scalar("SELECT cid FROM customers WHERE is_default").fetch_one(&mut *tx).await?;
+        if current == cid.as_str() {
+            return Ok(());
+        }
+        let clients: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_clients").fetch_one(&mut *tx).await?;
+        if clients > 0 {
+            return Err(StoreError::Conflict(ADOPT_CONFLICT.to_owned()));
+        }
+        sqlx::query("UPDATE customers SET is_default = FALSE WHERE is_default").execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO customers (cid, is_default, created_at) VALUES ($1, TRUE, $2) \
+             ON CONFLICT (cid) DO UPDATE SET is_default = TRUE",
+        )
+        .bind(cid.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        // The replaced default customer goes, with any demo hosts it was seeded with.
+        sqlx::query("DELETE FROM hosts WHERE cid = $1").bind(&current).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM customers WHERE cid = $1").bind(&current).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn create_client(&self, client: &ApiClient) -> Result<()> {
         self.insert_client(client, false).await.map(|_| ())
     }
@@ -283,14 +311,18 @@ impl Store for PostgresStore {
         let xmin: i64 = sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
             .fetch_one(&mut *tx)
             .await?;
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT jti, expires_at FROM revoked_tokens WHERE txid >= $1 AND expires_at > $2")
-                .bind(cursor.0)
-                .bind(now)
-                .fetch_all(&mut *tx)
-                .await?;
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT jti, client_id, expires_at FROM revoked_tokens WHERE txid >= $1 AND expires_at > $2",
+        )
+        .bind(cursor.0)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
         tx.commit().await?;
-        let revocations = rows.into_iter().map(|(jti, expires_at)| Revocation { jti, expires_at }).collect();
+        let revocations = rows
+            .into_iter()
+            .map(|(jti, client_id, expires_at)| revocation(jti, &client_id, expires_at))
+            .collect::<Result<_>>()?;
         Ok((revocations, RevocationCursor(xmin)))
     }
 
@@ -324,6 +356,15 @@ impl Store for PostgresStore {
             }
             tokio::time::sleep(RELISTEN_DELAY).await;
         }
+    }
+
+    async fn all_hosts(&self) -> Result<Vec<Host>> {
+        sqlx::query_as::<_, HostRecord>("SELECT * FROM hosts ORDER BY cid, device_id")
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(HostRecord::into_host)
+            .collect()
     }
 
     async fn host_count(&self, cid: &CustomerId) -> Result<u64> {

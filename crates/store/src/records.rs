@@ -140,6 +140,13 @@ pub(crate) fn host_order(query: &talon_emulator::HostQuery) -> String {
     }
 }
 
+/// A revocation row as the domain reads it.
+pub(crate) fn revocation(jti: String, client_id: &str, expires_at: i64) -> Result<crate::Revocation> {
+    let client_id =
+        ClientId::parse(client_id).map_err(|_| StoreError::Corrupt(format!("revocation {jti}: client_id")))?;
+    Ok(crate::Revocation { jti, client_id, expires_at })
+}
+
 /// The IDs of `wanted` that are not among `found`.
 pub(crate) fn missing_ids(wanted: &[&String], found: &[Host]) -> Vec<String> {
     wanted.iter().filter(|id| !found.iter().any(|h| &&h.device_id == *id)).map(|id| (*id).clone()).collect()

@@ -9,8 +9,8 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use talon_auth::{ApiClient, ClientId, CustomerId, SigningKey};
 use talon_emulator::{DeviceAction, Host, HostQuery};
 
-use crate::records::{host_order, json_list, missing_ids, ClientLists, ClientRecord, HostRecord};
-use crate::{ChangeVersion, Result, Revocation, RevocationCursor, Store, StoreError, UnknownHosts};
+use crate::records::{host_order, json_list, missing_ids, revocation, ClientLists, ClientRecord, HostRecord};
+use crate::{ChangeVersion, Result, Revocation, RevocationCursor, Store, StoreError, UnknownHosts, ADOPT_CONFLICT};
 
 /// How long a writer waits for another process's write to finish before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -187,6 +187,33 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn adopt_default_customer(&self, cid: &CustomerId, now: i64) -> Result<()> {
+        let mut tx = self.write().await?;
+        let current: String =
+            sqlx::query_scalar("SELECT cid FROM customers WHERE is_default = 1").fetch_one(&mut *tx).await?;
+        if current == cid.as_str() {
+            return Ok(());
+        }
+        let clients: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_clients").fetch_one(&mut *tx).await?;
+        if clients > 0 {
+            return Err(StoreError::Conflict(ADOPT_CONFLICT.to_owned()));
+        }
+        sqlx::query("UPDATE customers SET is_default = 0 WHERE is_default = 1").execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO customers (cid, is_default, created_at) VALUES (?, 1, ?) \
+             ON CONFLICT (cid) DO UPDATE SET is_default = 1",
+        )
+        .bind(cid.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        // The replaced default customer goes, with any demo hosts it was seeded with.
+        sqlx::query("DELETE FROM hosts WHERE cid = ?").bind(&current).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM customers WHERE cid = ?").bind(&current).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn create_client(&self, client: &ApiClient) -> Result<()> {
         self.insert_client(client, false).await.map(|_| ())
     }
@@ -303,15 +330,19 @@ impl Store for SqliteStore {
         now: i64,
     ) -> Result<(Vec<Revocation>, RevocationCursor)> {
         // SQLite serialises writers, so seq grows in commit order: everything above the last seq seen is new.
-        let rows: Vec<(i64, String, i64)> = sqlx::query_as(
-            "SELECT seq, jti, expires_at FROM revoked_tokens WHERE seq > ? AND expires_at > ? ORDER BY seq",
+        let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
+            "SELECT seq, jti, client_id, expires_at FROM revoked_tokens WHERE seq > ? AND expires_at > ? ORDER BY seq",
         )
         .bind(cursor.0)
         .bind(now)
         .fetch_all(&self.pool)
         .await?;
-        let next = rows.last().map_or(cursor, |(seq, _, _)| RevocationCursor(*seq));
-        Ok((rows.into_iter().map(|(_, jti, expires_at)| Revocation { jti, expires_at }).collect(), next))
+        let next = rows.last().map_or(cursor, |(seq, _, _, _)| RevocationCursor(*seq));
+        let revocations = rows
+            .into_iter()
+            .map(|(_, jti, client_id, expires_at)| revocation(jti, &client_id, expires_at))
+            .collect::<Result<_>>()?;
+        Ok((revocations, next))
     }
 
     async fn prune_revocations(&self, now: i64) -> Result<u64> {
@@ -324,6 +355,15 @@ impl Store for SqliteStore {
         let rows: Vec<(String, i64)> =
             sqlx::query_as("SELECT name, value FROM change_counters").fetch_all(&self.pool).await?;
         Ok(ChangeVersion::from_counters(rows))
+    }
+
+    async fn all_hosts(&self) -> Result<Vec<Host>> {
+        sqlx::query_as::<_, HostRecord>("SELECT * FROM hosts ORDER BY cid, device_id")
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(HostRecord::into_host)
+            .collect()
     }
 
     async fn host_count(&self, cid: &CustomerId) -> Result<u64> {

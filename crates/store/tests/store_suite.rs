@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use talon_auth::{ApiClient, ClientChanges, ClientId, ClientSecret, ClientSpec, CustomerId};
 use talon_emulator::{demo, DeviceAction, HostQuery, HostSort, HostStatus};
-use talon_store::{open, RevocationCursor, Store, StoreError, UnknownHosts};
+use talon_store::{copy, open, CopyReport, RevocationCursor, Store, StoreError, UnknownHosts};
 use talon_testkit::{Backend, TestDb};
 use talon_wire::{Scope, ScopeSet};
 
@@ -33,6 +33,7 @@ suite!(
     secret_reset_writes_only_the_secret,
     a_new_signing_key_bumps_the_keys_counter,
     concurrent_host_actions_all_apply,
+    copy_from_sqlite_moves_everything_idempotently,
 );
 
 /// A fresh database of `backend`, opened; `None` only when PostgreSQL was explicitly skipped.
@@ -272,4 +273,48 @@ async fn the_sqlite_file_is_private_to_its_owner() {
     let path = db.url.trim_start_matches("sqlite://");
     let mode = std::fs::metadata(path).expect("file").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "the file holds private signing keys");
+}
+
+async fn copy_from_sqlite_moves_everything_idempotently(backend: Backend) {
+    let source_db = TestDb::sqlite();
+    let source = open(&source_db.url, NOW).await.expect("open source");
+    let Some((_db, target)) = fresh(backend).await else { return };
+    let cid = source.default_customer().await.expect("cid");
+    let member = CustomerId::generate();
+    let c = client(&cid, vec![member.clone()]);
+    source.create_client(&c).await.expect("client");
+    source.add_signing_key(&talon_auth::SigningKey::generate(NOW + 1)).await.expect("key");
+    source.revoke_token("jti-1", &c.id, NOW + 900, NOW).await.expect("revoke");
+    let hosts = demo::generate(&cid, 5);
+    source.insert_hosts(&hosts).await.expect("hosts");
+    source
+        .apply_host_action(&cid, std::slice::from_ref(&hosts[0].device_id), DeviceAction::Contain)
+        .await
+        .expect("q")
+        .expect("contained");
+
+    let report = copy(&*source, &*target, NOW).await.expect("copy");
+    assert_eq!(report, CopyReport { customers: 1, clients: 1, keys: 2, revocations: 1, hosts: 5 });
+    assert_eq!(target.default_customer().await.expect("cid"), cid, "the default customer moved");
+    assert_eq!(target.client(&c.id).await.expect("get"), Some(c.clone()));
+    let mut kids: Vec<_> = source.signing_keys().await.expect("k").into_iter().map(|k| k.kid).collect();
+    let target_kids: Vec<_> = target.signing_keys().await.expect("k").into_iter().map(|k| k.kid).collect();
+    kids.retain(|k| !target_kids.contains(k));
+    assert!(kids.is_empty(), "every source key is in the target");
+    let (revoked, _) = target.revocations_since(RevocationCursor::default(), NOW).await.expect("r");
+    assert!(revoked.iter().any(|r| r.jti == "jti-1" && r.client_id == c.id));
+    let moved = target.hosts(&cid, std::slice::from_ref(&hosts[0].device_id)).await.expect("hosts");
+    assert_eq!(moved[0].status, HostStatus::Contained, "host state moved");
+    assert!(target.customers().await.expect("customers").contains(&member));
+
+    let again = copy(&*source, &*target, NOW).await.expect("copy again");
+    assert_eq!(again, CopyReport::default(), "a second copy finds nothing new");
+
+    // A target with clients of its own under another default customer is refused, and left alone.
+    let other_db = TestDb::sqlite();
+    let other = open(&other_db.url, NOW).await.expect("open");
+    let own = client(&other.default_customer().await.expect("cid"), vec![]);
+    other.create_client(&own).await.expect("client");
+    assert!(matches!(copy(&*source, &*other, NOW).await, Err(StoreError::Conflict(_))));
+    assert_eq!(other.clients().await.expect("clients").len(), 1);
 }
