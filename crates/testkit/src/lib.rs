@@ -65,15 +65,24 @@ impl TestDb {
         TestDb { url, kind: Kind::Sqlite(dir) }
     }
 
-    /// Creates a database on the test PostgreSQL server; panics with a clear message when it is unreachable.
+    /// Creates a database on the test PostgreSQL server. When the server does not answer, runs
+    /// `scripts/ensure-postgres.sh` (which starts a local cluster that is installed but stopped) and tries
+    /// again; panics with a clear message when it still cannot connect.
     pub async fn postgres() -> TestDb {
         let admin_url = std::env::var("TALON_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
-        let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
-            panic!(
-                "PostgreSQL is required for this test and is unreachable at {admin_url}: {e}. \
-                 Start it, point TALON_TEST_POSTGRES_URL at one, or (locally only) set TALON_SKIP_POSTGRES=1"
-            )
-        });
+        let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
+            Ok(conn) => conn,
+            Err(_) => {
+                ensure_postgres();
+                sqlx::PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
+                    panic!(
+                        "PostgreSQL is required for this test and is unreachable at {admin_url}: {e}. \
+                         scripts/ensure-postgres.sh could not start it; point TALON_TEST_POSTGRES_URL at a \
+                         server, or (locally only) set TALON_SKIP_POSTGRES=1"
+                    )
+                })
+            }
+        };
         let mut suffix = [0u8; 8];
         rand::rngs::OsRng.fill_bytes(&mut suffix);
         let name = format!("talon_test_{}", hex::encode(suffix));
@@ -82,6 +91,15 @@ impl TestDb {
         let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
         TestDb { url: format!("{base}/{name}"), kind: Kind::Postgres { admin_url, name } }
     }
+}
+
+/// Runs `scripts/ensure-postgres.sh` once per test process.
+fn ensure_postgres() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/ensure-postgres.sh");
+        let _ = std::process::Command::new("bash").arg(script).status();
+    });
 }
 
 impl Drop for TestDb {
