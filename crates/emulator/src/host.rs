@@ -4,6 +4,8 @@ use std::net::Ipv4Addr;
 
 use talon_auth::CustomerId;
 
+use crate::fql::{self, Filter, FqlError};
+
 /// Operating system family, as `platform_name` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Platform {
@@ -144,8 +146,14 @@ impl SortField {
         ("status", SortField::Status),
     ];
 
-    pub fn name(self) -> &'static str {
-        SortField::ALL.iter().find(|(_, f)| *f == self).map(|(n, _)| *n).unwrap_or("hostname")
+    /// The field a wire name (`hostname`, `last_seen`, ...) names.
+    pub fn parse(name: &str) -> Option<SortField> {
+        SortField::ALL.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+    }
+
+    /// Every field's wire name.
+    pub fn names() -> Vec<&'static str> {
+        SortField::ALL.iter().map(|(n, _)| *n).collect()
     }
 }
 
@@ -160,12 +168,14 @@ pub struct HostSort {
 /// A query parameter the hosts API refuses. The message is safe to show to the caller.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QueryError {
-    #[error("invalid sort {0:?}: use <field>.asc or <field>.desc with field one of {fields}", fields = SortField::ALL.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "))]
+    #[error("invalid sort {0:?}: use <field>.asc or <field>.desc with field one of {fields}", fields = SortField::names().join(", "))]
     Sort(String),
     #[error("limit must be an integer from 1 to {max}")]
     Limit { max: u64 },
     #[error("offset must be a non-negative integer")]
     Offset,
+    #[error("filter: {0}")]
+    Filter(#[from] FqlError),
 }
 
 impl HostSort {
@@ -179,21 +189,27 @@ impl HostSort {
             "desc" => true,
             _ => return Err(QueryError::Sort(s.to_owned())),
         };
-        let field = SortField::ALL
-            .iter()
-            .find(|(n, _)| *n == field)
-            .map(|(_, f)| *f)
-            .ok_or_else(|| QueryError::Sort(s.to_owned()))?;
+        let field = SortField::parse(field).ok_or_else(|| QueryError::Sort(s.to_owned()))?;
         Ok(HostSort { field, descending })
     }
 }
 
-/// Paging and order of `QueryDevicesByFilter`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Filter, order and paging of `QueryDevicesByFilter`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct HostQuery {
     pub offset: u64,
     pub limit: u64,
     pub sort: Option<HostSort>,
+    pub filter: Option<Filter>,
+}
+
+/// The raw parameters of a host query, each optional, as they came on the wire.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QueryParams<'a> {
+    pub offset: Option<&'a str>,
+    pub limit: Option<&'a str>,
+    pub sort: Option<&'a str>,
+    pub filter: Option<&'a str>,
 }
 
 impl HostQuery {
@@ -202,13 +218,13 @@ impl HostQuery {
     /// `limit` when none is given, as on the real API.
     pub const DEFAULT_LIMIT: u64 = 100;
 
-    /// Builds a query from the raw parameters, each optional.
-    pub fn parse(offset: Option<&str>, limit: Option<&str>, sort: Option<&str>) -> Result<HostQuery, QueryError> {
-        let offset = match offset {
+    /// Builds a query from the raw parameters; `now` (Unix seconds) anchors relative times in the filter.
+    pub fn parse(params: QueryParams<'_>, now: i64) -> Result<HostQuery, QueryError> {
+        let offset = match params.offset {
             None | Some("") => 0,
             Some(s) => s.parse::<u64>().map_err(|_| QueryError::Offset)?,
         };
-        let limit = match limit {
+        let limit = match params.limit {
             None | Some("") => Self::DEFAULT_LIMIT,
             Some(s) => s
                 .parse::<u64>()
@@ -216,8 +232,45 @@ impl HostQuery {
                 .filter(|l| (1..=Self::MAX_LIMIT).contains(l))
                 .ok_or(QueryError::Limit { max: Self::MAX_LIMIT })?,
         };
-        let sort = sort.filter(|s| !s.is_empty()).map(HostSort::parse).transpose()?;
-        Ok(HostQuery { offset, limit, sort })
+        let sort = params.sort.filter(|s| !s.is_empty()).map(HostSort::parse).transpose()?;
+        let filter = params.filter.filter(|f| !f.trim().is_empty()).map(|f| fql::parse(f, now)).transpose()?;
+        Ok(HostQuery { offset, limit, sort, filter })
+    }
+
+    /// Runs the query over a customer's hosts: the visible ones that match, in order (by `hostname` when
+    /// no sort is given; ties by device ID), one page of them, and how many matched in all.
+    pub fn run<'h>(&self, hosts: &'h [Host]) -> (Vec<&'h Host>, u64) {
+        let mut matched: Vec<&Host> =
+            hosts.iter().filter(|h| !h.hidden && self.filter.as_ref().is_none_or(|f| f.matches(h))).collect();
+        let sort = self.sort.unwrap_or(HostSort { field: SortField::Hostname, descending: false });
+        matched.sort_by(|a, b| {
+            let order = sort.field.compare(a, b);
+            let order = if sort.descending { order.reverse() } else { order };
+            order.then_with(|| a.device_id.cmp(&b.device_id))
+        });
+        let total = matched.len() as u64;
+        let page = matched.into_iter().skip(self.offset.min(usize::MAX as u64) as usize).take(self.limit as usize);
+        (page.collect(), total)
+    }
+}
+
+impl SortField {
+    /// Orders two hosts by this field: addresses numerically, times chronologically, text without case.
+    pub fn compare(self, a: &Host, b: &Host) -> std::cmp::Ordering {
+        let text = |f: fn(&Host) -> &str| f(a).to_lowercase().cmp(&f(b).to_lowercase());
+        match self {
+            SortField::DeviceId => a.device_id.cmp(&b.device_id),
+            SortField::Hostname => text(|h| &h.hostname),
+            SortField::PlatformName => a.platform.as_str().cmp(b.platform.as_str()),
+            SortField::OsVersion => text(|h| &h.os_version),
+            SortField::LocalIp => a.local_ip.cmp(&b.local_ip),
+            SortField::ExternalIp => a.external_ip.cmp(&b.external_ip),
+            SortField::MacAddress => a.mac_address.cmp(&b.mac_address),
+            SortField::AgentVersion => a.agent_version.cmp(&b.agent_version),
+            SortField::FirstSeen => a.first_seen.cmp(&b.first_seen),
+            SortField::LastSeen => a.last_seen.cmp(&b.last_seen),
+            SortField::Status => a.status.as_str().cmp(b.status.as_str()),
+        }
     }
 }
 
@@ -238,15 +291,44 @@ mod tests {
         assert!(HostSort::parse("hostname.up").is_err());
     }
 
+    fn query(offset: Option<&str>, limit: Option<&str>, sort: Option<&str>) -> Result<HostQuery, QueryError> {
+        HostQuery::parse(QueryParams { offset, limit, sort, filter: None }, 0)
+    }
+
     #[test]
     fn parses_paging_with_bounds() {
-        let q = HostQuery::parse(None, None, None).expect("defaults");
+        let q = query(None, None, None).expect("defaults");
         assert_eq!((q.offset, q.limit, q.sort), (0, 100, None));
-        assert!(HostQuery::parse(None, Some("5000"), None).is_ok());
-        assert_eq!(HostQuery::parse(None, Some("5001"), None), Err(QueryError::Limit { max: 5000 }));
-        assert_eq!(HostQuery::parse(None, Some("0"), None), Err(QueryError::Limit { max: 5000 }));
-        assert_eq!(HostQuery::parse(Some("-1"), None, None), Err(QueryError::Offset));
-        assert_eq!(HostQuery::parse(Some("x"), None, None), Err(QueryError::Offset));
+        assert!(query(None, Some("5000"), None).is_ok());
+        assert_eq!(query(None, Some("5001"), None), Err(QueryError::Limit { max: 5000 }));
+        assert_eq!(query(None, Some("0"), None), Err(QueryError::Limit { max: 5000 }));
+        assert_eq!(query(Some("-1"), None, None), Err(QueryError::Offset));
+        assert_eq!(query(Some("x"), None, None), Err(QueryError::Offset));
+        let bad = HostQuery::parse(QueryParams { filter: Some("hostname='x'"), ..Default::default() }, 0);
+        assert!(matches!(bad, Err(QueryError::Filter(_))));
+    }
+
+    #[test]
+    fn runs_filter_sort_and_paging_with_typed_order() {
+        let mut hosts = crate::demo::generate(&CustomerId::generate(), 40);
+        hosts[0].hidden = true;
+        let all = HostQuery::parse(QueryParams { limit: Some("5000"), ..Default::default() }, 0).expect("q");
+        assert_eq!(all.run(&hosts).1, 39, "hidden hosts leave queries");
+        let by_ip =
+            HostQuery::parse(QueryParams { sort: Some("local_ip.desc"), limit: Some("5000"), ..Default::default() }, 0)
+                .expect("q");
+        let (page, _) = by_ip.run(&hosts);
+        assert!(page.windows(2).all(|w| w[0].local_ip >= w[1].local_ip), "numeric order, not text");
+        let paged = HostQuery::parse(QueryParams { offset: Some("35"), limit: Some("10"), ..Default::default() }, 0)
+            .expect("q");
+        let (page, total) = paged.run(&hosts);
+        assert_eq!((page.len(), total), (4, 39));
+        let windows =
+            HostQuery::parse(QueryParams { filter: Some("platform_name:'Windows'"), ..Default::default() }, 0)
+                .expect("q");
+        let (page, total) = windows.run(&hosts);
+        assert!(page.iter().all(|h| h.platform == Platform::Windows));
+        assert_eq!(total as usize, hosts.iter().filter(|h| !h.hidden && h.platform == Platform::Windows).count());
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! deterministic generator of realistic demo hosts. No HTTP, no SQL.
 
 pub mod demo;
+pub mod fql;
 pub mod host;
 
-pub use host::{DeviceAction, Host, HostQuery, HostSort, HostStatus, Platform, QueryError, SortField};
+pub use fql::{Filter, FqlError};
+pub use host::{DeviceAction, Host, HostQuery, HostSort, HostStatus, Platform, QueryError, QueryParams, SortField};

@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .route("/oauth2/token", post(routes::oauth2::token))
         .route("/oauth2/revoke", post(routes::oauth2::revoke))
         .route("/devices/queries/devices/v1", get(routes::devices::query))
+        .route("/devices/entities/devices/v2", get(routes::devices::details_get).post(routes::devices::details_post))
         .route("/devices/entities/devices-actions/v2", post(routes::devices::action))
         .route("/healthz", get(routes::healthz))
         .fallback(routes::not_found)

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, RwLock};
 
 use talon_auth::{address_key, ApiClient, ClientId, Clock, CustomerId, DenyList, Keyring, RateLimiter, RateStatus};
-use talon_emulator::demo;
+use talon_emulator::{demo, Host};
 use talon_store::{ChangeVersion, RevocationCursor, Store, StoreError};
 use talon_wire::ids::is_hex32;
 
@@ -29,6 +29,9 @@ struct Inner {
     clients: RwLock<Arc<HashMap<ClientId, ApiClient>>>,
     deny: DenyList,
     limiters: Limiters,
+    /// Each customer's hosts, loaded on first use, dropped when the store's hosts counter moves (any
+    /// node's action or seeding) and by this node's own actions at once.
+    hosts: RwLock<HostCache>,
     /// Last token issue per client, written to the store by the refresh loop, not on the token path.
     last_used: Mutex<HashMap<ClientId, i64>>,
     sync: tokio::sync::Mutex<SyncMark>,
@@ -40,6 +43,13 @@ struct Limiters {
     failures_per_client: RateLimiter<String>,
     api_per_customer: RateLimiter<CustomerId>,
     bad_token_per_ip: RateLimiter<IpAddr>,
+}
+
+#[derive(Default)]
+struct HostCache {
+    /// Grows on every drop, so that a load which raced with a drop does not put stale hosts back.
+    generation: u64,
+    by_customer: HashMap<CustomerId, Arc<Vec<Host>>>,
 }
 
 /// How far this node has read the store's changes.
@@ -69,10 +79,11 @@ impl AppState {
                 api_per_customer: RateLimiter::new(l.api_per_customer),
                 bad_token_per_ip: RateLimiter::new(l.bad_token_per_ip),
             },
+            hosts: RwLock::new(HostCache::default()),
             last_used: Mutex::new(HashMap::new()),
             // Versions no store has, so the first refresh loads everything.
             sync: tokio::sync::Mutex::new(SyncMark {
-                version: ChangeVersion { clients: -1, customers: -1, keys: -1 },
+                version: ChangeVersion { clients: -1, customers: -1, keys: -1, hosts: -1 },
                 ..Default::default()
             }),
             store,
@@ -113,6 +124,30 @@ impl AppState {
         self.0.store.revoke_token(jti, client_id, expires_at, self.now()).await?;
         self.0.deny.insert(jti.to_owned(), expires_at);
         Ok(())
+    }
+
+    /// The hosts of `cid`, from memory when this node has them.
+    pub async fn customer_hosts(&self, cid: &CustomerId) -> Result<Arc<Vec<Host>>, StoreError> {
+        let generation = {
+            let cache = self.0.hosts.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(hosts) = cache.by_customer.get(cid) {
+                return Ok(hosts.clone());
+            }
+            cache.generation
+        };
+        let hosts = Arc::new(self.0.store.customer_hosts(cid).await?);
+        let mut cache = self.0.hosts.write().unwrap_or_else(|p| p.into_inner());
+        if cache.generation == generation {
+            cache.by_customer.insert(cid.clone(), hosts.clone());
+        }
+        Ok(hosts)
+    }
+
+    /// Drops cached hosts (all customers'): after this node changed some, or the store says they changed.
+    pub fn forget_hosts(&self) {
+        let mut cache = self.0.hosts.write().unwrap_or_else(|p| p.into_inner());
+        cache.generation += 1;
+        cache.by_customer.clear();
     }
 
     pub fn note_used(&self, id: &ClientId) {
@@ -216,6 +251,10 @@ impl AppState {
                         }
                         Err(e) => note(Err(e)),
                     }
+                }
+                if version.hosts != mark.version.hosts {
+                    self.forget_hosts();
+                    mark.version.hosts = version.hosts;
                 }
                 if version.customers != mark.version.customers {
                     let seeded = if inner.config.demo_hosts > 0 { self.seed_demo_hosts().await } else { Ok(()) };

@@ -170,7 +170,8 @@ async fn query_devices_pages_and_sorts() {
         ("limit=5001", "limit must be an integer from 1 to 5000"),
         ("offset=-3", "offset must be a non-negative integer"),
         ("limit=1&limit=2", "query: form field \"limit\" is given more than once"),
-        ("filter=platform_name:'Windows'", "filter: FQL filters are not supported by this Talon version yet"),
+        ("filter=platform_name%3D'Windows'", "filter: invalid filter at position 13: expected ':' after the field name"),
+        ("filter=secret:'x'", "filter: invalid filter at position 0: unknown field \"secret\"; known: device_id, hostname, platform_name, os_version, local_ip, external_ip, mac_address, agent_version, first_seen, last_seen, status, tags"),
     ] {
         let reply = h.send(bearer_get(&format!("{QUERY}?{query}"), &token)).await;
         assert_envelope_error(&reply, StatusCode::BAD_REQUEST, message);
@@ -178,6 +179,54 @@ async fn query_devices_pages_and_sorts() {
     let bad_sort = h.send(bearer_get(&format!("{QUERY}?sort=secret.asc"), &token)).await;
     assert_eq!(bad_sort.status, StatusCode::BAD_REQUEST);
     assert!(bad_sort.message().starts_with("invalid sort"));
+}
+
+#[tokio::test]
+async fn query_devices_filters_with_fql_and_details_show_the_hosts() {
+    let h = Harness::default().await;
+    let c = h.client(&[Scope::DEVICES_READ, Scope::DEVICES_WRITE]).await;
+    let token = h.token(&c).await;
+    let get = |q: &str| bearer_get(&format!("{QUERY}?{q}"), &token);
+    let windows = h.send(get("filter=platform_name:'Windows'&limit=100")).await.json();
+    let ids: Vec<String> =
+        windows["resources"].as_array().expect("ids").iter().map(|v| v.as_str().expect("id").to_owned()).collect();
+    assert!(!ids.is_empty());
+    assert_eq!(windows["meta"]["pagination"]["total"], ids.len());
+
+    // Details by GET (repeated ids) and by POST show exactly those hosts.
+    let query: String = ids.iter().map(|id| format!("ids={id}&")).collect();
+    let by_get = h.send(bearer_get(&format!("/devices/entities/devices/v2?{query}"), &token)).await;
+    assert_eq!(by_get.status, StatusCode::OK, "{}", String::from_utf8_lossy(&by_get.body));
+    let devices = by_get.json()["resources"].as_array().expect("devices").clone();
+    assert_eq!(devices.len(), ids.len());
+    assert!(devices.iter().all(|d| d["platform_name"] == "Windows" && d["status"] == "normal"));
+    assert!(devices[0]["last_seen"].as_str().expect("time").ends_with('Z'), "RFC 3339");
+    let body = serde_json::json!({ "ids": ids }).to_string();
+    let by_post = h.send(bearer_json_post("/devices/entities/devices/v2", &token, &body)).await.json();
+    assert_eq!(by_post["resources"], serde_json::Value::Array(devices.clone()));
+
+    // The hostname filter with a wildcard and a negation; a contained host is seen at once.
+    let first = devices[0]["hostname"].as_str().expect("hostname").to_owned();
+    let prefix = &first[..4];
+    let named = h.send(get(&format!("filter=hostname:'{prefix}*'%2Bplatform_name:!'Mac'"))).await.json();
+    assert!(named["meta"]["pagination"]["total"].as_u64().expect("total") >= 1);
+    let id = &ids[0];
+    let contain = bearer_json_post(CONTAIN, &token, &format!(r#"{{"ids":["{id}"]}}"#));
+    assert_eq!(h.send(contain).await.status, StatusCode::ACCEPTED);
+    let contained = h.send(get("filter=status:'contained'")).await.json();
+    assert_eq!(contained["resources"], serde_json::json!([id]));
+    let details = h.send(bearer_get(&format!("/devices/entities/devices/v2?ids={id}"), &token)).await.json();
+    assert_eq!(details["resources"][0]["status"], "contained");
+
+    // Unknown IDs are left out of details; too many or none is a 400.
+    let unknown = h.send(bearer_get(&format!("/devices/entities/devices/v2?ids={}", "f".repeat(32)), &token)).await;
+    assert_eq!(unknown.status, StatusCode::OK);
+    assert_eq!(unknown.json()["resources"], serde_json::json!([]));
+    let none = h.send(bearer_get("/devices/entities/devices/v2", &token)).await;
+    assert_eq!(none.status, StatusCode::BAD_REQUEST);
+    let many: String = (0..101).map(|i| format!("ids={i:032}&")).collect();
+    let too_many = h.send(bearer_get(&format!("/devices/entities/devices/v2?{many}"), &token)).await;
+    assert_eq!(too_many.status, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]

@@ -43,6 +43,17 @@ async fn nodes_share_tokens_revocations_clients_and_keys(backend: Backend) {
     let token = a.token(&c).await;
     assert_eq!(b.send(bearer_get(QUERY, &token)).await.status, StatusCode::OK);
 
+    // A host contained through node A is contained on node B (which had its hosts cached) after its refresh.
+    let writer = a.client(&[Scope::DEVICES_READ, Scope::DEVICES_WRITE]).await;
+    let write_token = a.token(&writer).await;
+    let host = b.send(bearer_get(QUERY, &token)).await.json()["resources"][0].as_str().expect("host").to_owned();
+    let contain = "/devices/entities/devices-actions/v2?action_name=contain";
+    let reply = a.send(bearer_json_post(contain, &write_token, &format!(r#"{{"ids":["{host}"]}}"#))).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED);
+    b.state.refresh().await.expect("refresh b");
+    let seen = b.send(bearer_get(&format!("{QUERY}?filter=status:'contained'"), &token)).await.json();
+    assert_eq!(seen["resources"], serde_json::json!([host]));
+
     // A revocation on A: refused on A at once, on B after its refresh.
     let revoke = Request::post("/oauth2/revoke")
         .header("authorization", c.basic())

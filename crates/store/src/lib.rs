@@ -11,7 +11,7 @@ mod sqlite;
 
 use async_trait::async_trait;
 use talon_auth::{ApiClient, ClientId, CustomerId, SigningKey};
-use talon_emulator::{DeviceAction, Host, HostQuery};
+use talon_emulator::{DeviceAction, Host};
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -46,6 +46,7 @@ pub struct ChangeVersion {
     pub clients: i64,
     pub customers: i64,
     pub keys: i64,
+    pub hosts: i64,
 }
 
 impl ChangeVersion {
@@ -57,6 +58,7 @@ impl ChangeVersion {
                 "clients" => version.clients = value,
                 "customers" => version.customers = value,
                 "keys" => version.keys = value,
+                "hosts" => version.hosts = value,
                 _ => {}
             }
         }
@@ -136,8 +138,8 @@ pub trait Store: Send + Sync + 'static {
     /// Every host of every customer (when moving a store).
     async fn all_hosts(&self) -> Result<Vec<Host>>;
     async fn insert_hosts(&self, hosts: &[Host]) -> Result<()>;
-    /// Visible hosts of `cid`, paged and sorted: the IDs of the page and the total.
-    async fn query_hosts(&self, cid: &CustomerId, query: &HostQuery) -> Result<(Vec<String>, u64)>;
+    /// Every host of `cid`, hidden ones too, in device ID order (queries run over them in memory).
+    async fn customer_hosts(&self, cid: &CustomerId) -> Result<Vec<Host>>;
     /// The hosts of `cid` among `ids` (hidden ones too), in device ID order; unknown IDs are left out.
     async fn hosts(&self, cid: &CustomerId, ids: &[String]) -> Result<Vec<Host>>;
     /// Applies `action` to every host in `ids`, all or none.

@@ -7,9 +7,9 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use sqlx::Postgres;
 use talon_auth::{ApiClient, ClientId, CustomerId, SigningKey};
-use talon_emulator::{DeviceAction, Host, HostQuery};
+use talon_emulator::{DeviceAction, Host};
 
-use crate::records::{host_order, json_list, missing_ids, revocation, ClientLists, ClientRecord, HostRecord};
+use crate::records::{json_list, missing_ids, revocation, ClientLists, ClientRecord, HostRecord};
 use crate::{ChangeVersion, Result, Revocation, RevocationCursor, Store, StoreError, UnknownHosts, ADOPT_CONFLICT};
 
 /// Advisory lock key that serialises first-start initialisation and first-client creation across nodes.
@@ -407,21 +407,14 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn query_hosts(&self, cid: &CustomerId, query: &HostQuery) -> Result<(Vec<String>, u64)> {
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM hosts WHERE cid = $1 AND NOT hidden")
+    async fn customer_hosts(&self, cid: &CustomerId) -> Result<Vec<Host>> {
+        sqlx::query_as::<_, HostRecord>("SELECT * FROM hosts WHERE cid = $1 ORDER BY device_id")
             .bind(cid.as_str())
-            .fetch_one(&self.pool)
-            .await?;
-        let order = host_order(query);
-        let sql =
-            format!("SELECT device_id FROM hosts WHERE cid = $1 AND NOT hidden ORDER BY {order} LIMIT $2 OFFSET $3");
-        let ids: Vec<String> = sqlx::query_scalar(&sql)
-            .bind(cid.as_str())
-            .bind(query.limit.min(i64::MAX as u64) as i64)
-            .bind(query.offset.min(i64::MAX as u64) as i64)
             .fetch_all(&self.pool)
-            .await?;
-        Ok((ids, total as u64))
+            .await?
+            .into_iter()
+            .map(HostRecord::into_host)
+            .collect()
     }
 
     async fn hosts(&self, cid: &CustomerId, ids: &[String]) -> Result<Vec<Host>> {

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use ipnet::IpNet;
 use talon_auth::{ApiClient, ClientId, CustomerId, SecretDigest};
-use talon_emulator::{Host, HostStatus, Platform, SortField};
+use talon_emulator::{Host, HostStatus, Platform};
 use talon_wire::ScopeSet;
 
 use crate::{Result, StoreError};
@@ -109,34 +109,6 @@ impl HostRecord {
             hidden: self.hidden,
             device_id: id,
         })
-    }
-}
-
-/// The column a sort field orders by. IPs sort by their numeric form and times by their integer form,
-/// so `local_ip.asc` puts 10.0.0.9 before 10.0.0.10.
-pub(crate) fn sort_column(field: SortField) -> &'static str {
-    match field {
-        SortField::DeviceId => "device_id",
-        SortField::Hostname => "hostname",
-        SortField::PlatformName => "platform_name",
-        SortField::OsVersion => "os_version",
-        SortField::LocalIp => "local_ip_num",
-        SortField::ExternalIp => "external_ip_num",
-        SortField::MacAddress => "mac_address",
-        SortField::AgentVersion => "agent_version",
-        SortField::FirstSeen => "first_seen",
-        SortField::LastSeen => "last_seen",
-        SortField::Status => "status",
-    }
-}
-
-/// The `ORDER BY` clause of a host query. Built only from the closed list above, never from request text.
-pub(crate) fn host_order(query: &talon_emulator::HostQuery) -> String {
-    match query.sort {
-        Some(sort) => {
-            format!("{} {}, device_id", sort_column(sort.field), if sort.descending { "DESC" } else { "ASC" })
-        }
-        None => "hostname ASC, device_id".to_owned(),
     }
 }
 

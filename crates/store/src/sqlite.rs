@@ -7,9 +7,9 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite};
 use talon_auth::{ApiClient, ClientId, CustomerId, SigningKey};
-use talon_emulator::{DeviceAction, Host, HostQuery};
+use talon_emulator::{DeviceAction, Host};
 
-use crate::records::{host_order, json_list, missing_ids, revocation, ClientLists, ClientRecord, HostRecord};
+use crate::records::{json_list, missing_ids, revocation, ClientLists, ClientRecord, HostRecord};
 use crate::{ChangeVersion, Result, Revocation, RevocationCursor, Store, StoreError, UnknownHosts, ADOPT_CONFLICT};
 
 /// How long a writer waits for another process's write to finish before giving up.
@@ -405,20 +405,14 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn query_hosts(&self, cid: &CustomerId, query: &HostQuery) -> Result<(Vec<String>, u64)> {
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM hosts WHERE cid = ? AND hidden = 0")
+    async fn customer_hosts(&self, cid: &CustomerId) -> Result<Vec<Host>> {
+        sqlx::query_as::<_, HostRecord>("SELECT * FROM hosts WHERE cid = ? ORDER BY device_id")
             .bind(cid.as_str())
-            .fetch_one(&self.pool)
-            .await?;
-        let order = host_order(query);
-        let sql = format!("SELECT device_id FROM hosts WHERE cid = ? AND hidden = 0 ORDER BY {order} LIMIT ? OFFSET ?");
-        let ids: Vec<String> = sqlx::query_scalar(&sql)
-            .bind(cid.as_str())
-            .bind(query.limit.min(i64::MAX as u64) as i64)
-            .bind(query.offset.min(i64::MAX as u64) as i64)
             .fetch_all(&self.pool)
-            .await?;
-        Ok((ids, total as u64))
+            .await?
+            .into_iter()
+            .map(HostRecord::into_host)
+            .collect()
     }
 
     async fn hosts(&self, cid: &CustomerId, ids: &[String]) -> Result<Vec<Host>> {

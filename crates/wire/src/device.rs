@@ -40,4 +40,5 @@ pub mod param {
     pub const SORT: &str = "sort";
     pub const FILTER: &str = "filter";
     pub const ACTION_NAME: &str = "action_name";
+    pub const IDS: &str = "ids";
 }

@@ -13,8 +13,8 @@ pub enum FormError {
     Repeated(String),
     #[error("the form body is not valid UTF-8 once percent-decoded")]
     NotUtf8,
-    #[error("the form has more than {MAX_FIELDS} fields")]
-    TooManyFields,
+    #[error("the form has more than {0} fields")]
+    TooManyFields(usize),
 }
 
 /// Most fields a form may have. The OAuth2 endpoints read at most five; the cap keeps parsing cheap.
@@ -27,13 +27,20 @@ pub struct Form {
 }
 
 impl Form {
-    /// Parses a form body. Empty pairs (`a=1&&b=2`) are skipped, as browsers do.
+    /// Parses a form body: each name at most once, at most [`MAX_FIELDS`] fields. Empty pairs
+    /// (`a=1&&b=2`) are skipped, as browsers do.
     pub fn parse(body: &[u8]) -> Result<Form, FormError> {
+        Form::parse_with(body, &[], MAX_FIELDS)
+    }
+
+    /// Parses a form (or query string) in which the names in `repeatable` may come more than once
+    /// (`?ids=a&ids=b`), with at most `max_fields` fields.
+    pub fn parse_with(body: &[u8], repeatable: &[&str], max_fields: usize) -> Result<Form, FormError> {
         let mut fields: Vec<(String, String)> = Vec::new();
         for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
-            // With at most MAX_FIELDS fields, the linear duplicate check below stays cheap.
-            if fields.len() == MAX_FIELDS {
-                return Err(FormError::TooManyFields);
+            // The cap also keeps the linear duplicate check below cheap.
+            if fields.len() == max_fields {
+                return Err(FormError::TooManyFields(max_fields));
             }
             let (name, value) = match pair.iter().position(|b| *b == b'=') {
                 Some(eq) => (&pair[..eq], &pair[eq + 1..]),
@@ -41,7 +48,7 @@ impl Form {
             };
             let name = decode_component(name)?;
             let value = decode_component(value)?;
-            if fields.iter().any(|(n, _)| *n == name) {
+            if !repeatable.contains(&name.as_str()) && fields.iter().any(|(n, _)| *n == name) {
                 return Err(FormError::Repeated(name));
             }
             fields.push((name, value));
@@ -52,6 +59,11 @@ impl Form {
     /// The value of `name`, if the form has it (possibly empty).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a repeatable `name`, in order.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.fields.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect()
     }
 
     /// The value of `name` when present and not empty: an empty field counts as missing.
@@ -112,7 +124,15 @@ mod tests {
         let ok: String = (0..MAX_FIELDS).map(|i| format!("f{i}=1&")).collect();
         assert!(Form::parse(ok.as_bytes()).is_ok());
         let over: String = (0..=MAX_FIELDS).map(|i| format!("f{i}=1&")).collect();
-        assert_eq!(Form::parse(over.as_bytes()).err(), Some(FormError::TooManyFields));
+        assert_eq!(Form::parse(over.as_bytes()).err(), Some(FormError::TooManyFields(MAX_FIELDS)));
+    }
+
+    #[test]
+    fn repeatable_fields_keep_every_value() {
+        let form = Form::parse_with(b"ids=a&ids=b&limit=1", &["ids"], 10).expect("form");
+        assert_eq!(form.all("ids"), ["a", "b"]);
+        assert!(Form::parse_with(b"ids=a&limit=1&limit=2", &["ids"], 10).is_err(), "others still once");
+        assert_eq!(Form::parse_with(b"ids=a&ids=b", &["ids"], 1).err(), Some(FormError::TooManyFields(1)));
     }
 
     #[test]

@@ -1,13 +1,16 @@
-//! The emulated hosts API: `QueryDevicesByFilter` and `PerformActionV2`, per customer.
+//! The emulated hosts API, per customer: `QueryDevicesByFilter`, `GetDeviceDetailsV2`,
+//! `PostDeviceDetailsV2` and `PerformActionV2`.
 
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use talon_emulator::{DeviceAction, HostQuery};
-use talon_wire::device::{param, ActionResult, IdsBody};
+use talon_emulator::{DeviceAction, Host, HostQuery, QueryParams};
+use talon_wire::device::{param, ActionResult, Device, IdsBody};
 use talon_wire::envelope::Pagination;
 use talon_wire::form::Form;
 use talon_wire::headers::POWERED_BY_DEVICES;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
 use crate::error::{envelope, ApiError};
 use crate::extract::{media_type, Authorized, Body, DevicesRead, DevicesWrite};
@@ -15,23 +18,70 @@ use crate::state::AppState;
 
 /// Most hosts one action request may name, as on the real API.
 pub const MAX_ACTION_IDS: usize = 100;
+/// Most IDs of `GetDeviceDetailsV2` (query string).
+pub const MAX_GET_IDS: usize = 100;
+/// Most IDs of `PostDeviceDetailsV2` (JSON body).
+pub const MAX_POST_IDS: usize = 5000;
 
-/// `GET /devices/queries/devices/v1`: IDs of the customer's visible hosts, paged and sorted.
+/// `GET /devices/queries/devices/v1`: IDs of the customer's visible hosts, filtered (FQL), sorted, paged.
 pub async fn query(
     State(state): State<AppState>,
     auth: Authorized<DevicesRead>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let params = query_params(raw.as_deref())?;
-    if params.non_empty(param::FILTER).is_some() {
-        // FQL arrives with the fuller emulated API; refusing is honest, ignoring the filter would not be.
-        return Err(ApiError::bad_request("filter: FQL filters are not supported by this Talon version yet"));
-    }
-    let query = HostQuery::parse(params.get(param::OFFSET), params.get(param::LIMIT), params.get(param::SORT))
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let (ids, total) = state.store().query_hosts(&auth.principal.customer, &query).await?;
+    let params = query_params(raw.as_deref(), &[], talon_wire::form::MAX_FIELDS)?;
+    let query = HostQuery::parse(
+        QueryParams {
+            offset: params.get(param::OFFSET),
+            limit: params.get(param::LIMIT),
+            sort: params.get(param::SORT),
+            filter: params.get(param::FILTER),
+        },
+        state.now(),
+    )
+    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let hosts = state.customer_hosts(&auth.principal.customer).await?;
+    let (page, total) = query.run(&hosts);
+    let ids: Vec<&str> = page.iter().map(|h| h.device_id.as_str()).collect();
     let pagination = Pagination { offset: query.offset, limit: query.limit, total };
     Ok(envelope(StatusCode::OK, POWERED_BY_DEVICES, Some(ids), vec![], Some(pagination)))
+}
+
+/// `GET /devices/entities/devices/v2?ids=a&ids=b`: details of up to 100 hosts.
+pub async fn details_get(
+    State(state): State<AppState>,
+    auth: Authorized<DevicesRead>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let params = query_params(raw.as_deref(), &[param::IDS], MAX_GET_IDS + 1)?;
+    let ids: Vec<String> = params.all(param::IDS).into_iter().map(str::to_owned).collect();
+    details(&state, &auth, ids, MAX_GET_IDS).await
+}
+
+/// `POST /devices/entities/devices/v2` with `{"ids": [...]}`: details of up to 5000 hosts.
+pub async fn details_post(
+    State(state): State<AppState>,
+    auth: Authorized<DevicesRead>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let ids = read_ids(&headers, &body)?;
+    details(&state, &auth, ids, MAX_POST_IDS).await
+}
+
+/// Details of the named hosts the customer has; unknown IDs are left out, as on the real API (which
+/// answers only what it found). Hidden hosts are not shown.
+async fn details<S>(
+    state: &AppState,
+    auth: &Authorized<S>,
+    ids: Vec<String>,
+    max: usize,
+) -> Result<Response, ApiError> {
+    check_ids(&ids, max)?;
+    let hosts = state.customer_hosts(&auth.principal.customer).await?;
+    let devices: Vec<Device> =
+        ids.iter().filter_map(|id| hosts.iter().find(|h| &h.device_id == id && !h.hidden)).map(device).collect();
+    Ok(envelope(StatusCode::OK, POWERED_BY_DEVICES, Some(devices), vec![], None))
 }
 
 /// `POST /devices/entities/devices-actions/v2?action_name=...` with `{"ids": [...]}`: all hosts or none.
@@ -42,7 +92,7 @@ pub async fn action(
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
-    let params = query_params(raw.as_deref())?;
+    let params = query_params(raw.as_deref(), &[], talon_wire::form::MAX_FIELDS)?;
     let names = DeviceAction::NAMES.join(", ");
     let action = match params.non_empty(param::ACTION_NAME) {
         None => return Err(ApiError::bad_request(format!("action_name is required: one of {names}"))),
@@ -50,30 +100,60 @@ pub async fn action(
             .ok_or_else(|| ApiError::bad_request(format!("unknown action_name: use one of {names}")))?,
     };
     let ids = read_ids(&headers, &body)?;
+    check_ids(&ids, MAX_ACTION_IDS)?;
     let outcome = state.store().apply_host_action(&auth.principal.customer, &ids, action).await?;
     if let Err(unknown) = outcome {
         return Err(ApiError::not_found(format!("no such device: {}", unknown.0.join(", "))));
     }
+    // This node sees its own change at once; others when the store's hosts counter moves.
+    state.forget_hosts();
     let resources: Vec<ActionResult> = ids.into_iter().map(|id| ActionResult { id, path: String::new() }).collect();
     Ok(envelope(StatusCode::ACCEPTED, POWERED_BY_DEVICES, Some(resources), vec![], None))
 }
 
-fn query_params(raw: Option<&str>) -> Result<Form, ApiError> {
-    Form::parse(raw.unwrap_or_default().as_bytes()).map_err(|e| ApiError::bad_request(format!("query: {e}")))
+fn query_params(raw: Option<&str>, repeatable: &[&str], max_fields: usize) -> Result<Form, ApiError> {
+    Form::parse_with(raw.unwrap_or_default().as_bytes(), repeatable, max_fields)
+        .map_err(|e| ApiError::bad_request(format!("query: {e}")))
 }
 
-/// The `{"ids": [...]}` body: JSON, 1 to [`MAX_ACTION_IDS`] non-empty IDs.
+/// The `{"ids": [...]}` body, as JSON.
 fn read_ids(headers: &HeaderMap, body: &[u8]) -> Result<Vec<String>, ApiError> {
     if media_type(headers).is_some_and(|m| m != "application/json") {
         return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json"));
     }
     let IdsBody { ids } = serde_json::from_slice(body)
         .map_err(|_| ApiError::bad_request(r#"body must be JSON of the form {"ids": ["<device id>", ...]}"#))?;
-    if ids.is_empty() || ids.len() > MAX_ACTION_IDS {
-        return Err(ApiError::bad_request(format!("ids must hold 1 to {MAX_ACTION_IDS} device IDs")));
+    Ok(ids)
+}
+
+/// 1 to `max` non-empty IDs.
+fn check_ids(ids: &[String], max: usize) -> Result<(), ApiError> {
+    if ids.is_empty() || ids.len() > max {
+        return Err(ApiError::bad_request(format!("ids must hold 1 to {max} device IDs")));
     }
     if ids.iter().any(|id| id.is_empty()) {
         return Err(ApiError::bad_request("ids must not hold an empty ID"));
     }
-    Ok(ids)
+    Ok(())
+}
+
+/// A host as the hosts API shows it.
+fn device(host: &Host) -> Device {
+    let rfc3339 =
+        |t: i64| OffsetDateTime::from_unix_timestamp(t).ok().and_then(|t| t.format(&Rfc3339).ok()).unwrap_or_default();
+    Device {
+        device_id: host.device_id.clone(),
+        cid: host.cid.to_string(),
+        hostname: host.hostname.clone(),
+        platform_name: host.platform.as_str().to_owned(),
+        os_version: host.os_version.clone(),
+        local_ip: host.local_ip.to_string(),
+        external_ip: host.external_ip.to_string(),
+        mac_address: host.mac_address.clone(),
+        agent_version: host.agent_version.clone(),
+        first_seen: rfc3339(host.first_seen),
+        last_seen: rfc3339(host.last_seen),
+        status: host.status.as_str().to_owned(),
+        tags: host.tags.clone(),
+    }
 }

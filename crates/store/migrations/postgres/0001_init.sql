@@ -68,7 +68,7 @@ CREATE TABLE change_counters (
     name  TEXT PRIMARY KEY,
     value BIGINT NOT NULL
 );
-INSERT INTO change_counters (name, value) VALUES ('clients', 0), ('customers', 0), ('revocations', 0), ('keys', 0);
+INSERT INTO change_counters (name, value) VALUES ('clients', 0), ('customers', 0), ('revocations', 0), ('keys', 0), ('hosts', 0);
 
 CREATE FUNCTION talon_bump(counter TEXT) RETURNS VOID AS $$
 BEGIN
@@ -82,6 +82,9 @@ BEGIN PERFORM talon_bump('clients'); RETURN NULL; END;
 $$ LANGUAGE plpgsql;
 CREATE FUNCTION talon_customers_changed() RETURNS TRIGGER AS $$
 BEGIN PERFORM talon_bump('customers'); RETURN NULL; END;
+$$ LANGUAGE plpgsql;
+CREATE FUNCTION talon_hosts_changed() RETURNS TRIGGER AS $$
+BEGIN PERFORM talon_bump('hosts'); RETURN NULL; END;
 $$ LANGUAGE plpgsql;
 CREATE FUNCTION talon_keys_changed() RETURNS TRIGGER AS $$
 BEGIN PERFORM talon_bump('keys'); RETURN NULL; END;
@@ -102,3 +105,6 @@ CREATE TRIGGER revocations_inserted AFTER INSERT ON revoked_tokens
     FOR EACH STATEMENT EXECUTE FUNCTION talon_revocations_changed();
 CREATE TRIGGER keys_inserted AFTER INSERT ON signing_keys
     FOR EACH STATEMENT EXECUTE FUNCTION talon_keys_changed();
+-- Hosts: nodes cache each customer's hosts and drop the cache when this counter moves.
+CREATE TRIGGER hosts_changed AFTER INSERT OR UPDATE OR DELETE ON hosts
+    FOR EACH STATEMENT EXECUTE FUNCTION talon_hosts_changed();

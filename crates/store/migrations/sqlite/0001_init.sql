@@ -66,7 +66,7 @@ CREATE TABLE change_counters (
     name  TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
-INSERT INTO change_counters (name, value) VALUES ('clients', 0), ('customers', 0), ('keys', 0);
+INSERT INTO change_counters (name, value) VALUES ('clients', 0), ('customers', 0), ('keys', 0), ('hosts', 0);
 
 CREATE TRIGGER clients_inserted AFTER INSERT ON api_clients
 BEGIN UPDATE change_counters SET value = value + 1 WHERE name = 'clients'; END;
@@ -80,3 +80,10 @@ CREATE TRIGGER customers_inserted AFTER INSERT ON customers
 BEGIN UPDATE change_counters SET value = value + 1 WHERE name = 'customers'; END;
 CREATE TRIGGER keys_inserted AFTER INSERT ON signing_keys
 BEGIN UPDATE change_counters SET value = value + 1 WHERE name = 'keys'; END;
+-- Hosts: nodes cache each customer's hosts and drop the cache when this counter moves.
+CREATE TRIGGER hosts_inserted AFTER INSERT ON hosts
+BEGIN UPDATE change_counters SET value = value + 1 WHERE name = 'hosts'; END;
+CREATE TRIGGER hosts_updated AFTER UPDATE ON hosts
+BEGIN UPDATE change_counters SET value = value + 1 WHERE name = 'hosts'; END;
+CREATE TRIGGER hosts_deleted AFTER DELETE ON hosts
+BEGIN UPDATE change_counters SET value = value + 1 WHERE name = 'hosts'; END;

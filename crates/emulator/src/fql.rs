@@ -1,0 +1,482 @@
+//! FQL, the Falcon Query Language, as users write it in `filter=`: `platform_name:'Windows'`,
+//! `hostname:'web*'`, `last_seen:>'2026-01-01'`, `status:!'normal'`, `+` for AND, `,` for OR, parentheses,
+//! and lists (`platform_name:['Windows','Mac']`, any of them).
+//!
+//! Parsed with `nom` into a typed [`Filter`]: each value is read as its field's type when the filter is
+//! parsed (times as Unix seconds, IPs as numbers, text as a case-insensitive wildcard pattern), so that
+//! `last_seen:>'2026-01-01'` compares instants and `local_ip:<'10.0.0.10'` compares addresses, not strings.
+
+use std::net::Ipv4Addr;
+
+use nom::branch::alt;
+use nom::bytes::complete::{escaped_transform, is_not, tag, take_while1};
+use nom::character::complete::{char, multispace0};
+use nom::combinator::{cut, map, opt, value};
+use nom::error::{ContextError, ParseError};
+use nom::multi::separated_list1;
+use nom::sequence::{delimited, preceded, terminated};
+use nom::IResult;
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{Date, OffsetDateTime};
+
+use crate::host::{Host, SortField};
+
+/// A parsed filter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Filter {
+    Any(Vec<Filter>),
+    All(Vec<Filter>),
+    Compare {
+        field: SortField,
+        op: Op,
+        operands: Vec<Operand>,
+    },
+    /// `tags:'x'`: tags are a list, matched when any tag matches.
+    Tags {
+        op: Op,
+        operands: Vec<Operand>,
+    },
+}
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+/// A value, typed by the field it is compared with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operand {
+    /// Lowercased; `*` matches any run of characters.
+    Text(String),
+    /// A span of Unix seconds `[start, end)`: one second for a timestamp, a whole day for a date.
+    Time(i64, i64),
+    Ip(u32),
+}
+
+/// Why a filter was refused. `position` is the byte offset where the problem starts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid filter at position {position}: {message}")]
+pub struct FqlError {
+    pub position: usize,
+    pub message: String,
+}
+
+/// The list field: filters may name it besides every sortable field.
+const TAGS: &str = "tags";
+
+/// A raw comparison before typing: field name and its offset, operator, values.
+struct RawCompare<'a> {
+    field: &'a str,
+    op: Op,
+    values: Vec<String>,
+}
+
+enum Raw<'a> {
+    Any(Vec<Raw<'a>>),
+    All(Vec<Raw<'a>>),
+    Compare(RawCompare<'a>),
+}
+
+type Res<'a, T> = IResult<&'a str, T, FqlSyntax<'a>>;
+
+/// A syntax error with the input left at the failure and what was expected.
+struct FqlSyntax<'a> {
+    rest: &'a str,
+    expected: &'static str,
+}
+
+impl<'a> ParseError<&'a str> for FqlSyntax<'a> {
+    fn from_error_kind(rest: &'a str, _: nom::error::ErrorKind) -> Self {
+        FqlSyntax { rest, expected: "a comparison such as field:'value'" }
+    }
+    fn append(_: &'a str, _: nom::error::ErrorKind, other: Self) -> Self {
+        other
+    }
+}
+
+impl<'a> ContextError<&'a str> for FqlSyntax<'a> {
+    fn add_context(_: &'a str, expected: &'static str, mut other: Self) -> Self {
+        other.expected = expected;
+        other
+    }
+}
+
+fn ws<'a, O>(inner: impl FnMut(&'a str) -> Res<'a, O>) -> impl FnMut(&'a str) -> Res<'a, O> {
+    delimited(multispace0, inner, multispace0)
+}
+
+fn or_expr(i: &str) -> Res<'_, Raw<'_>> {
+    map(separated_list1(char(','), and_expr), |mut v| if v.len() == 1 { v.remove(0) } else { Raw::Any(v) })(i)
+}
+
+fn and_expr(i: &str) -> Res<'_, Raw<'_>> {
+    map(separated_list1(char('+'), term), |mut v| if v.len() == 1 { v.remove(0) } else { Raw::All(v) })(i)
+}
+
+fn term(i: &str) -> Res<'_, Raw<'_>> {
+    ws(alt((delimited(char('('), or_expr, nom::error::context("a closing parenthesis", cut(char(')')))), comparison)))(
+        i,
+    )
+}
+
+fn comparison(i: &str) -> Res<'_, Raw<'_>> {
+    let field = take_while1(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+    let (i, field) = nom::error::context("a field name", field)(i)?;
+    let (i, _) = nom::error::context("':' after the field name", cut(ws(char(':'))))(i)?;
+    let (i, op) = operator(i)?;
+    let (i, values) = nom::error::context("a value in single quotes, or a [list] of them", cut(values))(i)?;
+    Ok((i, Raw::Compare(RawCompare { field, op, values })))
+}
+
+fn operator(i: &str) -> Res<'_, Op> {
+    map(
+        opt(alt((
+            value(Op::Ge, tag(">=")),
+            value(Op::Le, tag("<=")),
+            value(Op::Gt, tag(">")),
+            value(Op::Lt, tag("<")),
+            value(Op::Ne, tag("!")),
+        ))),
+        |op| op.unwrap_or(Op::Eq),
+    )(i)
+}
+
+fn values(i: &str) -> Res<'_, Vec<String>> {
+    alt((
+        delimited(ws(char('[')), separated_list1(ws(char(',')), ws(quoted)), ws(char(']'))),
+        map(quoted, |v| vec![v]),
+        map(bare, |v: &str| vec![v.to_owned()]),
+    ))(i)
+}
+
+/// `'...'` with `\'` and `\\` escapes; may be empty.
+fn quoted(i: &str) -> Res<'_, String> {
+    let body = escaped_transform(is_not("\\'"), '\\', alt((value("'", char('\'')), value("\\", char('\\')))));
+    preceded(char('\''), terminated(map(opt(body), Option::unwrap_or_default), cut(char('\''))))(i)
+}
+
+/// An unquoted value: numbers, `true`, `null`, as the real API accepts them.
+fn bare(i: &str) -> Res<'_, &str> {
+    take_while1(|c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '*'))(i)
+}
+
+/// Parses `input` into a typed filter. `now` (Unix seconds) anchors relative times such as `now-7d`.
+pub fn parse(input: &str, now: i64) -> Result<Filter, FqlError> {
+    let at = |rest: &str| input.len() - rest.len();
+    let fail = |rest: &str, expected: &str| FqlError { position: at(rest), message: format!("expected {expected}") };
+    let raw = match terminated(or_expr, multispace0)(input) {
+        Ok(("", raw)) => raw,
+        // A dangling `+` or `,`: the comparison after it is what is missing.
+        Ok((rest, _)) if rest.starts_with(['+', ',']) => {
+            return Err(fail(rest[1..].trim_start(), "a comparison such as field:'value'"))
+        }
+        Ok((rest, _)) => return Err(fail(rest, "'+', ',' or the end of the filter")),
+        Err(nom::Err::Error(e) | nom::Err::Failure(e)) => return Err(fail(e.rest, e.expected)),
+        Err(nom::Err::Incomplete(_)) => return Err(fail("", "more input")),
+    };
+    type_filter(raw, input, now)
+}
+
+fn type_filter(raw: Raw<'_>, input: &str, now: i64) -> Result<Filter, FqlError> {
+    match raw {
+        Raw::Any(v) => Ok(Filter::Any(v.into_iter().map(|r| type_filter(r, input, now)).collect::<Result<_, _>>()?)),
+        Raw::All(v) => Ok(Filter::All(v.into_iter().map(|r| type_filter(r, input, now)).collect::<Result<_, _>>()?)),
+        Raw::Compare(c) => {
+            // The field is a slice of the input, so its offset is where it starts.
+            let position = c.field.as_ptr() as usize - input.as_ptr() as usize;
+            let fail = |message: String| FqlError { position, message };
+            if c.field == TAGS {
+                let operands = c.values.iter().map(|v| Operand::Text(v.to_lowercase())).collect();
+                return Ok(Filter::Tags { op: c.op, operands });
+            }
+            let field = SortField::parse(c.field).ok_or_else(|| {
+                fail(format!("unknown field {:?}; known: {}, tags", c.field, SortField::names().join(", ")))
+            })?;
+            let operands = c
+                .values
+                .iter()
+                .map(|v| operand(field, v, now).ok_or_else(|| fail(format!("{v:?} is not a valid {}", kind(field)))))
+                .collect::<Result<_, _>>()?;
+            Ok(Filter::Compare { field, op: c.op, operands })
+        }
+    }
+}
+
+fn kind(field: SortField) -> &'static str {
+    match field {
+        SortField::FirstSeen | SortField::LastSeen => "time (2026-01-01, 2026-01-01T12:00:00Z or now-7d)",
+        SortField::LocalIp | SortField::ExternalIp => "IPv4 address or pattern such as '10.0.*'",
+        _ => "value",
+    }
+}
+
+fn operand(field: SortField, value: &str, now: i64) -> Option<Operand> {
+    match field {
+        SortField::FirstSeen | SortField::LastSeen => time_span(value, now).map(|(a, b)| Operand::Time(a, b)),
+        SortField::LocalIp | SortField::ExternalIp if !value.contains('*') => {
+            value.parse::<Ipv4Addr>().ok().map(|ip| Operand::Ip(u32::from(ip)))
+        }
+        _ => Some(Operand::Text(value.to_lowercase())),
+    }
+}
+
+/// A time as a span of Unix seconds: RFC 3339 (one second), a date (its whole day), or `now[-N(d|h|m|s)]`.
+fn time_span(value: &str, now: i64) -> Option<(i64, i64)> {
+    if let Some(rest) = value.strip_prefix("now") {
+        let offset = match rest {
+            "" => 0,
+            _ => {
+                let rest = rest.strip_prefix('-')?;
+                let (n, unit) = rest.split_at(rest.len().checked_sub(1)?);
+                let n: i64 = n.parse().ok()?;
+                n.checked_mul(match unit {
+                    "d" => 86_400,
+                    "h" => 3_600,
+                    "m" => 60,
+                    "s" => 1,
+                    _ => return None,
+                })?
+            }
+        };
+        let t = now.checked_sub(offset)?;
+        return Some((t, t + 1));
+    }
+    if let Ok(t) = OffsetDateTime::parse(value, &Rfc3339) {
+        let t = t.unix_timestamp();
+        return Some((t, t + 1));
+    }
+    let date = Date::parse(value, format_description!("[year]-[month]-[day]")).ok()?;
+    let start = date.midnight().assume_utc().unix_timestamp();
+    Some((start, start + 86_400))
+}
+
+impl Filter {
+    pub fn matches(&self, host: &Host) -> bool {
+        match self {
+            Filter::Any(v) => v.iter().any(|f| f.matches(host)),
+            Filter::All(v) => v.iter().all(|f| f.matches(host)),
+            // A list means "any of"; under `!`, "none of".
+            Filter::Tags { op, operands } => {
+                let any_tag = |op: Op, o: &Operand| host.tags.iter().any(|t| compare_text(&t.to_lowercase(), op, o));
+                match op {
+                    Op::Ne => !operands.iter().any(|o| any_tag(Op::Eq, o)),
+                    op => operands.iter().any(|o| any_tag(*op, o)),
+                }
+            }
+            Filter::Compare { field, op, operands } => match op {
+                Op::Ne => !operands.iter().any(|o| compare(host, *field, Op::Eq, o)),
+                op => operands.iter().any(|o| compare(host, *field, *op, o)),
+            },
+        }
+    }
+}
+
+fn compare(host: &Host, field: SortField, op: Op, operand: &Operand) -> bool {
+    match (field, operand) {
+        (SortField::FirstSeen, Operand::Time(a, b)) => compare_span(host.first_seen, op, *a, *b),
+        (SortField::LastSeen, Operand::Time(a, b)) => compare_span(host.last_seen, op, *a, *b),
+        (SortField::LocalIp, Operand::Ip(ip)) => compare_ord(u32::from(host.local_ip), op, *ip),
+        (SortField::ExternalIp, Operand::Ip(ip)) => compare_ord(u32::from(host.external_ip), op, *ip),
+        (field, Operand::Text(_)) => compare_text(&text_of(host, field).to_lowercase(), op, operand),
+        _ => false,
+    }
+}
+
+fn text_of(host: &Host, field: SortField) -> String {
+    match field {
+        SortField::DeviceId => host.device_id.clone(),
+        SortField::Hostname => host.hostname.clone(),
+        SortField::PlatformName => host.platform.as_str().to_owned(),
+        SortField::OsVersion => host.os_version.clone(),
+        SortField::LocalIp => host.local_ip.to_string(),
+        SortField::ExternalIp => host.external_ip.to_string(),
+        SortField::MacAddress => host.mac_address.clone(),
+        SortField::AgentVersion => host.agent_version.clone(),
+        SortField::FirstSeen => host.first_seen.to_string(),
+        SortField::LastSeen => host.last_seen.to_string(),
+        SortField::Status => host.status.as_str().to_owned(),
+    }
+}
+
+fn compare_text(value: &str, op: Op, operand: &Operand) -> bool {
+    let Operand::Text(pattern) = operand else { return false };
+    match op {
+        Op::Eq => wildcard_match(pattern, value),
+        Op::Ne => !wildcard_match(pattern, value),
+        _ => compare_ord(value, op, pattern.as_str()),
+    }
+}
+
+fn compare_ord<T: PartialOrd>(value: T, op: Op, operand: T) -> bool {
+    match op {
+        Op::Eq => value == operand,
+        Op::Ne => value != operand,
+        Op::Gt => value > operand,
+        Op::Ge => value >= operand,
+        Op::Lt => value < operand,
+        Op::Le => value <= operand,
+    }
+}
+
+/// Compares an instant with a span `[start, end)`: equal means within it; `>` after it; `<` before it.
+fn compare_span(t: i64, op: Op, start: i64, end: i64) -> bool {
+    match op {
+        Op::Eq => start <= t && t < end,
+        Op::Ne => !(start <= t && t < end),
+        Op::Gt => t >= end,
+        Op::Ge => t >= start,
+        Op::Lt => t < start,
+        Op::Le => t < end,
+    }
+}
+
+/// `*` matches any run of characters (also none); everything else matches itself.
+fn wildcard_match(pattern: &str, value: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == value;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !value.starts_with(first) || value.len() < first.len() + last.len() || !value.ends_with(last) {
+        return false;
+    }
+    let mut rest = &value[first.len()..value.len() - last.len()];
+    for middle in &parts[1..parts.len() - 1] {
+        match rest.find(middle) {
+            Some(i) => rest = &rest[i + middle.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo;
+    use crate::host::HostStatus;
+    use talon_auth::CustomerId;
+
+    const NOW: i64 = demo::ANCHOR;
+
+    fn hosts() -> Vec<Host> {
+        demo::generate(&CustomerId::parse("0123456789abcdef0123456789abcdef").expect("cid"), 60)
+    }
+
+    fn select(filter: &str) -> Vec<Host> {
+        let f = parse(filter, NOW).unwrap_or_else(|e| panic!("{filter}: {e}"));
+        hosts().into_iter().filter(|h| f.matches(h)).collect()
+    }
+
+    #[test]
+    fn equality_is_case_insensitive_and_wildcards_match() {
+        let windows = select("platform_name:'windows'");
+        assert!(!windows.is_empty());
+        assert!(windows.iter().all(|h| h.platform.as_str() == "Windows"));
+        let win = select("hostname:'WIN-*'");
+        assert_eq!(win.len(), windows.len(), "every Windows host is named WIN-...");
+        assert!(select("hostname:'*macbook*'").iter().all(|h| h.hostname.contains("macbook")));
+        assert!(select("hostname:'nothing-like-this'").is_empty());
+    }
+
+    #[test]
+    fn and_or_not_and_parentheses() {
+        let all = hosts().len();
+        let win = select("platform_name:'Windows'").len();
+        let mac = select("platform_name:'Mac'").len();
+        assert_eq!(select("platform_name:'Windows',platform_name:'Mac'").len(), win + mac);
+        assert_eq!(select("platform_name:['Windows','Mac']").len(), win + mac);
+        assert_eq!(select("platform_name:!'Windows'").len(), all - win);
+        assert_eq!(select("platform_name:!['Windows','Mac']").len(), all - win - mac);
+        assert!(select("platform_name:'Windows'+platform_name:'Mac'").is_empty());
+        let grouped = select("(platform_name:'Windows',platform_name:'Mac')+status:'normal'");
+        assert_eq!(grouped.len(), win + mac);
+        assert_eq!(select(" platform_name : 'Windows' + status : 'normal' ").len(), win);
+        assert!(select("status:!'normal'").is_empty());
+    }
+
+    #[test]
+    fn dates_compare_as_instants_and_days() {
+        let hosts = hosts();
+        let cut = hosts[0].last_seen;
+        let stamp = OffsetDateTime::from_unix_timestamp(cut).expect("t").format(&Rfc3339).expect("fmt");
+        let after = select(&format!("last_seen:>'{stamp}'"));
+        assert_eq!(after.len(), hosts.iter().filter(|h| h.last_seen > cut).count());
+        let at_or_after = select(&format!("last_seen:>='{stamp}'"));
+        assert_eq!(at_or_after.len(), after.len() + hosts.iter().filter(|h| h.last_seen == cut).count());
+        // All demo hosts were seen within three days of the anchor, none before 2020.
+        assert_eq!(select("last_seen:>'now-3d'").len(), hosts.len());
+        assert_eq!(select("first_seen:<'2020-01-01'").len(), 0);
+        let day = select("last_seen:'2026-10-31'");
+        assert!(day.iter().all(|h| h.last_seen >= NOW - 86_400 && h.last_seen < NOW));
+    }
+
+    #[test]
+    fn ips_compare_as_addresses() {
+        let hosts = hosts();
+        let below: Vec<_> = select("local_ip:<'10.10.0.0'");
+        assert_eq!(
+            below.len(),
+            hosts.iter().filter(|h| u32::from(h.local_ip) < u32::from(Ipv4Addr::new(10, 10, 0, 0))).count()
+        );
+        let first = hosts[0].local_ip.to_string();
+        assert!(select(&format!("local_ip:'{first}'")).iter().any(|h| h.device_id == hosts[0].device_id));
+        assert_eq!(select("external_ip:'203.0.113.*'").len(), hosts.len());
+    }
+
+    #[test]
+    fn tags_match_any_tag() {
+        let servers = select("tags:'FalconGroupingTags/Servers'");
+        assert!(!servers.is_empty());
+        assert!(servers.iter().all(|h| h.tags.iter().any(|t| t == "FalconGroupingTags/Servers")));
+        let not_servers = select("tags:!'*Servers'");
+        assert_eq!(servers.len() + not_servers.len(), hosts().len());
+    }
+
+    #[test]
+    fn status_changes_are_seen() {
+        let mut hs = hosts();
+        hs[3].status = HostStatus::Contained;
+        let f = parse("status:'contained'", NOW).expect("parse");
+        assert_eq!(hs.iter().filter(|h| f.matches(h)).count(), 1);
+    }
+
+    #[test]
+    fn errors_say_where() {
+        let e = parse("platform_name:'Windows", NOW).expect_err("unterminated");
+        assert_eq!(e.position, 22, "{e}");
+        let e = parse("platform_name='Windows'", NOW).expect_err("no colon");
+        assert_eq!(e.position, 13, "{e}");
+        assert!(e.message.contains("':'"), "{e}");
+        let e = parse("platform_name:'Windows'+", NOW).expect_err("dangling plus");
+        assert_eq!(e.position, 24, "{e}");
+        let e = parse("password:'x'", NOW).expect_err("unknown field");
+        assert_eq!(e.position, 0);
+        assert!(e.message.contains("unknown field"), "{e}");
+        let e = parse("a:'1'+last_seen:>'yesterday'", NOW).expect_err("bad time");
+        assert!(e.message.contains("unknown field") || e.message.contains("time"), "{e}");
+        let e = parse("last_seen:>'yesterday'", NOW).expect_err("bad time");
+        assert_eq!(e.position, 0);
+        assert!(e.message.contains("valid time"), "{e}");
+        assert!(parse("", NOW).is_err());
+        assert!(parse("(platform_name:'Mac'", NOW).is_err());
+        assert!(parse("hostname:'it\\'s'", NOW).is_ok(), "escaped quote");
+    }
+
+    #[test]
+    fn wildcard_matching() {
+        assert!(wildcard_match("web*", "web-01"));
+        assert!(wildcard_match("*01", "web-01"));
+        assert!(wildcard_match("w*b*1", "web-01"));
+        assert!(wildcard_match("*", ""));
+        assert!(!wildcard_match("web*", "db-01"));
+        assert!(!wildcard_match("a*a", "a"));
+    }
+}
