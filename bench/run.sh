@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# bench/run.sh: Talon's throughput benchmark, on loopback, every figure measured in one run.
+#
+# Builds the release binary, starts `talon serve` on a fresh SQLite file with demo hosts and limits raised
+# out of the way, and drives it with wrk (installed from Debian if missing) for DURATION seconds per route:
+#   1. GET /healthz                          the ceiling of the HTTP stack on this machine
+#   2. POST /oauth2/token                    client credentials -> signed JWT
+#   3. GET /devices/queries/devices/v1       QueryDevicesByFilter with a valid bearer token
+# then prints requests/s, p50 and p99 latency for each, and the ratios token/ceiling and guarded/ceiling.
+# Targets: token/ceiling >= 0.5, guarded/ceiling >= 0.85.
+#
+# Usage: bench/run.sh            (DURATION=10 CONNECTIONS=64 THREADS=1 by default; override in the env)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DURATION="${DURATION:-10}"
+CONNECTIONS="${CONNECTIONS:-64}"
+THREADS="${THREADS:-1}"
+
+if ! command -v wrk >/dev/null 2>&1; then
+    echo "bench: installing wrk from Debian" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >&2 || {
+        apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >&2
+    }
+fi
+
+echo "bench: building the release binary" >&2
+cargo build --release --quiet --bin talon --manifest-path "$ROOT/Cargo.toml"
+BIN="$ROOT/target/release/talon"
+
+WORK="$(mktemp -d)"
+SERVER_PID=""
+cleanup() {
+    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+RUST_LOG=warn,talon=info "$BIN" serve --listen 127.0.0.1:0 --database "sqlite://$WORK/bench.db" --demo-hosts 100 \
+    --oauth2-rate 100000000 --api-rate 100000000 --auth-failure-rate 100000000 --bad-token-rate 100000000 \
+    >"$WORK/stdout" 2>"$WORK/stderr" &
+SERVER_PID=$!
+
+# The listening address is in the log; the admin's credentials on stdout.
+for _ in $(seq 1 200); do
+    grep -q "address=" "$WORK/stderr" 2>/dev/null && grep -q "client_secret:" "$WORK/stdout" 2>/dev/null && break
+    sleep 0.05
+done
+BASE="$(grep -o 'address=http://[0-9.:]*' "$WORK/stderr" | head -1 | cut -d= -f2)"
+ID="$(awk '/client_id:/ {print $2; exit}' "$WORK/stdout")"
+SECRET="$(awk '/client_secret:/ {print $2; exit}' "$WORK/stdout")"
+[ -n "$BASE" ] && [ -n "$ID" ] && [ -n "$SECRET" ] || { echo "bench: the server did not start" >&2; cat "$WORK/stderr" >&2; exit 1; }
+
+TOKEN="$(curl -sf -X POST "$BASE/oauth2/token" -d "client_id=$ID&client_secret=$SECRET" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')"
+# Sanity: every route answers as it should before it is measured.
+curl -sf -o /dev/null "$BASE/healthz"
+curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" "$BASE/devices/queries/devices/v1"
+
+cat >"$WORK/token.lua" <<LUA
+wrk.method = "POST"
+wrk.body = "client_id=$ID&client_secret=$SECRET"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+-- Count non-2xx answers: a benchmark of refusals would be worthless.
+done = function(summary, latency, requests)
+  if summary.errors.status > 0 then io.stderr:write("bench: non-2xx answers: " .. summary.errors.status .. "\n") end
+end
+LUA
+
+run() { # name url [wrk args...] -> "rps p50_ms p99_ms"
+    local name="$1" url="$2"; shift 2
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url" >"$WORK/$name.out" 2>&1
+    local rps p50 p99
+    rps="$(awk '/Requests\/sec/ {print $2}' "$WORK/$name.out")"
+    p50="$(awk '$1=="50%" {print $2}' "$WORK/$name.out")"
+    p99="$(awk '$1=="99%" {print $2}' "$WORK/$name.out")"
+    if grep -q "Non-2xx" "$WORK/$name.out"; then
+        echo "bench: $name had non-2xx answers:" >&2; grep "Non-2xx" "$WORK/$name.out" >&2; exit 1
+    fi
+    echo "$rps $p50 $p99"
+}
+
+read -r CEIL_RPS CEIL_P50 CEIL_P99 < <(run healthz "$BASE/healthz")
+read -r TOKEN_RPS TOKEN_P50 TOKEN_P99 < <(run token "$BASE/oauth2/token" -s "$WORK/token.lua")
+read -r GUARD_RPS GUARD_P50 GUARD_P99 < <(run guarded "$BASE/devices/queries/devices/v1" -H "Authorization: Bearer $TOKEN")
+
+printf '\nTalon benchmark: %s s per route, %s connections, %s wrk thread(s), %s cores, loopback\n' \
+    "$DURATION" "$CONNECTIONS" "$THREADS" "$(nproc)"
+printf '%-40s %12s %10s %10s\n' route "requests/s" p50 p99
+printf '%-40s %12s %10s %10s\n' "GET /healthz (ceiling)" "$CEIL_RPS" "$CEIL_P50" "$CEIL_P99"
+printf '%-40s %12s %10s %10s\n' "POST /oauth2/token" "$TOKEN_RPS" "$TOKEN_P50" "$TOKEN_P99"
+printf '%-40s %12s %10s %10s\n' "GET /devices/queries/devices/v1" "$GUARD_RPS" "$GUARD_P50" "$GUARD_P99"
+awk -v c="$CEIL_RPS" -v t="$TOKEN_RPS" -v g="$GUARD_RPS" 'BEGIN {
+    printf "\nratio token/ceiling   = %.2f (target >= 0.50)\n", t / c
+    printf "ratio guarded/ceiling = %.2f (target >= 0.85)\n", g / c
+}'
