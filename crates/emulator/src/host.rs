@@ -179,6 +179,9 @@ pub enum QueryError {
 }
 
 impl HostSort {
+    /// The order of a query that names none.
+    pub const DEFAULT: HostSort = HostSort { field: SortField::Hostname, descending: false };
+
     pub fn parse(s: &str) -> Result<HostSort, QueryError> {
         let (field, dir) = match s.rsplit_once(['.', '|']) {
             Some((f, d)) => (f, d),
@@ -239,18 +242,57 @@ impl HostQuery {
 
     /// Runs the query over a customer's hosts: the visible ones that match, in order (by `hostname` when
     /// no sort is given; ties by device ID), one page of them, and how many matched in all.
-    pub fn run<'h>(&self, hosts: &'h [Host]) -> (Vec<&'h Host>, u64) {
-        let mut matched: Vec<&Host> =
-            hosts.iter().filter(|h| !h.hidden && self.filter.as_ref().is_none_or(|f| f.matches(h))).collect();
-        let sort = self.sort.unwrap_or(HostSort { field: SortField::Hostname, descending: false });
-        matched.sort_by(|a, b| {
-            let order = sort.field.compare(a, b);
-            let order = if sort.descending { order.reverse() } else { order };
-            order.then_with(|| a.device_id.cmp(&b.device_id))
-        });
-        let total = matched.len() as u64;
-        let page = matched.into_iter().skip(self.offset.min(usize::MAX as u64) as usize).take(self.limit as usize);
-        (page.collect(), total)
+    pub fn run<'h>(&self, index: &'h HostIndex) -> (Vec<&'h Host>, u64) {
+        let visible = |h: &&Host| !h.hidden && self.filter.as_ref().is_none_or(|f| f.matches(h));
+        let (offset, limit) = (self.offset.min(usize::MAX as u64) as usize, self.limit as usize);
+        match self.sort.filter(|s| *s != HostSort::DEFAULT) {
+            // The index is in the default order already: no sorting, and only the page is collected.
+            None => {
+                let mut total = 0;
+                let mut page = Vec::with_capacity(limit.min(index.hosts.len()));
+                for host in index.hosts.iter().filter(visible) {
+                    if total >= offset && page.len() < limit {
+                        page.push(host);
+                    }
+                    total += 1;
+                }
+                (page, total as u64)
+            }
+            Some(sort) => {
+                let mut matched: Vec<&Host> = index.hosts.iter().filter(visible).collect();
+                matched.sort_by(|a, b| {
+                    let order = sort.field.compare(a, b);
+                    let order = if sort.descending { order.reverse() } else { order };
+                    order.then_with(|| a.device_id.cmp(&b.device_id))
+                });
+                let total = matched.len() as u64;
+                (matched.into_iter().skip(offset).take(limit).collect(), total)
+            }
+        }
+    }
+}
+
+/// A customer's hosts, kept in the default query order (hostname without case, then device ID) and
+/// indexed by device ID, so the common query pages without sorting and details look up in O(1).
+#[derive(Debug, Clone, Default)]
+pub struct HostIndex {
+    hosts: Vec<Host>,
+    by_id: std::collections::HashMap<String, usize>,
+}
+
+impl HostIndex {
+    pub fn new(mut hosts: Vec<Host>) -> HostIndex {
+        hosts.sort_by_cached_key(|h| (h.hostname.to_lowercase(), h.device_id.clone()));
+        let by_id = hosts.iter().enumerate().map(|(i, h)| (h.device_id.clone(), i)).collect();
+        HostIndex { hosts, by_id }
+    }
+
+    pub fn get(&self, device_id: &str) -> Option<&Host> {
+        self.by_id.get(device_id).map(|i| &self.hosts[*i])
+    }
+
+    pub fn hosts(&self) -> &[Host] {
+        &self.hosts
     }
 }
 
@@ -312,21 +354,29 @@ mod tests {
     fn runs_filter_sort_and_paging_with_typed_order() {
         let mut hosts = crate::demo::generate(&CustomerId::generate(), 40);
         hosts[0].hidden = true;
+        let index = HostIndex::new(hosts.clone());
         let all = HostQuery::parse(QueryParams { limit: Some("5000"), ..Default::default() }, 0).expect("q");
-        assert_eq!(all.run(&hosts).1, 39, "hidden hosts leave queries");
+        let (page, total) = all.run(&index);
+        assert_eq!(total, 39, "hidden hosts leave queries");
+        let by_name =
+            HostQuery::parse(QueryParams { sort: Some("hostname.asc"), limit: Some("5000"), ..Default::default() }, 0)
+                .expect("q");
+        assert_eq!(by_name.run(&index).0, page, "the default order is hostname.asc");
+        assert!(page.windows(2).all(|w| w[0].hostname.to_lowercase() <= w[1].hostname.to_lowercase()));
+        assert_eq!(index.get(&hosts[5].device_id).map(|h| &h.hostname), Some(&hosts[5].hostname));
         let by_ip =
             HostQuery::parse(QueryParams { sort: Some("local_ip.desc"), limit: Some("5000"), ..Default::default() }, 0)
                 .expect("q");
-        let (page, _) = by_ip.run(&hosts);
+        let (page, _) = by_ip.run(&index);
         assert!(page.windows(2).all(|w| w[0].local_ip >= w[1].local_ip), "numeric order, not text");
         let paged = HostQuery::parse(QueryParams { offset: Some("35"), limit: Some("10"), ..Default::default() }, 0)
             .expect("q");
-        let (page, total) = paged.run(&hosts);
+        let (page, total) = paged.run(&index);
         assert_eq!((page.len(), total), (4, 39));
         let windows =
             HostQuery::parse(QueryParams { filter: Some("platform_name:'Windows'"), ..Default::default() }, 0)
                 .expect("q");
-        let (page, total) = windows.run(&hosts);
+        let (page, total) = windows.run(&index);
         assert!(page.iter().all(|h| h.platform == Platform::Windows));
         assert_eq!(total as usize, hosts.iter().filter(|h| !h.hidden && h.platform == Platform::Windows).count());
     }

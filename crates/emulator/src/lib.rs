@@ -8,4 +8,6 @@ pub mod fql;
 pub mod host;
 
 pub use fql::{Filter, FqlError};
-pub use host::{DeviceAction, Host, HostQuery, HostSort, HostStatus, Platform, QueryError, QueryParams, SortField};
+pub use host::{
+    DeviceAction, Host, HostIndex, HostQuery, HostSort, HostStatus, Platform, QueryError, QueryParams, SortField,
+};

@@ -8,8 +8,11 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, RwLock};
 
-use talon_auth::{address_key, ApiClient, ClientId, Clock, CustomerId, DenyList, Keyring, RateLimiter, RateStatus};
-use talon_emulator::{demo, Host};
+use talon_auth::{
+    address_key, ApiClient, ClientId, Clock, CustomerId, DenyList, Keyring, RateLimiter, RateStatus, TokenError,
+    VerifiedToken,
+};
+use talon_emulator::{demo, HostIndex};
 use talon_store::{ChangeVersion, RevocationCursor, Store, StoreError};
 use talon_wire::ids::is_hex32;
 
@@ -28,6 +31,10 @@ struct Inner {
     keyring: RwLock<Arc<Keyring>>,
     clients: RwLock<Arc<HashMap<ClientId, ApiClient>>>,
     deny: DenyList,
+    /// Tokens whose signature and claims were checked already, by token text: the bearer check is a hash
+    /// lookup in the common case. Entries go when their token expires or the keys change. Revocation and
+    /// the client's current state are checked on every request, cache or not.
+    verified: RwLock<HashMap<Arc<str>, Arc<VerifiedToken>>>,
     limiters: Limiters,
     /// Each customer's hosts, loaded on first use, dropped when the store's hosts counter moves (any
     /// node's action or seeding) and by this node's own actions at once.
@@ -49,7 +56,7 @@ struct Limiters {
 struct HostCache {
     /// Grows on every drop, so that a load which raced with a drop does not put stale hosts back.
     generation: u64,
-    by_customer: HashMap<CustomerId, Arc<Vec<Host>>>,
+    by_customer: HashMap<CustomerId, Arc<HostIndex>>,
 }
 
 /// How far this node has read the store's changes.
@@ -59,6 +66,9 @@ struct SyncMark {
     revocations: RevocationCursor,
     last_prune: i64,
 }
+
+/// Most verified tokens kept in memory.
+const MAX_CACHED_TOKENS: usize = 100_000;
 
 /// How often expired revocations are deleted from the store.
 const PRUNE_EVERY_SECS: i64 = 60;
@@ -72,6 +82,7 @@ impl AppState {
             keyring: RwLock::new(Arc::new(keyring)),
             clients: RwLock::new(Arc::new(HashMap::new())),
             deny: DenyList::new(),
+            verified: RwLock::new(HashMap::new()),
             limiters: Limiters {
                 oauth2_per_ip: RateLimiter::new(l.oauth2_per_ip),
                 failures_per_ip: RateLimiter::new(l.auth_failures),
@@ -112,7 +123,27 @@ impl AppState {
 
     /// The client with this ID, as of the last refresh.
     pub fn client(&self, id: &ClientId) -> Option<ApiClient> {
-        self.0.clients.read().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
+        self.clients().get(id).cloned()
+    }
+
+    /// Every client, as of the last refresh: a snapshot that later changes do not touch.
+    pub fn clients(&self) -> Arc<HashMap<ClientId, ApiClient>> {
+        self.0.clients.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Verifies a bearer token, from the cache of verified tokens when it holds it.
+    pub fn verify_token(&self, token: &str) -> Result<Arc<VerifiedToken>, TokenError> {
+        let now = self.now();
+        if let Some(hit) = self.0.verified.read().unwrap_or_else(|p| p.into_inner()).get(token) {
+            return if now < hit.expires_at { Ok(hit.clone()) } else { Err(TokenError::Expired) };
+        }
+        let verified = Arc::new(self.keyring().verify(token, now)?);
+        let mut cache = self.0.verified.write().unwrap_or_else(|p| p.into_inner());
+        // Only valid tokens get here, and each needs a token request: the cap is a safety net.
+        if cache.len() < MAX_CACHED_TOKENS {
+            cache.insert(Arc::from(token), verified.clone());
+        }
+        Ok(verified)
     }
 
     pub fn is_revoked(&self, jti: &str) -> bool {
@@ -127,7 +158,7 @@ impl AppState {
     }
 
     /// The hosts of `cid`, from memory when this node has them.
-    pub async fn customer_hosts(&self, cid: &CustomerId) -> Result<Arc<Vec<Host>>, StoreError> {
+    pub async fn customer_hosts(&self, cid: &CustomerId) -> Result<Arc<HostIndex>, StoreError> {
         let generation = {
             let cache = self.0.hosts.read().unwrap_or_else(|p| p.into_inner());
             if let Some(hosts) = cache.by_customer.get(cid) {
@@ -135,7 +166,7 @@ impl AppState {
             }
             cache.generation
         };
-        let hosts = Arc::new(self.0.store.customer_hosts(cid).await?);
+        let hosts = Arc::new(HostIndex::new(self.0.store.customer_hosts(cid).await?));
         let mut cache = self.0.hosts.write().unwrap_or_else(|p| p.into_inner());
         if cache.generation == generation {
             cache.by_customer.insert(cid.clone(), hosts.clone());
@@ -230,6 +261,7 @@ impl AppState {
             Err(e) => note(Err(e)),
         }
         inner.deny.prune(now);
+        inner.verified.write().unwrap_or_else(|p| p.into_inner()).retain(|_, t| now < t.expires_at);
 
         match inner.store.change_version().await {
             Ok(version) => {
@@ -247,6 +279,7 @@ impl AppState {
                     match load_keyring(&*inner.store, &inner.config.issuer).await {
                         Ok(keyring) => {
                             *inner.keyring.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(keyring);
+                            inner.verified.write().unwrap_or_else(|p| p.into_inner()).clear();
                             mark.version.keys = version.keys;
                         }
                         Err(e) => note(Err(e)),

@@ -16,3 +16,16 @@ pub struct Claims {
     pub exp: i64,
     pub jti: String,
 }
+
+/// The JOSE header of a Talon token: `{"alg":"EdDSA","typ":"JWT","kid":"..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoseHeader {
+    pub alg: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub typ: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
+}
+
+/// The JOSE `alg` of Ed25519 signatures (RFC 8037).
+pub const ALG_EDDSA: &str = "EdDSA";

@@ -80,7 +80,7 @@ async fn details<S>(
     check_ids(&ids, max)?;
     let hosts = state.customer_hosts(&auth.principal.customer).await?;
     let devices: Vec<Device> =
-        ids.iter().filter_map(|id| hosts.iter().find(|h| &h.device_id == id && !h.hidden)).map(device).collect();
+        ids.iter().filter_map(|id| hosts.get(id).filter(|h| !h.hidden)).map(device).collect();
     Ok(envelope(StatusCode::OK, POWERED_BY_DEVICES, Some(devices), vec![], None))
 }
 
