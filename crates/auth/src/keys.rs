@@ -2,8 +2,8 @@
 //! `Debug` never shows it.
 
 use base64::Engine;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use rand::RngCore;
-use ring::signature::{Ed25519KeyPair, KeyPair};
 use secrecy::{ExposeSecret, SecretBox};
 
 /// An Ed25519 key pair with its key ID (`kid`).
@@ -24,20 +24,29 @@ pub struct KeyError {
 impl SigningKey {
     /// A fresh key pair from the OS CSPRNG, with a random `kid`.
     pub fn generate(now: i64) -> SigningKey {
-        let rng = ring::rand::SystemRandom::new();
-        // Key generation fails only when the OS has no randomness; nothing can be signed then.
-        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).expect("the OS random source failed");
+        let pair = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+        // Encoding a valid key as PKCS#8 cannot fail.
+        let pkcs8 = pair.to_pkcs8_der().expect("PKCS#8 encoding of a fresh key").as_bytes().to_vec();
         let mut kid = [0u8; 8];
         rand::rngs::OsRng.fill_bytes(&mut kid);
-        SigningKey::from_pkcs8(hex::encode(kid), pkcs8.as_ref().to_vec(), now)
-            .expect("a freshly generated key is valid")
+        SigningKey {
+            kid: hex::encode(kid),
+            pkcs8: SecretBox::new(Box::new(pkcs8)),
+            public: pair.verifying_key().to_bytes(),
+            created_at: now,
+        }
     }
 
     /// Rebuilds a key from its stored PKCS#8 document.
     pub fn from_pkcs8(kid: String, pkcs8: Vec<u8>, created_at: i64) -> Result<SigningKey, KeyError> {
-        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&pkcs8).map_err(|_| KeyError { kid: kid.clone() })?;
-        let public: [u8; 32] = pair.public_key().as_ref().try_into().map_err(|_| KeyError { kid: kid.clone() })?;
+        let pair = ed25519_dalek::SigningKey::from_pkcs8_der(&pkcs8).map_err(|_| KeyError { kid: kid.clone() })?;
+        let public = pair.verifying_key().to_bytes();
         Ok(SigningKey { kid, pkcs8: SecretBox::new(Box::new(pkcs8)), public, created_at })
+    }
+
+    /// The key pair, for signing.
+    pub(crate) fn pair(&self) -> Option<ed25519_dalek::SigningKey> {
+        ed25519_dalek::SigningKey::from_pkcs8_der(self.pkcs8.expose_secret()).ok()
     }
 
     /// The private key as PKCS#8 DER, for the store only.

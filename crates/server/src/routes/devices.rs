@@ -79,8 +79,7 @@ async fn details<S>(
 ) -> Result<Response, ApiError> {
     check_ids(&ids, max)?;
     let hosts = state.customer_hosts(&auth.principal.customer).await?;
-    let devices: Vec<Device> =
-        ids.iter().filter_map(|id| hosts.get(id).filter(|h| !h.hidden)).map(device).collect();
+    let devices: Vec<Device> = ids.iter().filter_map(|id| hosts.get(id).filter(|h| !h.hidden)).map(device).collect();
     Ok(envelope(StatusCode::OK, POWERED_BY_DEVICES, Some(devices), vec![], None))
 }
 
