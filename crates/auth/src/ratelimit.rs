@@ -59,7 +59,11 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
             windows.by_key.retain(|_, w| now < w.started + WINDOW_SECS);
             windows.last_prune = now;
         }
-        let window = windows.by_key.entry(key.clone()).or_insert(Window { started: now, count: 0 });
+        // Look up before inserting, so the common case clones no key.
+        let window = match windows.by_key.get_mut(key) {
+            Some(window) => window,
+            None => windows.by_key.entry(key.clone()).or_insert(Window { started: now, count: 0 }),
+        };
         if now >= window.started + WINDOW_SECS {
             *window = Window { started: now, count: 0 };
         }

@@ -6,7 +6,6 @@ use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use talon_auth::{authorize_token_request, ApiClient, ClientId, CustomerId, TokenDenied};
 use talon_wire::basic::{parse_basic, BasicCredentials, BasicError};
 use talon_wire::form::Form;
@@ -15,7 +14,7 @@ use talon_wire::ids::is_hex32;
 use talon_wire::token::{field, TokenResponse, GRANT_CLIENT_CREDENTIALS};
 
 use crate::config::AuthErrorMode;
-use crate::error::{envelope, ApiError};
+use crate::error::{envelope, json_response, ApiError};
 use crate::extract::{media_type, Body, ClientIp};
 use crate::state::AppState;
 
@@ -54,7 +53,7 @@ pub async fn token(
     // One second short of the lifetime, as the real API answers (1799).
     let body = TokenResponse::bearer(issued.jwt, (issued.expires_at - now - 1).max(0) as u64);
     // RFC 6749 §5.1: token answers must not be cached.
-    Ok((StatusCode::CREATED, [(CACHE_CONTROL, "no-store"), (PRAGMA, "no-cache")], Json(body)).into_response())
+    Ok(([(CACHE_CONTROL, "no-store"), (PRAGMA, "no-cache")], json_response(StatusCode::CREATED, &body)).into_response())
 }
 
 /// Revokes one of the caller's own tokens. Anything else named (unknown, malformed, expired, another
