@@ -69,6 +69,22 @@ pub enum RequestDenied {
     IpNotAllowed,
 }
 
+/// The client of a verified, unrevoked token, if the token still stands for it: the client exists and is
+/// enabled, the token was issued after the client's last secret reset or disable, and a member CID the
+/// token is locked to is still one the client may act for.
+pub fn token_holder<'c>(client: Option<&'c ApiClient>, token: &VerifiedToken) -> Option<&'c ApiClient> {
+    let client = client.filter(|c| c.enabled && c.id == token.client_id)?;
+    // Whole seconds: a token issued in the very second of a reset survives it (the JWT `iat` has no finer
+    // grain, and refusing that second would also refuse the first token of the new secret).
+    if token.issued_at < client.tokens_not_before {
+        return None;
+    }
+    match &token.member_cid {
+        Some(member) if !client.may_act_for(member) => None,
+        _ => Some(client),
+    }
+}
+
 /// Who is making an authorized request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -89,17 +105,7 @@ pub fn authorize_request(
     source_ip: IpAddr,
     scope: Scope,
 ) -> Result<Principal, RequestDenied> {
-    let client = client.filter(|c| c.enabled).ok_or(RequestDenied::TokenNoLongerValid)?;
-    // Whole seconds: a token issued in the very second of a reset survives it (the JWT `iat` has no finer
-    // grain, and refusing that second would also refuse the first token of the new secret).
-    if token.issued_at < client.tokens_not_before {
-        return Err(RequestDenied::TokenNoLongerValid);
-    }
-    if let Some(member) = &token.member_cid {
-        if !client.may_act_for(member) {
-            return Err(RequestDenied::TokenNoLongerValid);
-        }
-    }
+    let client = token_holder(client, token).ok_or(RequestDenied::TokenNoLongerValid)?;
     if !client.ip_allowed(source_ip) {
         return Err(RequestDenied::IpNotAllowed);
     }

@@ -37,6 +37,14 @@ impl SigningKey {
         }
     }
 
+    /// A fresh key that is newer than every key in `existing`, so it is the one that signs: its creation
+    /// time is `now`, or one second past the newest key when that is not earlier (two keys of the same
+    /// second would otherwise be ordered by their random `kid`).
+    pub fn next_after(existing: &[SigningKey], now: i64) -> SigningKey {
+        let newest = existing.iter().map(|k| k.created_at).max().unwrap_or(i64::MIN);
+        SigningKey::generate(now.max(newest.saturating_add(1)))
+    }
+
     /// Rebuilds a key from its stored PKCS#8 document.
     pub fn from_pkcs8(kid: String, pkcs8: Vec<u8>, created_at: i64) -> Result<SigningKey, KeyError> {
         let pair = ed25519_dalek::SigningKey::from_pkcs8_der(&pkcs8).map_err(|_| KeyError { kid: kid.clone() })?;

@@ -14,7 +14,7 @@ pub mod revocation;
 pub mod secret;
 pub mod token;
 
-pub use authorize::{authorize_request, authorize_token_request, Principal, RequestDenied, TokenDenied};
+pub use authorize::{authorize_request, authorize_token_request, token_holder, Principal, RequestDenied, TokenDenied};
 pub use client::{ApiClient, ClientChanges, ClientSpec};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ids::{ClientId, CustomerId, IdError};

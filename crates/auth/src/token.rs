@@ -78,6 +78,8 @@ pub struct Keyring {
     issuer: String,
     signer: Signer,
     verifying: HashMap<String, ed25519_dalek::VerifyingKey>,
+    /// `(kid, x)` of every key, newest first, for the JWKS.
+    public: Vec<(String, String)>,
 }
 
 impl Keyring {
@@ -92,7 +94,19 @@ impl Keyring {
             .iter()
             .filter_map(|k| Some((k.kid.clone(), ed25519_dalek::VerifyingKey::from_bytes(k.public_key()).ok()?)))
             .collect();
-        Some(Keyring { issuer: issuer.into(), signer: Signer { pair, header_b64 }, verifying })
+        let mut sorted: Vec<&SigningKey> = keys.iter().collect();
+        sorted.sort_by_key(|k| std::cmp::Reverse((k.created_at, k.kid.clone())));
+        let public = sorted.iter().map(|k| (k.kid.clone(), k.public_x())).collect();
+        Some(Keyring { issuer: issuer.into(), signer: Signer { pair, header_b64 }, verifying, public })
+    }
+
+    /// `(kid, x)` of every verification key, newest first: the JWKS.
+    pub fn public_keys(&self) -> &[(String, String)] {
+        &self.public
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
     }
 
     /// Issues a token for `client`, optionally locked to `member_cid`.
@@ -284,6 +298,19 @@ mod tests {
         let long = "a".repeat(MAX_TOKEN_LEN + 1);
         for garbage in ["", "abc", "a.b.c", "....", "\u{0}", "a.b.c.d", long.as_str()] {
             assert!(ring.verify(garbage, NOW).is_err(), "{garbage:?}");
+        }
+    }
+
+    #[test]
+    fn a_key_made_in_the_same_second_still_becomes_the_signer() {
+        let first = SigningKey::generate(NOW);
+        for _ in 0..20 {
+            let next = SigningKey::next_after(std::slice::from_ref(&first), NOW);
+            let kid = next.kid.clone();
+            let ring = Keyring::new("talon", &[copy(&first), next]).expect("ring");
+            let token = ring.issue(&client_with(&[]), None, NOW);
+            let header: JoseHeader = decode_json(token.jwt.split('.').next().expect("header")).expect("header");
+            assert_eq!(header.kid.as_deref(), Some(kid.as_str()));
         }
     }
 

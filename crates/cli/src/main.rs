@@ -2,6 +2,7 @@
 
 mod clients;
 mod db;
+mod keys;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +28,8 @@ enum Command {
     Clients(clients::ClientsArgs),
     /// Database maintenance: copy a store to another database.
     Db(db::DbArgs),
+    /// List and rotate the token signing keys.
+    Keys(keys::KeysArgs),
 }
 
 /// Where the store lives; shared by every command that opens it.
@@ -54,6 +57,7 @@ async fn main() -> std::process::ExitCode {
         Command::Serve(args) => serve::run(args).await,
         Command::Clients(args) => clients::run(args).await,
         Command::Db(args) => db::run(args).await,
+        Command::Keys(args) => keys::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -179,3 +179,44 @@ async fn cli_changes_reach_a_running_server_within_a_second() {
     .await;
     assert!(seeded.is_some(), "the member customer was seeded with demo hosts");
 }
+
+#[tokio::test]
+async fn keys_rotate_reaches_a_running_server_and_old_tokens_keep_working() {
+    let (_dir, db) = fresh_db();
+    let server = Server::start(&db, &["--demo-hosts", "1"]);
+    let (id, secret) = (server.printed("client_id:").expect("id"), server.printed("client_secret:").expect("secret"));
+    let base = server.base_url.clone();
+    let old = token(&base, &id, &secret).await.1["access_token"].as_str().expect("token").to_owned();
+
+    let out = Command::new(BIN).args(["keys", "--database", &db, "rotate"]).output().expect("rotate");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let kid = text.split_whitespace().nth(3).expect("kid").trim_end_matches(';').to_owned();
+
+    let kid_of = |t: &str| -> String {
+        let header = t.split('.').next().expect("header");
+        let bytes = base64_url_decode(header);
+        let json: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+        json["kid"].as_str().unwrap_or_default().to_owned()
+    };
+    let rotated = within(Duration::from_secs(1), || async {
+        let t = token(&base, &id, &secret).await.1["access_token"].as_str().unwrap_or_default().to_owned();
+        kid_of(&t) == kid
+    })
+    .await;
+    assert!(rotated.is_some(), "new tokens are signed with the new key within a second");
+    assert_eq!(get_devices(&base, &old).await, 200, "a token of the old key still works");
+    let jwks: serde_json::Value =
+        reqwest::get(format!("{base}/oauth2/jwks")).await.expect("jwks").json().await.expect("json");
+    assert_eq!(jwks["keys"].as_array().expect("keys").len(), 2);
+    assert_eq!(jwks["keys"][0]["kid"], kid.as_str());
+
+    let list = Command::new(BIN).args(["keys", "--database", &db, "list"]).output().expect("list");
+    let listing = String::from_utf8_lossy(&list.stdout).to_string();
+    assert!(listing.lines().nth(1).is_some_and(|l| l.starts_with(&kid) && l.ends_with("(signs)")), "{listing}");
+}
+
+fn base64_url_decode(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).expect("base64url")
+}

@@ -18,6 +18,7 @@ use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use talon_wire::discovery;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -30,6 +31,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/oauth2/token", post(routes::oauth2::token))
         .route("/oauth2/revoke", post(routes::oauth2::revoke))
+        .route(discovery::INTROSPECT_PATH, post(routes::oauth2::introspect))
+        .route(discovery::JWKS_PATH, get(routes::discovery::jwks))
+        .route(discovery::METADATA_PATH, get(routes::discovery::metadata))
         .route("/devices/queries/devices/v1", get(routes::devices::query))
         .route("/devices/entities/devices/v2", get(routes::devices::details_get).post(routes::devices::details_post))
         .route("/devices/entities/devices-actions/v2", post(routes::devices::action))

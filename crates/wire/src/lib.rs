@@ -6,6 +6,7 @@
 pub mod basic;
 pub mod claims;
 pub mod device;
+pub mod discovery;
 pub mod envelope;
 pub mod form;
 pub mod headers;

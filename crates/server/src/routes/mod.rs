@@ -1,6 +1,7 @@
 //! The routes: OAuth2 endpoints, the emulated hosts API, and the envelope answers for unknown routes.
 
 pub mod devices;
+pub mod discovery;
 pub mod oauth2;
 
 use axum::http::StatusCode;

@@ -6,8 +6,9 @@ use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use talon_auth::{authorize_token_request, ApiClient, ClientId, CustomerId, TokenDenied};
+use talon_auth::{authorize_token_request, token_holder, ApiClient, ClientId, CustomerId, TokenDenied};
 use talon_wire::basic::{parse_basic, BasicCredentials, BasicError};
+use talon_wire::discovery::Introspection;
 use talon_wire::form::Form;
 use talon_wire::headers::{FORM_CONTENT_TYPE, POWERED_BY_OAUTH2};
 use talon_wire::ids::is_hex32;
@@ -91,6 +92,49 @@ pub async fn revoke(
         }
     }
     Ok(envelope(StatusCode::OK, POWERED_BY_OAUTH2, Some(()), vec![], None))
+}
+
+/// RFC 7662 introspection, for the caller's own tokens only: anything else (unknown, malformed, expired,
+/// revoked, another client's, or a token its client no longer stands behind) is `{"active": false}`.
+/// The caller authenticates as at the token endpoint (Basic or form credentials).
+pub async fn introspect(
+    State(state): State<AppState>,
+    OAuth2Request { ip, headers, form }: OAuth2Request,
+) -> Result<Response, ApiError> {
+    let basic = match basic_credentials(&headers) {
+        Err(BasicError::NotBasic) => None,
+        other => other.map_err(|e| ApiError::bad_request(e.to_string()))?,
+    };
+    let (client_id, secret) = merge_credentials(basic.as_ref(), &form)?;
+    let caller = authenticate(&state, ip, client_id, secret, None)?.map_err(|denied| match denied {
+        TokenDenied::IpNotAllowed => ApiError::authorization_failed("ip-not-allowed"),
+        _ => ApiError::new(StatusCode::UNAUTHORIZED, "access denied, invalid client credentials"),
+    })?;
+    let token = form.non_empty(field::TOKEN).ok_or_else(|| ApiError::bad_request("token is required"))?;
+    let answer = state
+        .verify_token(token)
+        .ok()
+        .filter(|t| t.client_id == caller.id && !state.is_revoked(&t.jti))
+        .and_then(|t| {
+            let clients = state.clients();
+            let holder = token_holder(clients.get(&t.client_id), &t)?;
+            let scopes = t.scopes.intersection(holder.scopes);
+            Some(Introspection {
+                active: true,
+                scope: Some(scopes.to_strings().join(" ")),
+                client_id: Some(t.client_id.to_string()),
+                token_type: Some("bearer".to_owned()),
+                exp: Some(t.expires_at),
+                iat: Some(t.issued_at),
+                sub: Some(t.client_id.to_string()),
+                iss: Some(state.keyring().issuer().to_owned()),
+                jti: Some(t.jti.clone()),
+                cid: Some(t.member_cid.as_ref().unwrap_or(&t.cid).to_string()),
+                member_cid: t.member_cid.as_ref().map(|m| m.to_string()),
+            })
+        })
+        .unwrap_or_default();
+    Ok(([(CACHE_CONTROL, "no-store")], json_response(StatusCode::OK, &answer)).into_response())
 }
 
 /// An OAuth2 request as both endpoints read it: counted against the per-address limit first, then its

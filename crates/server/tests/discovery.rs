@@ -1,0 +1,125 @@
+//! RFC 8414 metadata, the JWKS (verified with a standard JOSE library), key rotation, RFC 7662
+//! introspection.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::*;
+use talon_auth::SigningKey;
+use talon_wire::basic::encode_basic;
+use talon_wire::Scope;
+
+fn get(path: &str) -> Request<Body> {
+    Request::get(path).header("host", "auth.example:8443").body(Body::empty()).expect("request")
+}
+
+#[tokio::test]
+async fn metadata_names_every_endpoint_at_the_host_the_client_used() {
+    let h = Harness::default().await;
+    let reply = h.send(get("/.well-known/oauth-authorization-server")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let m = reply.json();
+    assert_eq!(m["issuer"], "talon");
+    assert_eq!(m["token_endpoint"], "http://auth.example:8443/oauth2/token");
+    assert_eq!(m["revocation_endpoint"], "http://auth.example:8443/oauth2/revoke");
+    assert_eq!(m["introspection_endpoint"], "http://auth.example:8443/oauth2/introspect");
+    assert_eq!(m["jwks_uri"], "http://auth.example:8443/oauth2/jwks");
+    assert_eq!(m["grant_types_supported"], serde_json::json!(["client_credentials"]));
+    assert!(m["scopes_supported"].as_array().expect("scopes").contains(&serde_json::json!("devices:read")));
+}
+
+fn jwks_keys(reply: &Reply) -> Vec<jsonwebtoken::jwk::Jwk> {
+    let set: jsonwebtoken::jwk::JwkSet = serde_json::from_slice(&reply.body).expect("a JWK set");
+    set.keys
+}
+
+fn verify_with(jwks: &[jsonwebtoken::jwk::Jwk], token: &str) -> Result<serde_json::Value, String> {
+    let kid = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?.kid.ok_or("no kid")?;
+    let jwk = jwks.iter().find(|k| k.common.key_id.as_deref() == Some(kid.as_str())).ok_or("kid not in JWKS")?;
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    validation.validate_exp = false; // the harness clock is not the wall clock
+    validation.set_issuer(&["talon"]);
+    jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation).map(|d| d.claims).map_err(|e| e.to_string())
+}
+
+#[tokio::test]
+async fn tokens_verify_offline_against_the_jwks_across_a_key_rotation() {
+    let h = Harness::default().await;
+    let c = h.client(&[Scope::DEVICES_READ]).await;
+    let old_token = h.token(&c).await;
+    let jwks = jwks_keys(&h.send(get("/oauth2/jwks")).await);
+    assert_eq!(jwks.len(), 1);
+    let claims = verify_with(&jwks, &old_token).expect("verifies against the JWKS");
+    assert_eq!(claims["sub"], c.id());
+
+    // Rotate: a new key signs from the next refresh on; the old one keeps verifying.
+    h.clock.advance(10);
+    let new_key = SigningKey::generate(NOW + 10);
+    let new_kid = new_key.kid.clone();
+    h.store.add_signing_key(&new_key).await.expect("rotate");
+    h.state.refresh().await.expect("refresh");
+    let jwks = jwks_keys(&h.send(get("/oauth2/jwks")).await);
+    assert_eq!(jwks.len(), 2);
+    assert_eq!(jwks[0].common.key_id.as_deref(), Some(new_kid.as_str()), "newest first");
+    let new_token = h.token(&c).await;
+    assert_eq!(jsonwebtoken::decode_header(&new_token).expect("header").kid.as_deref(), Some(new_kid.as_str()));
+    verify_with(&jwks, &new_token).expect("the new token verifies");
+    verify_with(&jwks, &old_token).expect("the old token still verifies");
+    assert_eq!(h.send(bearer_get("/devices/queries/devices/v1", &old_token)).await.status, StatusCode::OK);
+}
+
+fn introspect(auth: Option<String>, body: &str) -> Request<Body> {
+    let mut r = Request::post("/oauth2/introspect").header("content-type", "application/x-www-form-urlencoded");
+    if let Some(a) = auth {
+        r = r.header("authorization", a);
+    }
+    r.body(Body::from(body.to_owned())).expect("request")
+}
+
+#[tokio::test]
+async fn introspection_answers_only_about_the_callers_live_tokens() {
+    let h = Harness::default().await;
+    let c = h.client(&[Scope::DEVICES_READ, Scope::DEVICES_WRITE]).await;
+    let other = h.client(&[Scope::DEVICES_READ]).await;
+    let token = h.token(&c).await;
+
+    let live = h.send(introspect(Some(c.basic()), &format!("token={token}"))).await;
+    assert_eq!(live.status, StatusCode::OK);
+    assert_eq!(live.header("cache-control"), "no-store");
+    let body = live.json();
+    assert_eq!(body["active"], true);
+    assert_eq!(body["client_id"], c.id());
+    assert_eq!(body["scope"], "devices:read devices:write");
+    assert_eq!(body["token_type"], "bearer");
+    assert_eq!(body["exp"].as_i64(), Some(NOW + 1800));
+    // Form credentials work too.
+    let by_form = h.send(introspect(None, &format!("{}&token={token}", c.form()))).await;
+    assert_eq!(by_form.json()["active"], true);
+
+    let inactive = serde_json::json!({"active": false});
+    let theirs = h.send(introspect(Some(other.basic()), &format!("token={token}"))).await;
+    assert_eq!(theirs.json(), inactive, "another client learns nothing");
+    for garbage in ["garbage", "a.b.c"] {
+        assert_eq!(h.send(introspect(Some(c.basic()), &format!("token={garbage}"))).await.json(), inactive);
+    }
+
+    let revoke = Request::post("/oauth2/revoke")
+        .header("authorization", c.basic())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(format!("token={token}")))
+        .expect("request");
+    assert_eq!(h.send(revoke).await.status, StatusCode::OK);
+    let revoked = h.send(introspect(Some(c.basic()), &format!("token={token}"))).await;
+    assert_eq!(revoked.json(), inactive, "revoked");
+
+    let fresh = h.token(&c).await;
+    h.clock.advance(1800);
+    assert_eq!(h.send(introspect(Some(c.basic()), &format!("token={fresh}"))).await.json(), inactive, "expired");
+
+    let wrong = h.send(introspect(Some(encode_basic(c.id(), "wrong")), "token=x")).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let missing = h.send(introspect(Some(c.basic()), "")).await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+}
