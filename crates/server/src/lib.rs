@@ -38,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .route("/devices/entities/devices/v2", get(routes::devices::details_get).post(routes::devices::details_post))
         .route("/devices/entities/devices-actions/v2", post(routes::devices::action))
         .route("/healthz", get(routes::healthz))
+        .route("/readyz", get(routes::readyz))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config().limits.max_body_bytes))

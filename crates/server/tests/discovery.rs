@@ -123,3 +123,27 @@ async fn introspection_answers_only_about_the_callers_live_tokens() {
     let missing = h.send(introspect(Some(c.basic()), "")).await;
     assert_eq!(missing.status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn health_and_readiness_follow_the_database() {
+    let Some(db) = talon_testkit::TestDb::fresh(talon_testkit::Backend::Postgres).await else { return };
+    let db = std::sync::Arc::new(db);
+    let h = Harness::on(
+        db.clone(),
+        talon_server::Config::default(),
+        std::sync::Arc::new(talon_auth::ManualClock::new(NOW)),
+    )
+    .await;
+    let live = h.send(get("/healthz")).await;
+    assert_eq!((live.status, live.json()), (StatusCode::OK, serde_json::json!({"status": "ok"})));
+    let ready = h.send(get("/readyz")).await;
+    assert_eq!((ready.status, ready.json()), (StatusCode::OK, serde_json::json!({"status": "ready"})));
+
+    db.set_reachable(false).await;
+    let down = h.send(get("/readyz")).await;
+    assert_envelope_error(&down, StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable; try again");
+    assert_eq!(h.send(get("/healthz")).await.status, StatusCode::OK, "liveness does not depend on the store");
+
+    db.set_reachable(true).await;
+    assert_eq!(h.send(get("/readyz")).await.status, StatusCode::OK, "ready again once the database is back");
+}

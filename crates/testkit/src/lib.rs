@@ -93,6 +93,28 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// PostgreSQL only: cuts every connection to this database and refuses new ones (`false`), or lets
+    /// them in again (`true`), to test how the server behaves when its database goes away.
+    pub async fn set_reachable(&self, reachable: bool) {
+        let Kind::Postgres { admin_url, name } = &self.kind else {
+            panic!("only a PostgreSQL database can be cut off")
+        };
+        let mut admin = sqlx::PgConnection::connect(admin_url).await.expect("admin connection");
+        sqlx::query(&format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS {reachable}"))
+            .execute(&mut admin)
+            .await
+            .expect("alter database");
+        if !reachable {
+            sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+                .bind(name)
+                .execute(&mut admin)
+                .await
+                .expect("terminate connections");
+        }
+    }
+}
+
 /// Runs `scripts/ensure-postgres.sh` once per test process.
 fn ensure_postgres() {
     static ONCE: std::sync::Once = std::sync::Once::new();

@@ -18,6 +18,17 @@ pub async fn method_not_allowed() -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed").powered_by(POWERED_BY_GATEWAY)
 }
 
+/// Readiness: 200 when the store answers, 503 (in the envelope) when it does not, so a load balancer
+/// takes a node whose database is unreachable out of rotation.
+pub async fn readyz(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+) -> axum::response::Response {
+    match state.store().change_version().await {
+        Ok(_) => ([(axum::http::header::CONTENT_TYPE, "application/json")], r#"{"status":"ready"}"#).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
 /// Liveness: answers as long as the process serves HTTP. Also the benchmark's ceiling route.
 pub async fn healthz() -> impl IntoResponse {
     ([(axum::http::header::CONTENT_TYPE, "application/json")], r#"{"status":"ok"}"#)
