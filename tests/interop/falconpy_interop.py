@@ -36,7 +36,7 @@ import sys
 import traceback
 
 import requests
-from falconpy import APIHarnessV2, Hosts, OAuth2
+from falconpy import APIHarnessV2, CSPMRegistration, Hosts, OAuth2
 
 TIMEOUT = 10
 DEVICES_QUERY_ROUTE = "/devices/queries/devices/v1"
@@ -226,6 +226,55 @@ def hosts_query_devices(env, state):
     state["device_id"] = body["resources"][0]
 
 
+def hosts_filter_and_details(env, state):
+    """b2. An FQL filter, sorted and paged, then the details of what it found."""
+    hosts = state["hosts"]
+    result = hosts.query_devices_by_filter(
+        filter="platform_name:'Windows'+status:'normal'",
+        sort="last_seen.desc", limit=50, offset=0)
+    expect_status(result, (200,), "query_devices_by_filter(filter=...)")
+    ids = result["body"].get("resources") or []
+    expect(ids, "the Windows filter found no host", result)
+    details = hosts.get_device_details(ids=ids)
+    expect_status(details, (200,), "get_device_details(ids=...)")
+    devices = details["body"].get("resources") or []
+    expect(len(devices) == len(ids), "details did not answer every ID",
+           details)
+    expect(all(d.get("platform_name") == "Windows" for d in devices),
+           "the filter let a non-Windows host through", details)
+    seen = [d.get("last_seen") for d in devices]
+    expect(seen == sorted(seen, reverse=True),
+           "last_seen.desc did not sort newest first", details)
+    bad = hosts.query_devices_by_filter(filter="platform_name='Windows'")
+    expect_status(bad, (400,), "a malformed filter")
+    expect("position" in first_error_message(bad),
+           "a filter syntax error does not say where", bad)
+
+
+def cspm_policy_settings(env, state):
+    """b3. CSPMRegistration reads and changes policy settings."""
+    cspm = CSPMRegistration(auth_object=state["auth"], timeout=TIMEOUT)
+    result = cspm.get_policy_settings(service="S3", cloud_platform="aws")
+    expect_status(result, (200,), "get_policy_settings(service='S3')")
+    policies = result["body"].get("resources") or []
+    expect(policies and all(p.get("cloud_service") == "S3"
+                            for p in policies),
+           "get_policy_settings did not answer S3 policies", result)
+    policy_id = policies[0]["policy_id"]
+    changed = cspm.update_policy_settings(
+        policy_id=policy_id, enabled=False, severity="low",
+        regions=["us-east-1"], tag_excluded=True,
+        account_id="123456789012")
+    expect_status(changed, (200,), "update_policy_settings(...)")
+    again = cspm.get_policy_settings(policy_id=str(policy_id))
+    expect_status(again, (200,), "get_policy_settings(policy_id=...)")
+    setting = again["body"]["resources"][0]["policy_settings"][0]
+    expect(setting.get("enabled") is False
+           and setting.get("severity") == "low"
+           and setting.get("regions") == ["us-east-1"],
+           "the policy change did not persist", again)
+
+
 def readonly_cannot_contain(env, state):
     """c. A devices:read-only client gets 403 on perform_action(contain)."""
     hosts = Hosts(client_id=env.readonly_id,
@@ -366,6 +415,8 @@ def member_cid_login(env, state):
 CHECKS = (
     token_keeps_base_url,
     hosts_query_devices,
+    hosts_filter_and_details,
+    cspm_policy_settings,
     readonly_cannot_contain,
     admin_can_contain,
     wrong_secret_rejected,

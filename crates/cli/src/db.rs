@@ -36,15 +36,16 @@ pub async fn run(args: DbArgs) -> anyhow::Result<()> {
             let (source, target) = (open(from.clone()).await?, open(to.clone()).await?);
             let report = talon_store::copy(&*source, &*target, now).await.context("copy failed")?;
             println!(
-                "copied from {} to {}: {} customers, {} clients, {} signing keys, {} revocations, {} hosts \
-                 (items the target had already are kept)",
+                "copied from {} to {}: {} customers, {} clients, {} signing keys, {} revocations, {} hosts, \
+                 {} policy settings (items the target had already are kept)",
                 redact_url(&from),
                 redact_url(&to),
                 report.customers,
                 report.clients,
                 report.keys,
                 report.revocations,
-                report.hosts
+                report.hosts,
+                report.policy_settings
             );
             Ok(())
         }

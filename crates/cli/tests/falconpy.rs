@@ -63,6 +63,8 @@ async fn falconpy_works_unmodified_against_talon() {
     for check in [
         "token_keeps_base_url",
         "hosts_query_devices",
+        "hosts_filter_and_details",
+        "cspm_policy_settings",
         "readonly_cannot_contain",
         "admin_can_contain",
         "wrong_secret_rejected",

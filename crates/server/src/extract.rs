@@ -69,6 +69,18 @@ impl RouteScope for DevicesWrite {
     const SCOPE: Scope = Scope::DEVICES_WRITE;
 }
 
+/// `cspm-registration:read`.
+pub struct CspmRead;
+impl RouteScope for CspmRead {
+    const SCOPE: Scope = Scope::CSPM_READ;
+}
+
+/// `cspm-registration:write`.
+pub struct CspmWrite;
+impl RouteScope for CspmWrite {
+    const SCOPE: Scope = Scope::CSPM_WRITE;
+}
+
 /// The bearer guard: a request that reaches a handler taking `Authorized<S>` carries a valid, unrevoked
 /// token of an enabled client, from an allowed address, holding `S::SCOPE`, within the customer's rate.
 pub struct Authorized<S> {

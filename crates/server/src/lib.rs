@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .route("/devices/queries/devices/v1", get(routes::devices::query))
         .route("/devices/entities/devices/v2", get(routes::devices::details_get).post(routes::devices::details_post))
         .route("/devices/entities/devices-actions/v2", post(routes::devices::action))
+        .route("/settings/entities/policy/v1", get(routes::policies::get).patch(routes::policies::update))
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
         .fallback(routes::not_found)

@@ -11,6 +11,7 @@ mod sqlite;
 
 use async_trait::async_trait;
 use talon_auth::{ApiClient, ClientId, CustomerId, SigningKey};
+use talon_emulator::policy::PolicySetting;
 use talon_emulator::{DeviceAction, Host};
 
 pub use postgres::PostgresStore;
@@ -142,6 +143,10 @@ pub trait Store: Send + Sync + 'static {
     async fn customer_hosts(&self, cid: &CustomerId) -> Result<Vec<Host>>;
     /// The hosts of `cid` among `ids` (hidden ones too), in device ID order; unknown IDs are left out.
     async fn hosts(&self, cid: &CustomerId, ids: &[String]) -> Result<Vec<Host>>;
+    /// The CSPM policy settings `cid` has changed (the rest are at their defaults).
+    async fn policy_settings(&self, cid: &CustomerId) -> Result<Vec<PolicySetting>>;
+    /// Stores these settings of `cid`, all or none.
+    async fn save_policy_settings(&self, cid: &CustomerId, settings: &[PolicySetting]) -> Result<()>;
     /// Applies `action` to every host in `ids`, all or none.
     async fn apply_host_action(
         &self,
@@ -170,10 +175,11 @@ pub struct CopyReport {
     pub keys: usize,
     pub revocations: usize,
     pub hosts: usize,
+    pub policy_settings: usize,
 }
 
 /// Copies everything from `from` into `to`: the default customer, customers, clients, signing keys,
-/// revocations of unexpired tokens, and hosts. Idempotent: what `to` has already (by ID) is left as it
+/// revocations of unexpired tokens, hosts, and changed CSPM policy settings. Idempotent: what `to` has already (by ID) is left as it
 /// is, so a copy can be re-run, also to finish one that was interrupted. Tokens issued before the copy
 /// stay valid afterwards, since the keys that signed them move too.
 pub async fn copy(from: &dyn Store, to: &dyn Store, now: i64) -> Result<CopyReport> {
@@ -208,6 +214,17 @@ pub async fn copy(from: &dyn Store, to: &dyn Store, now: i64) -> Result<CopyRepo
     let before: u64 = count_hosts(to, &hosts).await?;
     to.insert_hosts(&hosts).await?;
     report.hosts = (count_hosts(to, &hosts).await? - before) as usize;
+    for cid in from.customers().await? {
+        let known = to.policy_settings(&cid).await?;
+        let new: Vec<_> = from
+            .policy_settings(&cid)
+            .await?
+            .into_iter()
+            .filter(|s| !known.iter().any(|k| k.policy_id == s.policy_id))
+            .collect();
+        to.save_policy_settings(&cid, &new).await?;
+        report.policy_settings += new.len();
+    }
     Ok(report)
 }
 

@@ -7,9 +7,10 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use sqlx::Postgres;
 use talon_auth::{ApiClient, ClientId, CustomerId, SigningKey};
+use talon_emulator::policy::PolicySetting;
 use talon_emulator::{DeviceAction, Host};
 
-use crate::records::{json_list, missing_ids, revocation, ClientLists, ClientRecord, HostRecord};
+use crate::records::{json_list, missing_ids, revocation, ClientLists, ClientRecord, HostRecord, PolicyRecord};
 use crate::{ChangeVersion, Result, Revocation, RevocationCursor, Store, StoreError, UnknownHosts, ADOPT_CONFLICT};
 
 /// Advisory lock key that serialises first-start initialisation and first-client creation across nodes.
@@ -420,6 +421,41 @@ impl Store for PostgresStore {
     async fn hosts(&self, cid: &CustomerId, ids: &[String]) -> Result<Vec<Host>> {
         let mut conn = self.pool.acquire().await?;
         Self::select_hosts(&mut conn, cid, &ids.iter().collect::<Vec<_>>(), "").await
+    }
+
+    async fn policy_settings(&self, cid: &CustomerId) -> Result<Vec<PolicySetting>> {
+        sqlx::query_as::<_, PolicyRecord>(
+            "SELECT policy_id, enabled, severity, regions, tag_excluded FROM policy_settings WHERE cid = $1 \
+             ORDER BY policy_id",
+        )
+        .bind(cid.as_str())
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(PolicyRecord::into_setting)
+        .collect()
+    }
+
+    async fn save_policy_settings(&self, cid: &CustomerId, settings: &[PolicySetting]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for s in settings {
+            sqlx::query(
+                "INSERT INTO policy_settings (cid, policy_id, enabled, severity, regions, tag_excluded) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (cid, policy_id) DO UPDATE SET \
+                 enabled = excluded.enabled, severity = excluded.severity, regions = excluded.regions, \
+                 tag_excluded = excluded.tag_excluded",
+            )
+            .bind(cid.as_str())
+            .bind(i64::from(s.policy_id))
+            .bind(s.enabled)
+            .bind(s.severity.as_str())
+            .bind(json_list(&s.regions))
+            .bind(s.tag_excluded)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn apply_host_action(

@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use ipnet::IpNet;
 use talon_auth::{ApiClient, ClientId, CustomerId, SecretDigest};
+use talon_emulator::policy::{PolicySetting, Severity};
 use talon_emulator::{Host, HostStatus, Platform};
 use talon_wire::ScopeSet;
 
@@ -108,6 +109,29 @@ impl HostRecord {
             last_seen: self.last_seen,
             hidden: self.hidden,
             device_id: id,
+        })
+    }
+}
+
+/// A `policy_settings` row.
+#[derive(sqlx::FromRow)]
+pub(crate) struct PolicyRecord {
+    policy_id: i64,
+    enabled: bool,
+    severity: String,
+    regions: String,
+    tag_excluded: bool,
+}
+
+impl PolicyRecord {
+    pub(crate) fn into_setting(self) -> Result<PolicySetting> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("policy setting {}: {what}", self.policy_id));
+        Ok(PolicySetting {
+            policy_id: u32::try_from(self.policy_id).map_err(|_| corrupt("policy_id"))?,
+            enabled: self.enabled,
+            severity: Severity::parse(&self.severity).ok_or_else(|| corrupt("severity"))?,
+            regions: parse_json_list(&self.regions, "regions", |s| Some(s.to_owned()))?,
+            tag_excluded: self.tag_excluded,
         })
     }
 }

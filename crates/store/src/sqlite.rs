@@ -7,9 +7,10 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite};
 use talon_auth::{ApiClient, ClientId, CustomerId, SigningKey};
+use talon_emulator::policy::PolicySetting;
 use talon_emulator::{DeviceAction, Host};
 
-use crate::records::{json_list, missing_ids, revocation, ClientLists, ClientRecord, HostRecord};
+use crate::records::{json_list, missing_ids, revocation, ClientLists, ClientRecord, HostRecord, PolicyRecord};
 use crate::{ChangeVersion, Result, Revocation, RevocationCursor, Store, StoreError, UnknownHosts, ADOPT_CONFLICT};
 
 /// How long a writer waits for another process's write to finish before giving up.
@@ -418,6 +419,41 @@ impl Store for SqliteStore {
     async fn hosts(&self, cid: &CustomerId, ids: &[String]) -> Result<Vec<Host>> {
         let mut conn = self.pool.acquire().await?;
         Self::select_hosts(&mut conn, cid, &ids.iter().collect::<Vec<_>>()).await
+    }
+
+    async fn policy_settings(&self, cid: &CustomerId) -> Result<Vec<PolicySetting>> {
+        sqlx::query_as::<_, PolicyRecord>(
+            "SELECT policy_id, enabled, severity, regions, tag_excluded FROM policy_settings WHERE cid = ? \
+             ORDER BY policy_id",
+        )
+        .bind(cid.as_str())
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(PolicyRecord::into_setting)
+        .collect()
+    }
+
+    async fn save_policy_settings(&self, cid: &CustomerId, settings: &[PolicySetting]) -> Result<()> {
+        let mut tx = self.write().await?;
+        for s in settings {
+            sqlx::query(
+                "INSERT INTO policy_settings (cid, policy_id, enabled, severity, regions, tag_excluded) \
+                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (cid, policy_id) DO UPDATE SET \
+                 enabled = excluded.enabled, severity = excluded.severity, regions = excluded.regions, \
+                 tag_excluded = excluded.tag_excluded",
+            )
+            .bind(cid.as_str())
+            .bind(i64::from(s.policy_id))
+            .bind(s.enabled)
+            .bind(s.severity.as_str())
+            .bind(json_list(&s.regions))
+            .bind(s.tag_excluded)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn apply_host_action(

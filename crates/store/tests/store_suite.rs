@@ -34,6 +34,7 @@ suite!(
     a_new_signing_key_bumps_the_keys_counter,
     concurrent_host_actions_all_apply,
     copy_from_sqlite_moves_everything_idempotently,
+    policy_settings_are_stored_per_customer,
 );
 
 /// A fresh database of `backend`, opened; `None` only when PostgreSQL was explicitly skipped.
@@ -288,8 +289,15 @@ async fn copy_from_sqlite_moves_everything_idempotently(backend: Backend) {
         .expect("q")
         .expect("contained");
 
+    let setting = talon_emulator::policy::Policy::find(4).expect("policy").default_setting();
+    source
+        .save_policy_settings(&cid, &[talon_emulator::policy::PolicySetting { enabled: false, ..setting }])
+        .await
+        .expect("policy");
+
     let report = copy(&*source, &*target, NOW).await.expect("copy");
-    assert_eq!(report, CopyReport { customers: 1, clients: 1, keys: 2, revocations: 1, hosts: 5 });
+    assert_eq!(report, CopyReport { customers: 1, clients: 1, keys: 2, revocations: 1, hosts: 5, policy_settings: 1 });
+    assert_eq!(target.policy_settings(&cid).await.expect("settings"), source.policy_settings(&cid).await.expect("s"));
     assert_eq!(target.default_customer().await.expect("cid"), cid, "the default customer moved");
     assert_eq!(target.client(&c.id).await.expect("get"), Some(c.clone()));
     let mut kids: Vec<_> = source.signing_keys().await.expect("k").into_iter().map(|k| k.kid).collect();
@@ -312,4 +320,25 @@ async fn copy_from_sqlite_moves_everything_idempotently(backend: Backend) {
     other.create_client(&own).await.expect("client");
     assert!(matches!(copy(&*source, &*other, NOW).await, Err(StoreError::Conflict(_))));
     assert_eq!(other.clients().await.expect("clients").len(), 1);
+}
+
+async fn policy_settings_are_stored_per_customer(backend: Backend) {
+    use talon_emulator::policy::{PolicySetting, Severity};
+    let Some((_db, store)) = fresh(backend).await else { return };
+    let cid = store.default_customer().await.expect("cid");
+    assert!(store.policy_settings(&cid).await.expect("settings").is_empty(), "defaults are not stored");
+    let mut setting = PolicySetting {
+        policy_id: 4,
+        enabled: false,
+        severity: Severity::Low,
+        regions: vec!["eu-west-1".into()],
+        tag_excluded: true,
+    };
+    store.save_policy_settings(&cid, std::slice::from_ref(&setting)).await.expect("save");
+    setting.severity = Severity::Critical;
+    store.save_policy_settings(&cid, std::slice::from_ref(&setting)).await.expect("save again updates");
+    assert_eq!(store.policy_settings(&cid).await.expect("settings"), vec![setting]);
+    let other = client(&CustomerId::generate(), vec![]);
+    store.create_client(&other).await.expect("another customer");
+    assert!(store.policy_settings(&other.cid).await.expect("settings").is_empty(), "per customer");
 }

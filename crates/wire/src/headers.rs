@@ -20,3 +20,5 @@ pub const POWERED_BY_OAUTH2: &str = "csam";
 pub const POWERED_BY_GATEWAY: &str = "crowdstrike-api-gateway";
 /// `meta.powered_by` of the hosts API.
 pub const POWERED_BY_DEVICES: &str = "device-api";
+/// `meta.powered_by` of the CSPM settings API.
+pub const POWERED_BY_CSPM: &str = "cspm-registration";

@@ -11,6 +11,7 @@ pub mod envelope;
 pub mod form;
 pub mod headers;
 pub mod ids;
+pub mod policy;
 pub mod scope;
 pub mod token;
 

@@ -82,6 +82,10 @@ impl Scope {
     pub const DEVICES_READ: Scope = Scope::known("devices", Access::Read);
     /// `devices:write`: containment and other host actions.
     pub const DEVICES_WRITE: Scope = Scope::known("devices", Access::Write);
+    /// `cspm-registration:read`: CSPM policy settings.
+    pub const CSPM_READ: Scope = Scope::known("cspm-registration", Access::Read);
+    /// `cspm-registration:write`: changing CSPM policy settings.
+    pub const CSPM_WRITE: Scope = Scope::known("cspm-registration", Access::Write);
 
     /// A scope of a resource known at compile time; fails the build if the resource is not catalogued.
     const fn known(resource: &str, access: Access) -> Scope {

@@ -110,7 +110,8 @@ pub async fn action(
     Ok(envelope(StatusCode::ACCEPTED, POWERED_BY_DEVICES, Some(resources), vec![], None))
 }
 
-fn query_params(raw: Option<&str>, repeatable: &[&str], max_fields: usize) -> Result<Form, ApiError> {
+/// The query string as a strict form (see [`Form::parse_with`]); an error is a 400 saying what is wrong.
+pub(crate) fn query_params(raw: Option<&str>, repeatable: &[&str], max_fields: usize) -> Result<Form, ApiError> {
     Form::parse_with(raw.unwrap_or_default().as_bytes(), repeatable, max_fields)
         .map_err(|e| ApiError::bad_request(format!("query: {e}")))
 }

@@ -3,6 +3,7 @@
 pub mod devices;
 pub mod discovery;
 pub mod oauth2;
+pub mod policies;
 
 use axum::http::StatusCode;
 use axum::response::IntoResponse;

@@ -62,6 +62,17 @@ CREATE TABLE hosts (
 );
 CREATE INDEX hosts_by_customer ON hosts (cid, hostname);
 
+-- CSPM policy settings a customer changed; policies without a row are at their catalogue defaults.
+CREATE TABLE policy_settings (
+    cid          TEXT NOT NULL REFERENCES customers (cid),
+    policy_id    BIGINT NOT NULL,
+    enabled      BOOLEAN NOT NULL,
+    severity     TEXT NOT NULL,
+    regions      TEXT NOT NULL,
+    tag_excluded BOOLEAN NOT NULL,
+    PRIMARY KEY (cid, policy_id)
+);
+
 -- Change counters, kept by triggers, each change also announced on the channel talon_changes so that
 -- listening nodes refresh at once instead of at their next poll.
 CREATE TABLE change_counters (

@@ -60,6 +60,17 @@ CREATE TABLE hosts (
 );
 CREATE INDEX hosts_by_customer ON hosts (cid, hostname);
 
+-- CSPM policy settings a customer changed; policies without a row are at their catalogue defaults.
+CREATE TABLE policy_settings (
+    cid          TEXT NOT NULL REFERENCES customers (cid),
+    policy_id    INTEGER NOT NULL,
+    enabled      INTEGER NOT NULL,
+    severity     TEXT NOT NULL,
+    regions      TEXT NOT NULL,
+    tag_excluded INTEGER NOT NULL,
+    PRIMARY KEY (cid, policy_id)
+);
+
 -- Change counters: a running server polls these to learn of changes made by other processes (the CLI).
 -- Triggers keep them, so no writer can forget to.
 CREATE TABLE change_counters (
