@@ -163,7 +163,7 @@ impl PolicyFilter {
 }
 
 /// The policies `filter` selects, each with the customer's setting (`stored`) or its default.
-pub fn select<'a>(filter: &PolicyFilter, stored: &'a [PolicySetting]) -> Vec<(&'static Policy, PolicySetting)> {
+pub fn select(filter: &PolicyFilter, stored: &[PolicySetting]) -> Vec<(&'static Policy, PolicySetting)> {
     CATALOGUE
         .iter()
         .filter(|p| filter.matches(p))
