@@ -240,6 +240,12 @@ impl HostQuery {
         Ok(HostQuery { offset, limit, sort, filter })
     }
 
+    /// True when the query is the plain listing (no filter, default order): its pages depend only on
+    /// offset and limit, so a page can be kept and served again until the hosts change.
+    pub fn is_plain_listing(&self) -> bool {
+        self.filter.is_none() && self.sort.is_none_or(|s| s == HostSort::DEFAULT)
+    }
+
     /// Runs the query over a customer's hosts: the visible ones that match, in order (by `hostname` when
     /// no sort is given; ties by device ID), one page of them, and how many matched in all.
     pub fn run<'h>(&self, index: &'h HostIndex) -> (Vec<&'h Host>, u64) {

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, RwLock};
 
+use serde_json::value::RawValue;
 use talon_auth::{
     address_key, ApiClient, ClientId, Clock, CustomerId, DenyList, Keyring, RateLimiter, RateStatus, TokenError,
     VerifiedToken,
@@ -56,7 +57,46 @@ struct Limiters {
 struct HostCache {
     /// Grows on every drop, so that a load which raced with a drop does not put stale hosts back.
     generation: u64,
-    by_customer: HashMap<CustomerId, Arc<HostIndex>>,
+    by_customer: HashMap<CustomerId, Arc<CustomerHosts>>,
+}
+
+/// A customer's hosts as the hosts API serves them: the index, and the serialized pages of the plain
+/// listing (no filter, default order), which depend only on offset and limit until the hosts change.
+pub struct CustomerHosts {
+    index: HostIndex,
+    pages: Mutex<HashMap<(u64, u64), ListingPage>>,
+}
+
+/// A serialized page of device IDs (a JSON list) and how many hosts the listing has in all.
+pub type ListingPage = (Arc<RawValue>, u64);
+
+/// Most serialized pages kept per customer (distinct offset/limit pairs).
+const MAX_CACHED_PAGES: usize = 64;
+
+impl CustomerHosts {
+    fn new(index: HostIndex) -> CustomerHosts {
+        CustomerHosts { index, pages: Mutex::new(HashMap::new()) }
+    }
+
+    /// The page at `offset`/`limit` of the plain listing, made by `make` the first time.
+    pub fn listing_page(&self, offset: u64, limit: u64, make: impl FnOnce() -> ListingPage) -> ListingPage {
+        if let Some(page) = self.pages.lock().unwrap_or_else(|p| p.into_inner()).get(&(offset, limit)) {
+            return page.clone();
+        }
+        let page = make();
+        let mut pages = self.pages.lock().unwrap_or_else(|p| p.into_inner());
+        if pages.len() < MAX_CACHED_PAGES {
+            pages.insert((offset, limit), page.clone());
+        }
+        page
+    }
+}
+
+impl std::ops::Deref for CustomerHosts {
+    type Target = HostIndex;
+    fn deref(&self) -> &HostIndex {
+        &self.index
+    }
 }
 
 /// How far this node has read the store's changes.
@@ -158,7 +198,7 @@ impl AppState {
     }
 
     /// The hosts of `cid`, from memory when this node has them.
-    pub async fn customer_hosts(&self, cid: &CustomerId) -> Result<Arc<HostIndex>, StoreError> {
+    pub async fn customer_hosts(&self, cid: &CustomerId) -> Result<Arc<CustomerHosts>, StoreError> {
         let generation = {
             let cache = self.0.hosts.read().unwrap_or_else(|p| p.into_inner());
             if let Some(hosts) = cache.by_customer.get(cid) {
@@ -166,7 +206,7 @@ impl AppState {
             }
             cache.generation
         };
-        let hosts = Arc::new(HostIndex::new(self.0.store.customer_hosts(cid).await?));
+        let hosts = Arc::new(CustomerHosts::new(HostIndex::new(self.0.store.customer_hosts(cid).await?)));
         let mut cache = self.0.hosts.write().unwrap_or_else(|p| p.into_inner());
         if cache.generation == generation {
             cache.by_customer.insert(cid.clone(), hosts.clone());

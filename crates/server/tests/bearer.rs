@@ -230,6 +230,25 @@ async fn query_devices_filters_with_fql_and_details_show_the_hosts() {
 }
 
 #[tokio::test]
+async fn the_plain_listing_follows_changes_to_the_hosts() {
+    let h = Harness::default().await;
+    let c = h.client(&[Scope::DEVICES_READ, Scope::DEVICES_WRITE]).await;
+    let token = h.token(&c).await;
+    let listing = || bearer_get(&format!("{QUERY}?limit=5&offset=0"), &token);
+    let before = h.send(listing()).await.json();
+    assert_eq!(before["meta"]["pagination"]["total"], 12);
+    let again = h.send(listing()).await.json();
+    assert_eq!(again["resources"], before["resources"], "the same page twice (served from the page cache)");
+    let first = before["resources"][0].as_str().expect("id").to_owned();
+    let hide = "/devices/entities/devices-actions/v2?action_name=hide_host";
+    let reply = h.send(bearer_json_post(hide, &token, &format!(r#"{{"ids":["{first}"]}}"#))).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED);
+    let after = h.send(listing()).await.json();
+    assert_eq!(after["meta"]["pagination"]["total"], 11, "a hidden host leaves the listing at once");
+    assert!(!after["resources"].as_array().expect("ids").contains(&serde_json::json!(first)));
+}
+
+#[tokio::test]
 async fn containment_changes_state_and_refuses_bad_requests_whole() {
     let h = Harness::default().await;
     let c = h.client(&[Scope::DEVICES_READ, Scope::DEVICES_WRITE]).await;

@@ -4,7 +4,9 @@
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use talon_emulator::{DeviceAction, Host, HostQuery, QueryParams};
+use std::sync::Arc;
+
+use talon_emulator::{DeviceAction, Host, HostIndex, HostQuery, QueryParams};
 use talon_wire::device::{param, ActionResult, Device, IdsBody};
 use talon_wire::envelope::Pagination;
 use talon_wire::form::Form;
@@ -14,7 +16,7 @@ use time::OffsetDateTime;
 
 use crate::error::{envelope, ApiError};
 use crate::extract::{media_type, Authorized, Body, DevicesRead, DevicesWrite};
-use crate::state::AppState;
+use crate::state::{AppState, ListingPage};
 
 /// Most hosts one action request may name, as on the real API.
 pub const MAX_ACTION_IDS: usize = 100;
@@ -41,10 +43,22 @@ pub async fn query(
     )
     .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let hosts = state.customer_hosts(&auth.principal.customer).await?;
-    let (page, total) = query.run(&hosts);
-    let ids: Vec<&str> = page.iter().map(|h| h.device_id.as_str()).collect();
+    let (ids, total) = if query.is_plain_listing() {
+        hosts.listing_page(query.offset, query.limit, || serialize_ids(&query, &hosts))
+    } else {
+        serialize_ids(&query, &hosts)
+    };
     let pagination = Pagination { offset: query.offset, limit: query.limit, total };
-    Ok(envelope(StatusCode::OK, POWERED_BY_DEVICES, Some(ids), vec![], Some(pagination)))
+    Ok(envelope(StatusCode::OK, POWERED_BY_DEVICES, Some(&*ids), vec![], Some(pagination)))
+}
+
+/// The page of `query` as a JSON list of device IDs, and the number of matches.
+fn serialize_ids(query: &HostQuery, hosts: &HostIndex) -> ListingPage {
+    let (page, total) = query.run(hosts);
+    let ids: Vec<&str> = page.iter().map(|h| h.device_id.as_str()).collect();
+    // A list of strings always serializes.
+    let json = serde_json::value::to_raw_value(&ids).expect("a list of strings serializes");
+    (Arc::from(json), total)
 }
 
 /// `GET /devices/entities/devices/v2?ids=a&ids=b`: details of up to 100 hosts.
