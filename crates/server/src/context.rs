@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::connect_info::MockConnectInfo;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::Extensions;
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
@@ -75,6 +75,8 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
     let method = request.method().clone();
     // The path only: a query string could carry something secret.
     let path = request.uri().path().to_owned();
+    // The route template for metrics labels; the raw path would let clients create any number of series.
+    let route = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
     let mut response = CONTEXT.scope(context.clone(), next.run(request)).await;
 
     // Routes without a limiter of their own report the budget of unauthenticated requests from this address.
@@ -89,12 +91,19 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
         let wait = (rate.resets_at - state.now()).max(1);
         insert(h, "retry-after", &wait.to_string());
     }
+    let elapsed = context.started.elapsed().as_secs_f64();
+    state.metrics().observe(
+        route.as_deref().unwrap_or(crate::metrics::UNMATCHED),
+        method.as_str(),
+        response.status().as_u16(),
+        elapsed,
+    );
     tracing::debug!(
         trace_id = %context.trace_id,
         %method,
         path,
         status = response.status().as_u16(),
-        elapsed_ms = context.started.elapsed().as_secs_f64() * 1000.0,
+        elapsed_ms = elapsed * 1000.0,
         "request"
     );
     response

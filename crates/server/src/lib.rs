@@ -7,6 +7,7 @@ pub mod config;
 pub mod context;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod routes;
 pub mod state;
 
@@ -40,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/settings/entities/policy/v1", get(routes::policies::get).patch(routes::policies::update))
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
+        .route("/metrics", get(routes::metrics))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config().limits.max_body_bytes))

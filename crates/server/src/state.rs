@@ -20,6 +20,7 @@ use talon_wire::ids::is_hex32;
 use crate::config::Config;
 use crate::context;
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 
 /// Cheap to clone: one `Arc`.
 #[derive(Clone)]
@@ -43,6 +44,7 @@ struct Inner {
     /// Last token issue per client, written to the store by the refresh loop, not on the token path.
     last_used: Mutex<HashMap<ClientId, i64>>,
     sync: tokio::sync::Mutex<SyncMark>,
+    metrics: Metrics,
 }
 
 struct Limiters {
@@ -132,6 +134,7 @@ impl AppState {
             },
             hosts: RwLock::new(HostCache::default()),
             last_used: Mutex::new(HashMap::new()),
+            metrics: Metrics::new(),
             // Versions no store has, so the first refresh loads everything.
             sync: tokio::sync::Mutex::new(SyncMark {
                 version: ChangeVersion { clients: -1, customers: -1, keys: -1, hosts: -1 },
@@ -151,6 +154,10 @@ impl AppState {
 
     pub fn config(&self) -> &Config {
         &self.0.config
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
     }
 
     pub fn now(&self) -> i64 {
@@ -259,6 +266,7 @@ impl AppState {
     }
 
     pub fn record_auth_failure(&self, ip: IpAddr, client_id: &str) {
+        self.0.metrics.auth_failures.inc();
         let now = self.now();
         self.0.limiters.failures_per_ip.hit(&address_key(ip), now);
         self.0.limiters.failures_per_client.hit(&failure_key(client_id), now);

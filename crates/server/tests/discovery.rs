@@ -147,3 +147,28 @@ async fn health_and_readiness_follow_the_database() {
     db.set_reachable(true).await;
     assert_eq!(h.send(get("/readyz")).await.status, StatusCode::OK, "ready again once the database is back");
 }
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_template_tokens_and_failures() {
+    let h = Harness::default().await;
+    let c = h.client(&[Scope::DEVICES_READ]).await;
+    let token = h.token(&c).await;
+    let device = format!("/devices/entities/devices/v2?ids={}", "a".repeat(32));
+    assert_eq!(h.send(bearer_get(&device, &token)).await.status, StatusCode::OK);
+    h.send(form_post("/oauth2/token", &format!("client_id={}&client_secret=wrong", c.id()))).await;
+    h.send(get("/no/such/thing")).await;
+
+    let reply = h.send(get("/metrics")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.header("content-type").starts_with("text/plain"));
+    let text = String::from_utf8(reply.body.clone()).expect("utf-8");
+    let has = |needle: &str| assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    has(r#"talon_http_requests_total{method="POST",route="/oauth2/token",status="201"} 1"#);
+    has(r#"talon_http_requests_total{method="POST",route="/oauth2/token",status="403"} 1"#);
+    has(r#"talon_http_requests_total{method="GET",route="/devices/entities/devices/v2",status="200"} 1"#);
+    has(r#"talon_http_requests_total{method="GET",route="unmatched",status="404"} 1"#);
+    has(r#"talon_http_request_duration_seconds_count{route="/oauth2/token"} 2"#);
+    has("talon_tokens_issued_total 1");
+    has("talon_auth_failures_total 1");
+    assert!(!text.contains(&"a".repeat(32)), "raw paths and queries never become labels");
+}

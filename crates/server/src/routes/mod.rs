@@ -30,6 +30,13 @@ pub async fn readyz(
     }
 }
 
+/// Prometheus metrics, in the text exposition format.
+pub async fn metrics(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+) -> axum::response::Response {
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics().render()).into_response()
+}
+
 /// Liveness: answers as long as the process serves HTTP. Also the benchmark's ceiling route.
 pub async fn healthz() -> impl IntoResponse {
     ([(axum::http::header::CONTENT_TYPE, "application/json")], r#"{"status":"ok"}"#)

@@ -50,6 +50,7 @@ pub async fn token(
     let now = state.now();
     let issued = state.keyring().issue(&client, member_cid.as_ref(), now);
     state.note_used(&client.id);
+    state.metrics().tokens_issued.inc();
     tracing::debug!(client_id = %client.id, jti = %issued.jti, member_cid = ?member_cid, "token issued");
     // One second short of the lifetime, as the real API answers (1799).
     let body = TokenResponse::bearer(issued.jwt, (issued.expires_at - now - 1).max(0) as u64);
