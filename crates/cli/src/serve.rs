@@ -23,6 +23,12 @@ pub struct ServeArgs {
     /// Seed this many demo hosts into each customer that has none (including customers added later).
     #[arg(long, env = "TALON_DEMO_HOSTS", default_value_t = 0)]
     demo_hosts: usize,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+    #[arg(long, env = "TALON_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "TALON_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -84,16 +90,26 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         demo_hosts: args.demo_hosts,
         ..Config::default()
     };
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(talon_server::tls::server_config(cert, key)?),
+        _ => None,
+    };
+    let listener =
+        std::net::TcpListener::bind(&args.listen).with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?;
-    let base_url = format!("http://{address}");
+    let base_url = format!("{}://{address}", if tls.is_some() { "https" } else { "http" });
     create_first_admin(&*store, clock.now(), &base_url).await?;
     let state = AppState::new(store, config, clock).await.context("cannot load state from the store")?;
     let database = talon_store::redact_url(&args.database.url);
     tracing::info!(address = %base_url, region = %args.region, database = %database, "listening");
-    talon_server::serve(listener, state, shutdown_signal()).await.context("server failed")?;
+    match tls {
+        Some(tls) => talon_server::serve_tls(listener, tls, state, shutdown_signal()).await,
+        None => {
+            listener.set_nonblocking(true)?;
+            talon_server::serve(tokio::net::TcpListener::from_std(listener)?, state, shutdown_signal()).await
+        }
+    }
+    .context("server failed")?;
     tracing::info!("stopped");
     Ok(())
 }

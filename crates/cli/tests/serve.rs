@@ -220,3 +220,57 @@ fn base64_url_decode(s: &str) -> Vec<u8> {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).expect("base64url")
 }
+
+#[tokio::test]
+async fn https_with_a_certificate_the_test_makes() {
+    let dir = tempfile::tempdir().expect("dir");
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .expect("self-signed certificate");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, certified.cert.pem()).expect("write cert");
+    std::fs::write(&key, certified.key_pair.serialize_pem()).expect("write key");
+    let (_db, db) = fresh_db();
+    let server = Server::start(
+        &db,
+        &["--tls-cert", cert.to_str().expect("path"), "--tls-key", key.to_str().expect("path"), "--demo-hosts", "2"],
+    );
+    assert!(server.base_url.starts_with("https://127.0.0.1:"), "{}", server.base_url);
+    let (id, secret) = (server.printed("client_id:").expect("id"), server.printed("client_secret:").expect("secret"));
+
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).expect("cert"))
+        .build()
+        .expect("client");
+    let reply = client
+        .post(format!("{}/oauth2/token", server.base_url))
+        .form(&[("client_id", id.as_str()), ("client_secret", secret.as_str())])
+        .send()
+        .await
+        .expect("token over https");
+    assert_eq!(reply.status().as_u16(), 201);
+    let token: serde_json::Value = reply.json().await.expect("json");
+    let devices = client
+        .get(format!("{}/devices/queries/devices/v1", server.base_url))
+        .bearer_auth(token["access_token"].as_str().expect("token"))
+        .send()
+        .await
+        .expect("devices over https");
+    assert_eq!(devices.status().as_u16(), 200);
+
+    // Plain HTTP to the TLS port gets no HTTP answer, and a client that does not trust the certificate
+    // refuses the connection.
+    let plain = server.base_url.replacen("https://", "http://", 1);
+    let answered = reqwest::get(format!("{plain}/healthz")).await.map(|r| r.status().as_u16());
+    assert!(answered.is_err() || answered.is_ok_and(|s| s != 200), "plain HTTP must not be served");
+    assert!(reqwest::get(format!("{}/healthz", server.base_url)).await.is_err(), "untrusted certificate refused");
+    assert!(server.stop().success(), "graceful exit over TLS too");
+
+    // Bad TLS settings are a clear error at start.
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", &db, "--tls-cert", "/nonexistent.pem", "--tls-key"])
+        .arg(&key)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the certificate chain"));
+}

@@ -10,6 +10,7 @@ pub mod extract;
 pub mod metrics;
 pub mod routes;
 pub mod state;
+pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -57,7 +58,7 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::internal().into_response()
 }
 
-/// Serves until `shutdown` resolves, then finishes in-flight requests and flushes pending writes.
+/// Serves HTTP until `shutdown` resolves, then finishes in-flight requests and flushes pending writes.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -66,11 +67,38 @@ pub async fn serve(
     let refresher = tokio::spawn(refresh_loop(state.clone()));
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    finish(refresher, &state).await;
+    served
+}
+
+/// As [`serve`], over HTTPS with `tls` (see [`tls::server_config`]).
+pub async fn serve_tls(
+    listener: std::net::TcpListener,
+    tls: std::sync::Arc<rustls::ServerConfig>,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let refresher = tokio::spawn(refresh_loop(state.clone()));
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+    });
+    listener.set_nonblocking(true)?;
+    let config = axum_server::tls_rustls::RustlsConfig::from_config(tls);
+    let served = axum_server::from_tcp_rustls(listener, config)?.handle(handle).serve(app).await;
+    finish(refresher, &state).await;
+    served
+}
+
+/// Stops the refresh loop and writes what is pending.
+async fn finish(refresher: tokio::task::JoinHandle<()>, state: &AppState) {
     refresher.abort();
     if let Err(e) = state.flush_last_used().await {
         tracing::warn!(error = %e, "could not record last-use times at shutdown");
     }
-    served
 }
 
 /// Keeps the node in step with the store: at once when the store announces a change (PostgreSQL), and

@@ -73,7 +73,7 @@ impl Server {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(line) => {
-                    if let Some(i) = line.find("address=http://") {
+                    if let Some(i) = line.find("address=http") {
                         let rest = &line[i + "address=".len()..];
                         break rest.split_whitespace().next().expect("address").to_owned();
                     }
