@@ -15,7 +15,7 @@ use talon_auth::{
 };
 use talon_emulator::{demo, HostIndex};
 use talon_store::{ChangeVersion, RevocationCursor, Store, StoreError};
-use talon_wire::ids::is_hex32;
+use talon_wire::ids::shown_id;
 
 use crate::config::Config;
 use crate::context;
@@ -390,11 +390,7 @@ impl AppState {
 /// The failure-throttle key of a client ID: the ID itself when it has the shape of one, else one shared
 /// bucket, so arbitrary request text cannot create keys.
 fn failure_key(client_id: &str) -> String {
-    if is_hex32(client_id) {
-        client_id.to_owned()
-    } else {
-        "<malformed>".to_owned()
-    }
+    shown_id(client_id).to_owned()
 }
 
 async fn load_keyring(store: &dyn Store, issuer: &str) -> Result<Keyring, StoreError> {

@@ -11,7 +11,7 @@ use talon_wire::basic::{parse_basic, BasicCredentials, BasicError};
 use talon_wire::discovery::Introspection;
 use talon_wire::form::Form;
 use talon_wire::headers::{FORM_CONTENT_TYPE, POWERED_BY_OAUTH2};
-use talon_wire::ids::is_hex32;
+use talon_wire::ids::shown_id;
 use talon_wire::token::{field, TokenResponse, GRANT_CLIENT_CREDENTIALS};
 
 use crate::config::AuthErrorMode;
@@ -220,7 +220,7 @@ fn authenticate(
         (Err(denied), _) => {
             if denied.is_credential_failure() {
                 state.record_auth_failure(ip, client_id);
-                tracing::warn!(%ip, client_id = %printable_id(client_id), ?denied, "client authentication failed");
+                tracing::warn!(%ip, client_id = %shown_id(client_id), ?denied, "client authentication failed");
             }
             Err(denied)
         }
@@ -231,7 +231,7 @@ fn authenticate(
 fn token_denied(state: &AppState, denied: TokenDenied, client_id: &str) -> ApiError {
     match (denied, state.config().auth_errors) {
         (TokenDenied::UnknownClient, AuthErrorMode::Falcon) => {
-            ApiError::bad_request(format!("Failed to generate access token for clientID={}.", printable_id(client_id)))
+            ApiError::bad_request(format!("Failed to generate access token for clientID={}.", shown_id(client_id)))
         }
         (TokenDenied::UnknownClient | TokenDenied::NotAuthorized, _) => {
             ApiError::new(StatusCode::FORBIDDEN, NOT_AUTHORIZED)
@@ -240,26 +240,5 @@ fn token_denied(state: &AppState, denied: TokenDenied, client_id: &str) -> ApiEr
         (TokenDenied::MemberNotAllowed, _) => {
             ApiError::new(StatusCode::FORBIDDEN, "Failed to issue access token - member CID not authorized")
         }
-    }
-}
-
-/// A client ID fit to echo: only when it has the shape of one, since a secret is sometimes pasted into the
-/// ID field.
-fn printable_id(client_id: &str) -> &str {
-    if is_hex32(client_id) {
-        client_id
-    } else {
-        "<invalid>"
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn printable_id_hides_non_ids() {
-        assert_eq!(printable_id("s3cretS3cret"), "<invalid>");
-        assert_eq!(printable_id("0123456789abcdef0123456789abcdef"), "0123456789abcdef0123456789abcdef");
     }
 }
