@@ -8,6 +8,7 @@ pub mod context;
 pub mod error;
 pub mod extract;
 pub mod metrics;
+pub mod openapi;
 pub mod routes;
 pub mod state;
 pub mod tls;
@@ -20,7 +21,6 @@ use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use talon_wire::discovery;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -30,19 +30,22 @@ pub use state::AppState;
 
 /// The application with every route and layer.
 pub fn router(state: AppState) -> Router {
+    // Paths come from the OpenAPI table, so every route is documented (see `openapi`).
+    let at = openapi::path_of;
     Router::new()
-        .route("/oauth2/token", post(routes::oauth2::token))
-        .route("/oauth2/revoke", post(routes::oauth2::revoke))
-        .route(discovery::INTROSPECT_PATH, post(routes::oauth2::introspect))
-        .route(discovery::JWKS_PATH, get(routes::discovery::jwks))
-        .route(discovery::METADATA_PATH, get(routes::discovery::metadata))
-        .route("/devices/queries/devices/v1", get(routes::devices::query))
-        .route("/devices/entities/devices/v2", get(routes::devices::details_get).post(routes::devices::details_post))
-        .route("/devices/entities/devices-actions/v2", post(routes::devices::action))
-        .route("/settings/entities/policy/v1", get(routes::policies::get).patch(routes::policies::update))
-        .route("/healthz", get(routes::healthz))
-        .route("/readyz", get(routes::readyz))
-        .route("/metrics", get(routes::metrics))
+        .route(at("oauth2AccessToken"), post(routes::oauth2::token))
+        .route(at("oauth2RevokeToken"), post(routes::oauth2::revoke))
+        .route(at("oauth2IntrospectToken"), post(routes::oauth2::introspect))
+        .route(at("oauth2Jwks"), get(routes::discovery::jwks))
+        .route(at("oauth2Metadata"), get(routes::discovery::metadata))
+        .route(at("QueryDevicesByFilter"), get(routes::devices::query))
+        .route(at("GetDeviceDetailsV2"), get(routes::devices::details_get).post(routes::devices::details_post))
+        .route(at("PerformActionV2"), post(routes::devices::action))
+        .route(at("GetCSPMPolicySettings"), get(routes::policies::get).patch(routes::policies::update))
+        .route(at("healthz"), get(routes::healthz))
+        .route(at("readyz"), get(routes::readyz))
+        .route(at("metrics"), get(routes::metrics))
+        .route(at("openapi"), get(routes::openapi))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config().limits.max_body_bytes))

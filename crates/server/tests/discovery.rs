@@ -172,3 +172,34 @@ async fn metrics_count_requests_by_route_template_tokens_and_failures() {
     has("talon_auth_failures_total 1");
     assert!(!text.contains(&"a".repeat(32)), "raw paths and queries never become labels");
 }
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route_and_the_router_serves_each() {
+    let h = Harness::default().await;
+    let reply = h.send(get("/openapi.json")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let doc = reply.json();
+    assert_eq!(doc["openapi"], "3.0.3");
+    let mut documented = 0;
+    for op in talon_server::openapi::OPERATIONS {
+        let entry = &doc["paths"][op.path][op.method];
+        assert_eq!(entry["operationId"], op.id, "{op:?}");
+        documented += 1;
+        // Sent as documented (without credentials or body), the router knows the route and the method:
+        // whatever the answer, it is not 404 or 405.
+        let request = Request::builder().method(op.method.to_uppercase().as_str()).uri(op.path).body(Body::empty());
+        let status = h.send(request.expect("request")).await.status;
+        assert!(status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED, "{op:?}: {status}");
+    }
+    assert_eq!(
+        documented,
+        doc["paths"].as_object().expect("paths").values().map(|p| p.as_object().expect("ops").len()).sum::<usize>()
+    );
+    assert_eq!(
+        doc["paths"]["/devices/entities/devices-actions/v2"]["post"]["security"][0]["bearer"][0],
+        "devices:write"
+    );
+    // A method the document does not list is not served.
+    let put = Request::put("/oauth2/token").body(Body::empty()).expect("request");
+    assert_eq!(h.send(put).await.status, StatusCode::METHOD_NOT_ALLOWED);
+}

@@ -30,6 +30,11 @@ pub async fn readyz(
     }
 }
 
+/// The OpenAPI document of every route.
+pub async fn openapi() -> axum::response::Response {
+    crate::error::json_response(StatusCode::OK, &crate::openapi::document())
+}
+
 /// Prometheus metrics, in the text exposition format.
 pub async fn metrics(
     axum::extract::State(state): axum::extract::State<crate::state::AppState>,
