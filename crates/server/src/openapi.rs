@@ -42,13 +42,7 @@ const fn op(
 pub const OPERATIONS: &[Operation] = &[
     op("post", "/oauth2/token", "oauth2AccessToken", "Issue an access token for client credentials", Auth::Client),
     op("post", "/oauth2/revoke", "oauth2RevokeToken", "Revoke one of the caller's tokens", Auth::Client),
-    op(
-        "post",
-        "/oauth2/introspect",
-        "oauth2IntrospectToken",
-        "RFC 7662: describe one of the caller's tokens",
-        Auth::Client,
-    ),
+    op("post", INTROSPECT_PATH, "oauth2IntrospectToken", "RFC 7662: describe one of the caller's tokens", Auth::Client),
     op("get", JWKS_PATH, "oauth2Jwks", "The public keys that verify access tokens", Auth::None),
     op("get", METADATA_PATH, "oauth2Metadata", "RFC 8414 server metadata", Auth::None),
     op(
