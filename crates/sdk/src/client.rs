@@ -1,0 +1,279 @@
+//! The client: configuration, the cached token with single-flight renewal, and authenticated requests.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, HeaderValue, USER_AGENT};
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use talon_wire::token::{field, TokenResponse};
+
+use crate::credentials::Credentials;
+use crate::error::{ApiError, Error, FailReason};
+
+/// How long before expiry a token is renewed.
+pub const DEFAULT_RENEW_WINDOW: Duration = Duration::from_secs(120);
+
+/// After a failed login, no new attempt for this long (doubling with each failure, up to a minute), so a
+/// wrong secret does not hammer the token endpoint.
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Builds a [`Client`].
+pub struct ClientBuilder {
+    credentials: Credentials,
+    renew_window: Duration,
+    timeout: Duration,
+    user_agent_suffix: Option<String>,
+}
+
+impl ClientBuilder {
+    pub fn renew_window(mut self, window: Duration) -> ClientBuilder {
+        self.renew_window = window;
+        self
+    }
+
+    pub fn timeout(mut self, timeout: Duration) -> ClientBuilder {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Appended to the `User-Agent` (e.g. your tool's name and version).
+    pub fn user_agent_suffix(mut self, suffix: impl Into<String>) -> ClientBuilder {
+        self.user_agent_suffix = Some(suffix.into());
+        self
+    }
+
+    pub fn build(self) -> Result<Client, Error> {
+        let sdk = concat!("talon/", env!("CARGO_PKG_VERSION"));
+        let agent = match &self.user_agent_suffix {
+            Some(suffix) => format!("{sdk} {suffix}"),
+            None => sdk.to_owned(),
+        };
+        let mut headers = HeaderMap::new();
+        let value =
+            |v: &str| HeaderValue::from_str(v).map_err(|_| Error::Config("user agent is not a header value".into()));
+        headers.insert(USER_AGENT, value(&agent)?);
+        headers.insert("crowdstrike-sdk", value(sdk)?);
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .timeout(self.timeout)
+            // Never follow a redirect with the bearer token: it would go to whatever host the redirect names.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Client(Arc::new(Inner {
+            http,
+            base_url: self.credentials.cloud.base_url().to_owned(),
+            credentials: self.credentials,
+            renew_window: self.renew_window,
+            token: std::sync::RwLock::new(None),
+            refresh: tokio::sync::Mutex::new(RefreshState::default()),
+        })))
+    }
+}
+
+/// A Falcon API client: cheap to clone (one `Arc`), `Send + Sync`; clones share the token.
+#[derive(Clone)]
+pub struct Client(Arc<Inner>);
+
+struct Inner {
+    http: reqwest::Client,
+    base_url: String,
+    credentials: Credentials,
+    renew_window: Duration,
+    token: std::sync::RwLock<Option<CachedToken>>,
+    /// Held while a token is being fetched: one refresh in flight however many tasks need a token.
+    refresh: tokio::sync::Mutex<RefreshState>,
+}
+
+#[derive(Clone)]
+struct CachedToken {
+    value: SecretString,
+    expires_at: Instant,
+}
+
+#[derive(Default)]
+pub(crate) struct RefreshState {
+    pub(crate) last_status: Option<u16>,
+    pub(crate) last_failure: Option<(Instant, FailReason)>,
+    failures: u32,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("base_url", &self.0.base_url).field("credentials", &self.0.credentials).finish()
+    }
+}
+
+impl Client {
+    pub fn builder(credentials: Credentials) -> ClientBuilder {
+        ClientBuilder {
+            credentials,
+            renew_window: DEFAULT_RENEW_WINDOW,
+            timeout: Duration::from_secs(30),
+            user_agent_suffix: None,
+        }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.0.base_url
+    }
+
+    /// A valid bearer token: the cached one, or a new one when it is missing or within the renew window of
+    /// its expiry. Concurrent callers share one token request.
+    pub async fn bearer(&self) -> Result<SecretString, Error> {
+        if let Some(token) = self.fresh_token() {
+            return Ok(token);
+        }
+        let mut state = self.0.refresh.lock().await;
+        // Another task may have refreshed while this one waited.
+        if let Some(token) = self.fresh_token() {
+            return Ok(token);
+        }
+        if let Some((at, reason)) = &state.last_failure {
+            let backoff = FIRST_BACKOFF.saturating_mul(1 << state.failures.saturating_sub(1).min(6)).min(MAX_BACKOFF);
+            if at.elapsed() < backoff {
+                return Err(Error::Login(reason.clone()));
+            }
+        }
+        self.login_locked(&mut state).await
+    }
+
+    /// Fetches a new token now, whatever is cached (the OAuth2 service's `token()`).
+    pub(crate) async fn login(&self) -> Result<SecretString, Error> {
+        let mut state = self.0.refresh.lock().await;
+        self.login_locked(&mut state).await
+    }
+
+    async fn login_locked(&self, state: &mut RefreshState) -> Result<SecretString, Error> {
+        let c = &self.0.credentials;
+        let mut form: Vec<(&str, &str)> =
+            vec![(field::CLIENT_ID, c.client_id.as_str()), (field::CLIENT_SECRET, c.client_secret.expose_secret())];
+        if let Some(member) = &c.member_cid {
+            form.push((field::MEMBER_CID, member));
+        }
+        let started = Instant::now();
+        let response = self.0.http.post(self.url("/oauth2/token")).form(&form).send().await?;
+        let status = response.status().as_u16();
+        state.last_status = Some(status);
+        if status == 201 {
+            let body: TokenResponse = response.json().await?;
+            let token = SecretString::from(body.access_token);
+            let expires_at = started + Duration::from_secs(body.expires_in);
+            *self.0.token.write().unwrap_or_else(|p| p.into_inner()) =
+                Some(CachedToken { value: token.clone(), expires_at });
+            state.last_failure = None;
+            state.failures = 0;
+            return Ok(token);
+        }
+        let headers = response.headers().clone();
+        let reason = ApiError::read(status, &headers, response.text().await.unwrap_or_default()).fail_reason();
+        state.failures = state.failures.saturating_add(1);
+        state.last_failure = Some((Instant::now(), reason.clone()));
+        Err(Error::Login(reason))
+    }
+
+    fn fresh_token(&self) -> Option<SecretString> {
+        let cached = self.0.token.read().unwrap_or_else(|p| p.into_inner());
+        cached.as_ref().filter(|t| Instant::now() + self.0.renew_window < t.expires_at).map(|t| t.value.clone())
+    }
+
+    /// Drops the cached token if it is still `token` (a 401 proved it dead; a newer one is kept).
+    fn forget_token(&self, token: &SecretString) {
+        let mut cached = self.0.token.write().unwrap_or_else(|p| p.into_inner());
+        if cached.as_ref().is_some_and(|t| t.value.expose_secret() == token.expose_secret()) {
+            *cached = None;
+        }
+    }
+
+    /// The cached token, if any (fresh or not), and forgets it.
+    pub(crate) fn take_token(&self) -> Option<SecretString> {
+        self.0.token.write().unwrap_or_else(|p| p.into_inner()).take().map(|t| t.value)
+    }
+
+    pub(crate) fn has_fresh_token(&self) -> bool {
+        self.fresh_token().is_some()
+    }
+
+    pub(crate) fn has_token(&self) -> bool {
+        self.0.token.read().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+
+    pub(crate) async fn refresh_state<T>(&self, read: impl FnOnce(&RefreshState) -> T) -> T {
+        read(&*self.0.refresh.lock().await)
+    }
+
+    pub(crate) fn credentials(&self) -> &Credentials {
+        &self.0.credentials
+    }
+
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.0.http
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.0.base_url)
+    }
+
+    /// An authenticated request to `path` (e.g. `/devices/queries/devices/v1`).
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        RequestBuilder { client: self.clone(), method, path: path.to_owned(), query: vec![], body: None }
+    }
+}
+
+/// A request being built; [`RequestBuilder::send`] authenticates it.
+pub struct RequestBuilder {
+    client: Client,
+    method: Method,
+    path: String,
+    query: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+}
+
+impl RequestBuilder {
+    pub fn query(mut self, name: &str, value: impl ToString) -> RequestBuilder {
+        self.query.push((name.to_owned(), value.to_string()));
+        self
+    }
+
+    pub fn json<T: Serialize>(mut self, body: &T) -> Result<RequestBuilder, Error> {
+        self.body = Some(serde_json::to_vec(body).map_err(|e| Error::Config(format!("request body: {e}")))?);
+        Ok(self)
+    }
+
+    /// Sends with a valid token; on a 401, renews the token once and sends once more (a 401 means the
+    /// request was not acted on, so even a POST may be repeated). Any other error status is an `Error::Api`.
+    pub async fn send(self) -> Result<serde_json::Value, Error> {
+        let token = self.client.bearer().await?;
+        let first = self.attempt(&token).await?;
+        let response = if first.status().as_u16() == 401 {
+            self.client.forget_token(&token);
+            let renewed = self.client.bearer().await?;
+            self.attempt(&renewed).await?
+        } else {
+            first
+        };
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await?;
+        if (200..300).contains(&status) {
+            serde_json::from_str(&text).map_err(|e| Error::Transport(format!("the answer is not JSON: {e}")))
+        } else {
+            Err(Error::Api(Box::new(ApiError::read(status, &headers, text))))
+        }
+    }
+
+    async fn attempt(&self, token: &SecretString) -> Result<reqwest::Response, Error> {
+        let mut request = self
+            .client
+            .http()
+            .request(self.method.clone(), self.client.url(&self.path))
+            .bearer_auth(token.expose_secret())
+            .query(&self.query);
+        if let Some(body) = &self.body {
+            request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
+        }
+        Ok(request.send().await?)
+    }
+}

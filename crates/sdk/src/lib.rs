@@ -1,0 +1,23 @@
+//! talon: a Rust client for the CrowdStrike Falcon API (and Talon, which speaks the same contract) whose
+//! OAuth2 handling is done right: the token is cached and renewed before it expires, one refresh at a
+//! time however many tasks need it, a 401 gets one refresh and one retry, and a failed login says why
+//! (status, message, trace ID) without ever showing a secret.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), talon::Error> {
+//! let client = talon::Client::builder(talon::Credentials::from_env()?).build()?;
+//! let hosts = client.request(reqwest::Method::GET, "/devices/queries/devices/v1").send().await?;
+//! # Ok(()) }
+//! ```
+
+mod client;
+mod cloud;
+mod credentials;
+mod error;
+mod oauth2;
+
+pub use client::{Client, ClientBuilder, RequestBuilder, DEFAULT_RENEW_WINDOW};
+pub use cloud::Cloud;
+pub use credentials::Credentials;
+pub use error::{Error, FailReason, ForbiddenCause};
+pub use oauth2::{OAuth2, TokenStatus};
