@@ -20,12 +20,39 @@ pub const DEFAULT_RENEW_WINDOW: Duration = Duration::from_secs(120);
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
+/// How the client retries. Rate-limited requests (429) are retried for every method, since the server did
+/// not act on them; server errors (5xx) and broken connections only for GET and HEAD, since a POST, PATCH
+/// or DELETE may have arrived and acted; a connection that was never made is retried for every method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// First wait after a server error; doubles each time, with jitter.
+    pub base_backoff: Duration,
+    /// Longest wait after a server error.
+    pub max_backoff: Duration,
+    /// Longest wait a 429 may ask for; a longer one is returned to the caller as the error it is.
+    pub max_rate_limit_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 3,
+            base_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+            max_rate_limit_wait: Duration::from_secs(60),
+        }
+    }
+}
+
 /// Builds a [`Client`].
 pub struct ClientBuilder {
     credentials: Credentials,
     renew_window: Duration,
     timeout: Duration,
     user_agent_suffix: Option<String>,
+    retry: RetryPolicy,
 }
 
 impl ClientBuilder {
@@ -36,6 +63,11 @@ impl ClientBuilder {
 
     pub fn timeout(mut self, timeout: Duration) -> ClientBuilder {
         self.timeout = timeout;
+        self
+    }
+
+    pub fn retry_policy(mut self, retry: RetryPolicy) -> ClientBuilder {
+        self.retry = retry;
         self
     }
 
@@ -67,6 +99,8 @@ impl ClientBuilder {
             base_url: self.credentials.cloud.base_url().to_owned(),
             credentials: self.credentials,
             renew_window: self.renew_window,
+            retry: self.retry,
+            cooldown_until: std::sync::Mutex::new(None),
             token: std::sync::RwLock::new(None),
             refresh: tokio::sync::Mutex::new(RefreshState::default()),
         })))
@@ -82,6 +116,9 @@ struct Inner {
     base_url: String,
     credentials: Credentials,
     renew_window: Duration,
+    retry: RetryPolicy,
+    /// After a 429, no request leaves any clone before this instant.
+    cooldown_until: std::sync::Mutex<Option<Instant>>,
     token: std::sync::RwLock<Option<CachedToken>>,
     /// Held while a token is being fetched: one refresh in flight however many tasks need a token.
     refresh: tokio::sync::Mutex<RefreshState>,
@@ -113,6 +150,7 @@ impl Client {
             renew_window: DEFAULT_RENEW_WINDOW,
             timeout: Duration::from_secs(30),
             user_agent_suffix: None,
+            retry: RetryPolicy::default(),
         }
     }
 
@@ -204,6 +242,22 @@ impl Client {
         read(&*self.0.refresh.lock().await)
     }
 
+    /// Waits out a 429 cooldown that any clone set. Cancel-safe: dropping the future just stops waiting.
+    async fn wait_for_cooldown(&self) {
+        let until = *self.0.cooldown_until.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(until) = until.filter(|u| *u > Instant::now()) {
+            tokio::time::sleep_until(until.into()).await;
+        }
+    }
+
+    fn cool_down(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut cooldown = self.0.cooldown_until.lock().unwrap_or_else(|p| p.into_inner());
+        if cooldown.is_none_or(|c| c < until) {
+            *cooldown = Some(until);
+        }
+    }
+
     pub(crate) fn credentials(&self) -> &Credentials {
         &self.0.credentials
     }
@@ -242,29 +296,56 @@ impl RequestBuilder {
         Ok(self)
     }
 
-    /// Sends with a valid token; on a 401, renews the token once and sends once more (a 401 means the
-    /// request was not acted on, so even a POST may be repeated). Any other error status is an `Error::Api`.
+    /// Sends with a valid token and the client's [`RetryPolicy`]; on a 401, renews the token once and sends
+    /// once more (a 401 means the request was not acted on). Any other error status is an `Error::Api`.
     pub async fn send(self) -> Result<serde_json::Value, Error> {
-        let token = self.client.bearer().await?;
-        let first = self.attempt(&token).await?;
-        let response = if first.status().as_u16() == 401 {
-            self.client.forget_token(&token);
-            let renewed = self.client.bearer().await?;
-            self.attempt(&renewed).await?
-        } else {
-            first
-        };
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response.text().await?;
-        if (200..300).contains(&status) {
-            serde_json::from_str(&text).map_err(|e| Error::Transport(format!("the answer is not JSON: {e}")))
-        } else {
-            Err(Error::Api(Box::new(ApiError::read(status, &headers, text))))
+        let retry = self.client.0.retry;
+        let replayable = matches!(self.method, Method::GET | Method::HEAD);
+        let mut token = self.client.bearer().await?;
+        let mut renewed = false;
+        let mut attempt = 1;
+        loop {
+            self.client.wait_for_cooldown().await;
+            let response = match self.attempt(&token).await {
+                Ok(response) => response,
+                // A connection never made cannot have arrived: any method may go again.
+                Err(e) if attempt < retry.max_attempts && (replayable || e.is_connect()) => {
+                    tokio::time::sleep(backoff(retry, attempt)).await;
+                    attempt += 1;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let status = response.status().as_u16();
+            if status == 401 && !renewed {
+                self.client.forget_token(&token);
+                token = self.client.bearer().await?;
+                renewed = true;
+                continue;
+            }
+            let headers = response.headers().clone();
+            if status == 429 && attempt < retry.max_attempts {
+                if let Some(wait) = rate_limit_wait(&headers).filter(|w| *w <= retry.max_rate_limit_wait) {
+                    self.client.cool_down(wait);
+                    attempt += 1;
+                    continue;
+                }
+            }
+            if (500..600).contains(&status) && replayable && attempt < retry.max_attempts {
+                tokio::time::sleep(backoff(retry, attempt)).await;
+                attempt += 1;
+                continue;
+            }
+            let text = response.text().await?;
+            return if (200..300).contains(&status) {
+                serde_json::from_str(&text).map_err(|e| Error::Transport(format!("the answer is not JSON: {e}")))
+            } else {
+                Err(Error::Api(Box::new(ApiError::read(status, &headers, text))))
+            };
         }
     }
 
-    async fn attempt(&self, token: &SecretString) -> Result<reqwest::Response, Error> {
+    async fn attempt(&self, token: &SecretString) -> Result<reqwest::Response, reqwest::Error> {
         let mut request = self
             .client
             .http()
@@ -274,6 +355,28 @@ impl RequestBuilder {
         if let Some(body) = &self.body {
             request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
         }
-        Ok(request.send().await?)
+        request.send().await
     }
+}
+
+/// The wait after the `attempt`-th failure: base × 2^(attempt-1), capped, with up to 50% jitter so that
+/// many clients do not retry in step.
+fn backoff(retry: RetryPolicy, attempt: u32) -> Duration {
+    let exp = retry.base_backoff.saturating_mul(1 << attempt.saturating_sub(1).min(16)).min(retry.max_backoff);
+    let jitter = rand::random::<f64>() * 0.5;
+    exp.mul_f64(1.0 - jitter)
+}
+
+/// How long a 429 asks to wait: `X-Ratelimit-Retryafter` (Unix seconds, as every Falcon SDK reads it), else
+/// `Retry-After` (seconds). At least a moment, so a stale epoch does not turn into a busy loop.
+fn rate_limit_wait(headers: &HeaderMap) -> Option<Duration> {
+    let header =
+        |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<i64>().ok());
+    let seconds = if let Some(epoch) = header(talon_wire::headers::RATELIMIT_RETRY_AFTER) {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        epoch - now
+    } else {
+        header("retry-after")?
+    };
+    Some(Duration::from_secs(seconds.max(0) as u64).max(Duration::from_millis(100)))
 }

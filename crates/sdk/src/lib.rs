@@ -16,7 +16,7 @@ mod credentials;
 mod error;
 mod oauth2;
 
-pub use client::{Client, ClientBuilder, RequestBuilder, DEFAULT_RENEW_WINDOW};
+pub use client::{Client, ClientBuilder, RequestBuilder, RetryPolicy, DEFAULT_RENEW_WINDOW};
 pub use cloud::Cloud;
 pub use credentials::Credentials;
 pub use error::{Error, FailReason, ForbiddenCause};

@@ -1,0 +1,152 @@
+//! Retries and rate limits against a controllable test server: each route answers from a script, and
+//! counts the calls it got.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use reqwest::Method;
+use talon::{Client, Cloud, Credentials, Error, RetryPolicy};
+
+#[derive(Default)]
+struct Calls {
+    flaky: AtomicU32,
+    post: AtomicU32,
+    limited: AtomicU32,
+}
+
+fn envelope(code: u16, errors: &str) -> String {
+    format!(
+        r#"{{"meta":{{"query_time":0.001,"powered_by":"test","trace_id":"trace-{code}"}},"resources":[],"errors":{errors}}}"#
+    )
+}
+
+fn answer(status: u16, headers: &[(&'static str, String)], body: String) -> Response {
+    let mut map = HeaderMap::new();
+    map.insert("content-type", "application/json".parse().expect("value"));
+    for (name, value) in headers {
+        map.insert(*name, value.parse().expect("value"));
+    }
+    (StatusCode::from_u16(status).expect("status"), map, body).into_response()
+}
+
+fn epoch_in(secs: u64) -> String {
+    (SystemTime::now().duration_since(UNIX_EPOCH).expect("time").as_secs() + secs).to_string()
+}
+
+async fn start() -> (String, Arc<Calls>) {
+    let calls = Arc::new(Calls::default());
+    let app = Router::new()
+        .route(
+            "/oauth2/token",
+            post(|| async {
+                answer(201, &[], r#"{"access_token":"t1","token_type":"bearer","expires_in":1799}"#.into())
+            }),
+        )
+        .route(
+            "/flaky",
+            get(|State(c): State<Arc<Calls>>| async move {
+                let n = c.flaky.fetch_add(1, Ordering::SeqCst);
+                if n < 2 {
+                    answer(503, &[], envelope(503, "[]"))
+                } else {
+                    answer(200, &[], envelope(200, "[]"))
+                }
+            }),
+        )
+        .route(
+            "/flaky",
+            post(|State(c): State<Arc<Calls>>| async move {
+                c.post.fetch_add(1, Ordering::SeqCst);
+                answer(500, &[], envelope(500, r#"[{"code":500,"message":"boom"}]"#))
+            }),
+        )
+        .route(
+            "/limited",
+            get(|State(c): State<Arc<Calls>>| async move {
+                if c.limited.fetch_add(1, Ordering::SeqCst) == 0 {
+                    answer(429, &[("x-ratelimit-retryafter", epoch_in(1))], envelope(429, "null"))
+                } else {
+                    answer(200, &[], envelope(200, "null"))
+                }
+            }),
+        )
+        .route(
+            "/limited-long",
+            get(|| async {
+                answer(
+                    429,
+                    &[("x-ratelimit-retryafter", epoch_in(3600))],
+                    envelope(429, r#"[{"code":429,"message":"API rate limit exceeded."}]"#),
+                )
+            }),
+        )
+        .route("/errors-null", get(|| async { answer(400, &[], envelope(400, "null")) }))
+        .route(
+            "/redirect",
+            get(|| async { answer(308, &[("location", "http://elsewhere.invalid/steal".to_owned())], String::new()) }),
+        )
+        .with_state(calls.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (base, calls)
+}
+
+fn client(base: &str) -> Client {
+    let retry = RetryPolicy { base_backoff: Duration::from_millis(10), ..RetryPolicy::default() };
+    Client::builder(Credentials::new("id", "secret", Cloud::Custom(base.to_owned())))
+        .retry_policy(retry)
+        .build()
+        .expect("client")
+}
+
+#[tokio::test]
+async fn gets_are_retried_on_5xx_and_posts_are_not_replayed() {
+    let (base, calls) = start().await;
+    let c = client(&base);
+    c.request(Method::GET, "/flaky").send().await.expect("third attempt succeeds");
+    assert_eq!(calls.flaky.load(Ordering::SeqCst), 3);
+    let err = c.request(Method::POST, "/flaky").send().await.expect_err("500");
+    assert_eq!(calls.post.load(Ordering::SeqCst), 1, "a POST that may have arrived is not sent again");
+    let Error::Api(api) = err else { panic!("an API error") };
+    assert_eq!((api.status, api.errors[0].message.as_str()), (500, "boom"));
+}
+
+#[tokio::test]
+async fn a_429_waits_until_the_retry_time_then_succeeds() {
+    let (base, calls) = start().await;
+    let c = client(&base);
+    let started = Instant::now();
+    c.request(Method::GET, "/limited").send().await.expect("after the wait");
+    assert_eq!(calls.limited.load(Ordering::SeqCst), 2);
+    assert!(started.elapsed() >= Duration::from_millis(100), "it waited");
+}
+
+#[tokio::test]
+async fn a_429_asking_too_long_a_wait_is_returned_with_its_retry_time() {
+    let (base, _) = start().await;
+    let started = Instant::now();
+    let err = client(&base).request(Method::GET, "/limited-long").send().await.expect_err("too long to wait");
+    assert!(started.elapsed() < Duration::from_secs(5), "it did not wait an hour");
+    let Error::Api(api) = err else { panic!("an API error") };
+    assert_eq!(api.status, 429);
+    assert!(api.retry_after.is_some_and(|t| t > 0));
+    assert_eq!(api.trace_id.as_deref(), Some("trace-429"));
+}
+
+#[tokio::test]
+async fn null_errors_and_redirects() {
+    let (base, _) = start().await;
+    let c = client(&base);
+    let Err(Error::Api(api)) = c.request(Method::GET, "/errors-null").send().await else { panic!("a 400") };
+    assert_eq!(api.status, 400);
+    assert!(api.errors.is_empty(), "errors: null reads as none");
+    let Err(Error::Api(api)) = c.request(Method::GET, "/redirect").send().await else { panic!("a 308") };
+    assert_eq!(api.status, 308, "a redirect is not followed with the bearer token");
+}
