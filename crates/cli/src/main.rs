@@ -3,6 +3,7 @@
 mod clients;
 mod db;
 mod keys;
+mod remote;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +31,32 @@ enum Command {
     Db(db::DbArgs),
     /// List and rotate the token signing keys.
     Keys(keys::KeysArgs),
+    /// Get an access token from the API and print it.
+    Token {
+        #[command(flatten)]
+        api: remote::ApiArgs,
+    },
+    /// Revoke an access token of this API client (read from stdin when not given).
+    Revoke {
+        #[command(flatten)]
+        api: remote::ApiArgs,
+        token: Option<String>,
+    },
+    /// Call any API route with automatic authentication and print the JSON answer.
+    Request {
+        #[command(flatten)]
+        api: remote::ApiArgs,
+        /// GET, POST, PATCH, DELETE, ...
+        method: String,
+        /// The route, e.g. /devices/queries/devices/v1
+        path: String,
+        /// A query parameter as name=value (repeat for more).
+        #[arg(long = "query")]
+        query: Vec<String>,
+        /// A JSON body.
+        #[arg(long)]
+        data: Option<String>,
+    },
 }
 
 /// Where the store lives; shared by every command that opens it.
@@ -58,6 +85,9 @@ async fn main() -> std::process::ExitCode {
         Command::Clients(args) => clients::run(args).await,
         Command::Db(args) => db::run(args).await,
         Command::Keys(args) => keys::run(args).await,
+        Command::Token { api } => remote::token(api).await,
+        Command::Revoke { api, token } => remote::revoke(api, token).await,
+        Command::Request { api, method, path, query, data } => remote::request(api, method, path, query, data).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
