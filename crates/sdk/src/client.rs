@@ -276,6 +276,14 @@ impl Client {
     }
 }
 
+/// An answer as it came: status, headers and body text.
+#[derive(Debug, Clone)]
+pub struct RawAnswer {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
 /// A request being built; [`RequestBuilder::send`] authenticates it.
 pub struct RequestBuilder {
     client: Client,
@@ -299,6 +307,17 @@ impl RequestBuilder {
     /// Sends with a valid token and the client's [`RetryPolicy`]; on a 401, renews the token once and sends
     /// once more (a 401 means the request was not acted on). Any other error status is an `Error::Api`.
     pub async fn send(self) -> Result<serde_json::Value, Error> {
+        let answer = self.send_raw().await?;
+        if (200..300).contains(&answer.status) {
+            serde_json::from_str(&answer.text).map_err(|e| Error::Transport(format!("the answer is not JSON: {e}")))
+        } else {
+            Err(Error::Api(Box::new(ApiError::read(answer.status, &answer.headers, answer.text))))
+        }
+    }
+
+    /// As [`RequestBuilder::send`], but any final status is an answer, not an error (the Uber harness's
+    /// shape: status, headers, body).
+    pub async fn send_raw(self) -> Result<RawAnswer, Error> {
         let retry = self.client.0.retry;
         let replayable = matches!(self.method, Method::GET | Method::HEAD);
         let mut token = self.client.bearer().await?;
@@ -337,11 +356,7 @@ impl RequestBuilder {
                 continue;
             }
             let text = response.text().await?;
-            return if (200..300).contains(&status) {
-                serde_json::from_str(&text).map_err(|e| Error::Transport(format!("the answer is not JSON: {e}")))
-            } else {
-                Err(Error::Api(Box::new(ApiError::read(status, &headers, text))))
-            };
+            return Ok(RawAnswer { status, headers, text });
         }
     }
 

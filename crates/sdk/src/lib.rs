@@ -14,10 +14,12 @@ mod client;
 mod cloud;
 mod credentials;
 mod error;
+mod harness;
 mod oauth2;
 
-pub use client::{Client, ClientBuilder, RequestBuilder, RetryPolicy, DEFAULT_RENEW_WINDOW};
+pub use client::{Client, ClientBuilder, RawAnswer, RequestBuilder, RetryPolicy, DEFAULT_RENEW_WINDOW};
 pub use cloud::Cloud;
 pub use credentials::Credentials;
-pub use error::{Error, FailReason, ForbiddenCause};
+pub use error::{ApiError, Error, FailReason, ForbiddenCause};
+pub use harness::{Args, CommandResult, Harness, Operation, OPERATIONS};
 pub use oauth2::{OAuth2, TokenStatus};

@@ -1,68 +1,13 @@
 //! The SDK against a real Talon server started in-process on port 0: the token lifecycle, the OAuth2
 //! service, errors.
 
-use std::sync::Arc;
-
 use reqwest::Method;
 use secrecy::ExposeSecret;
 use talon::{Client, Cloud, Credentials, Error, ForbiddenCause, OAuth2, TokenStatus};
-use talon_auth::{ApiClient, ClientId, ClientSecret, ClientSpec, Clock, SystemClock};
-use talon_server::{AppState, Config};
-use talon_wire::{Scope, ScopeSet};
+use talon_wire::Scope;
 
-struct TestServer {
-    base_url: String,
-    state: AppState,
-    store: Arc<dyn talon_store::Store>,
-    _db: talon_testkit::TestDb,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-impl TestServer {
-    async fn start() -> TestServer {
-        let db = talon_testkit::TestDb::sqlite();
-        let store = talon_store::open(&db.url, SystemClock.now()).await.expect("store");
-        let config = Config { demo_hosts: 3, ..Config::default() };
-        let state = AppState::new(store.clone(), config, Arc::new(SystemClock)).await.expect("state");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base_url = format!("http://{}", listener.local_addr().expect("addr"));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(talon_server::serve(listener, state.clone(), async move {
-            let _ = stopped.await;
-        }));
-        TestServer { base_url, state, store, _db: db, _stop: stop }
-    }
-
-    async fn client(&self, scopes: &[Scope]) -> (String, String) {
-        let secret = ClientSecret::generate();
-        let spec = ClientSpec {
-            name: "sdk test".into(),
-            description: String::new(),
-            scopes: scopes.iter().copied().collect::<ScopeSet>(),
-            cid: self.store.default_customer().await.expect("cid"),
-            member_cids: vec![],
-            allowed_ips: vec![],
-            enabled: true,
-        };
-        let client = ApiClient::new(ClientId::generate(), spec, secret.digest(), SystemClock.now());
-        self.store.create_client(&client).await.expect("create");
-        self.state.refresh().await.expect("refresh");
-        (client.id.to_string(), secret.expose().to_owned())
-    }
-
-    fn sdk(&self, id: &str, secret: &str) -> Client {
-        Client::builder(Credentials::new(id, secret, Cloud::Custom(self.base_url.clone()))).build().expect("client")
-    }
-
-    async fn tokens_issued(&self) -> u64 {
-        let text =
-            reqwest::get(format!("{}/metrics", self.base_url)).await.expect("metrics").text().await.expect("text");
-        text.lines()
-            .find_map(|l| l.strip_prefix("talon_tokens_issued_total "))
-            .and_then(|n| n.trim().parse().ok())
-            .expect("the tokens counter")
-    }
-}
+mod common;
+use common::TestServer;
 
 #[tokio::test]
 async fn concurrent_callers_on_a_cold_client_make_one_token_request() {
