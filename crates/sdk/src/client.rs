@@ -128,6 +128,9 @@ struct Inner {
 struct CachedToken {
     value: SecretString,
     expires_at: Instant,
+    /// Renewed this long before expiry: the renew window, or half the lifetime of a short-lived token
+    /// (else a token shorter than the window would never count as fresh, and every call would log in).
+    renew_margin: Duration,
 }
 
 #[derive(Default)]
@@ -192,15 +195,26 @@ impl Client {
             form.push((field::MEMBER_CID, member));
         }
         let started = Instant::now();
-        let response = self.0.http.post(self.url("/oauth2/token")).form(&form).send().await?;
+        let response = match self.0.http.post(self.url("/oauth2/token")).form(&form).send().await {
+            Ok(response) => response,
+            Err(e) => {
+                // An unreachable token endpoint backs off too, rather than being asked again by every caller.
+                let error = Error::from(e);
+                state.failures = state.failures.saturating_add(1);
+                let reason = FailReason { status: 0, message: error.to_string(), trace_id: None };
+                state.last_failure = Some((Instant::now(), reason));
+                return Err(error);
+            }
+        };
         let status = response.status().as_u16();
         state.last_status = Some(status);
         if status == 201 {
             let body: TokenResponse = response.json().await?;
             let token = SecretString::from(body.access_token);
-            let expires_at = started + Duration::from_secs(body.expires_in);
+            let lifetime = Duration::from_secs(body.expires_in);
+            let renew_margin = self.0.renew_window.min(lifetime / 2);
             *self.0.token.write().unwrap_or_else(|p| p.into_inner()) =
-                Some(CachedToken { value: token.clone(), expires_at });
+                Some(CachedToken { value: token.clone(), expires_at: started + lifetime, renew_margin });
             state.last_failure = None;
             state.failures = 0;
             return Ok(token);
@@ -214,7 +228,7 @@ impl Client {
 
     fn fresh_token(&self) -> Option<SecretString> {
         let cached = self.0.token.read().unwrap_or_else(|p| p.into_inner());
-        cached.as_ref().filter(|t| Instant::now() + self.0.renew_window < t.expires_at).map(|t| t.value.clone())
+        cached.as_ref().filter(|t| Instant::now() + t.renew_margin < t.expires_at).map(|t| t.value.clone())
     }
 
     /// Drops the cached token if it is still `token` (a 401 proved it dead; a newer one is kept).
@@ -266,8 +280,11 @@ impl Client {
         &self.0.http
     }
 
+    /// The URL of `path` on the configured host. A path is always rooted (`/` is added when missing), so no
+    /// path can move the request, and its bearer token, to another host (`@evil.example/x`).
     pub(crate) fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.0.base_url)
+        let slash = if path.starts_with('/') { "" } else { "/" };
+        format!("{}{slash}{path}", self.0.base_url)
     }
 
     /// An authenticated request to `path` (e.g. `/devices/queries/devices/v1`).

@@ -56,14 +56,23 @@ impl Args {
     }
 }
 
-/// What a command answered.
-#[derive(Debug, Clone)]
+/// What a command answered. `Debug` leaves the body out: it may hold an access token.
+#[derive(Clone)]
 pub struct CommandResult {
     pub status: u16,
     pub headers: HeaderMap,
     /// The JSON body (`null` when the body was empty or not JSON; `text` keeps it as it came).
     pub body: serde_json::Value,
     pub text: String,
+}
+
+impl std::fmt::Debug for CommandResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommandResult")
+            .field("status", &self.status)
+            .field("body", &"[not shown]")
+            .finish_non_exhaustive()
+    }
 }
 
 impl From<RawAnswer> for CommandResult {

@@ -15,6 +15,7 @@ async fn operations_by_id_answer_status_headers_and_body() {
     let token = harness.command("oauth2AccessToken", Args::new()).await.expect("token");
     assert_eq!(token.status, 201);
     let access = token.body["access_token"].as_str().expect("access_token").to_owned();
+    assert!(!format!("{token:?}").contains(&access), "Debug never shows the token");
 
     let ids = harness
         .command("QueryDevicesByFilter", Args::new().query("limit", 2).query("sort", "hostname.asc"))

@@ -110,4 +110,6 @@ async fn an_unreachable_server_is_a_clear_error() {
     let err = client.bearer().await.expect_err("nothing listens there");
     assert!(matches!(err, Error::Transport(_)), "{err:?}");
     assert!(!format!("{err}").contains("secret"));
+    // Right after, the client backs off instead of trying again.
+    assert!(matches!(client.bearer().await, Err(Error::Login(_))));
 }

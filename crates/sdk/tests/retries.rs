@@ -15,6 +15,7 @@ use talon::{Client, Cloud, Credentials, Error, RetryPolicy};
 
 #[derive(Default)]
 struct Calls {
+    tokens: AtomicU32,
     flaky: AtomicU32,
     post: AtomicU32,
     limited: AtomicU32,
@@ -44,8 +45,10 @@ async fn start() -> (String, Arc<Calls>) {
     let app = Router::new()
         .route(
             "/oauth2/token",
-            post(|| async {
-                answer(201, &[], r#"{"access_token":"t1","token_type":"bearer","expires_in":1799}"#.into())
+            // A short-lived token (60 s, less than the default renew window of 120 s).
+            post(|State(c): State<Arc<Calls>>| async move {
+                c.tokens.fetch_add(1, Ordering::SeqCst);
+                answer(201, &[], r#"{"access_token":"t1","token_type":"bearer","expires_in":60}"#.into())
             }),
         )
         .route(
@@ -149,4 +152,18 @@ async fn null_errors_and_redirects() {
     assert!(api.errors.is_empty(), "errors: null reads as none");
     let Err(Error::Api(api)) = c.request(Method::GET, "/redirect").send().await else { panic!("a 308") };
     assert_eq!(api.status, 308, "a redirect is not followed with the bearer token");
+    // A path that does not start with '/' is rooted on the configured host, never read as another host.
+    let Err(Error::Api(api)) = c.request(Method::GET, "@elsewhere.invalid/x").send().await else { panic!("a 404") };
+    assert_eq!(api.status, 404);
+    c.request(Method::GET, "flaky").send().await.expect("rooted: /flaky");
+}
+
+#[tokio::test]
+async fn a_token_shorter_than_the_renew_window_is_still_reused() {
+    let (base, calls) = start().await;
+    let c = client(&base);
+    for _ in 0..5 {
+        c.bearer().await.expect("token");
+    }
+    assert_eq!(calls.tokens.load(Ordering::SeqCst), 1, "renewed at half its life, not on every call");
 }

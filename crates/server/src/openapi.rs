@@ -106,7 +106,8 @@ pub fn document() -> Value {
         let security = match o.auth {
             Auth::None => json!([]),
             Auth::Bearer(scope) => json!([{ "bearer": [scope] }]),
-            Auth::Client => json!([{ "basic": [] }, { "clientSecretPost": [] }]),
+            // Basic, or client_id/client_secret as form fields (which OpenAPI 3.0 cannot name as a scheme).
+            Auth::Client => json!([{ "basic": [] }, {}]),
         };
         let entry = json!({
             "operationId": o.id,
@@ -124,9 +125,8 @@ pub fn document() -> Value {
         "paths": paths,
         "components": { "securitySchemes": {
             "bearer": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT" },
-            "basic": { "type": "http", "scheme": "basic" },
-            "clientSecretPost": { "type": "apiKey", "in": "query", "name": "client_secret",
-                                  "description": "client_id and client_secret as form fields" }
+            "basic": { "type": "http", "scheme": "basic",
+                       "description": "Or client_id and client_secret as form fields of the request body" }
         }}
     })
 }
@@ -141,8 +141,16 @@ fn responses(auth: Auth) -> Value {
         Auth::Bearer(_) => {
             r["401"] = json!({ "description": "access denied, invalid bearer token" });
             r["403"] = json!({ "description": "access denied, authorization failed (scope or IP allow-list)" });
+            r["404"] = json!({ "description": "A named host or policy does not exist" });
+            r["413"] = json!({ "description": "Body too large" });
+            r["415"] = json!({ "description": "Body is not JSON" });
         }
-        Auth::Client => r["403"] = json!({ "description": "Client credentials refused" }),
+        Auth::Client => {
+            r["401"] = json!({ "description": "Client credentials refused (introspection)" });
+            r["403"] = json!({ "description": "Client credentials refused" });
+            r["413"] = json!({ "description": "Body too large" });
+            r["415"] = json!({ "description": "Body is not a form" });
+        }
         Auth::None => {}
     }
     r

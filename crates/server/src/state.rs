@@ -36,7 +36,7 @@ struct Inner {
     /// Tokens whose signature and claims were checked already, by token text: the bearer check is a hash
     /// lookup in the common case. Entries go when their token expires or the keys change. Revocation and
     /// the client's current state are checked on every request, cache or not.
-    verified: RwLock<HashMap<Arc<str>, Arc<VerifiedToken>>>,
+    verified: RwLock<VerifiedCache>,
     limiters: Limiters,
     /// Each customer's hosts, loaded on first use, dropped when the store's hosts counter moves (any
     /// node's action or seeding) and by this node's own actions at once.
@@ -53,6 +53,13 @@ struct Limiters {
     failures_per_client: RateLimiter<String>,
     api_per_customer: RateLimiter<CustomerId>,
     bad_token_per_ip: RateLimiter<IpAddr>,
+}
+
+/// Verified tokens by their text, with a generation that grows whenever the keys change.
+#[derive(Default)]
+struct VerifiedCache {
+    generation: u64,
+    tokens: HashMap<Arc<str>, Arc<VerifiedToken>>,
 }
 
 #[derive(Default)]
@@ -124,7 +131,7 @@ impl AppState {
             keyring: RwLock::new(Arc::new(keyring)),
             clients: RwLock::new(Arc::new(HashMap::new())),
             deny: DenyList::new(),
-            verified: RwLock::new(HashMap::new()),
+            verified: RwLock::new(VerifiedCache::default()),
             limiters: Limiters {
                 oauth2_per_ip: RateLimiter::new(l.oauth2_per_ip),
                 failures_per_ip: RateLimiter::new(l.auth_failures),
@@ -181,14 +188,19 @@ impl AppState {
     /// Verifies a bearer token, from the cache of verified tokens when it holds it.
     pub fn verify_token(&self, token: &str) -> Result<Arc<VerifiedToken>, TokenError> {
         let now = self.now();
-        if let Some(hit) = self.0.verified.read().unwrap_or_else(|p| p.into_inner()).get(token) {
-            return if now < hit.expires_at { Ok(hit.clone()) } else { Err(TokenError::Expired) };
-        }
+        let generation = {
+            let cache = self.0.verified.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(hit) = cache.tokens.get(token) {
+                return if now < hit.expires_at { Ok(hit.clone()) } else { Err(TokenError::Expired) };
+            }
+            cache.generation
+        };
         let verified = Arc::new(self.keyring().verify(token, now)?);
         let mut cache = self.0.verified.write().unwrap_or_else(|p| p.into_inner());
-        // Only valid tokens get here, and each needs a token request: the cap is a safety net.
-        if cache.len() < MAX_CACHED_TOKENS {
-            cache.insert(Arc::from(token), verified.clone());
+        // Only valid tokens get here, and each needs a token request: the cap is a safety net. A token
+        // verified with keys that changed meanwhile is not cached (the next request verifies it again).
+        if cache.generation == generation && cache.tokens.len() < MAX_CACHED_TOKENS {
+            cache.tokens.insert(Arc::from(token), verified.clone());
         }
         Ok(verified)
     }
@@ -309,7 +321,7 @@ impl AppState {
             Err(e) => note(Err(e)),
         }
         inner.deny.prune(now);
-        inner.verified.write().unwrap_or_else(|p| p.into_inner()).retain(|_, t| now < t.expires_at);
+        inner.verified.write().unwrap_or_else(|p| p.into_inner()).tokens.retain(|_, t| now < t.expires_at);
 
         match inner.store.change_version().await {
             Ok(version) => {
@@ -327,7 +339,9 @@ impl AppState {
                     match load_keyring(&*inner.store, &inner.config.issuer).await {
                         Ok(keyring) => {
                             *inner.keyring.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(keyring);
-                            inner.verified.write().unwrap_or_else(|p| p.into_inner()).clear();
+                            let mut verified = inner.verified.write().unwrap_or_else(|p| p.into_inner());
+                            verified.generation += 1;
+                            verified.tokens.clear();
                             mark.version.keys = version.keys;
                         }
                         Err(e) => note(Err(e)),
