@@ -22,22 +22,15 @@ use crate::state::AppState;
 const NOT_AUTHORIZED: &str = "Failed to issue access token - Not Authorized";
 
 /// Issues a bearer token for client credentials given in the form, in a Basic header, or both (agreeing).
-pub async fn token(
-    State(state): State<AppState>,
-    OAuth2Request { ip, headers, form }: OAuth2Request,
-) -> Result<Response, ApiError> {
+pub async fn token(State(state): State<AppState>, request: OAuth2Request) -> Result<Response, ApiError> {
+    let OAuth2Request { ip, form, .. } = &request;
+    let ip = *ip;
     if let Some(grant) = form.non_empty(field::GRANT_TYPE) {
         if grant != GRANT_CLIENT_CREDENTIALS {
             return Err(ApiError::bad_request("unsupported_grant_type: only client_credentials is supported"));
         }
     }
-    // Only Basic credentials count here; another scheme (a stale Bearer header on a reused session) is
-    // ignored rather than refused.
-    let basic = match basic_credentials(&headers) {
-        Err(BasicError::NotBasic) => None,
-        other => other.map_err(|e| ApiError::bad_request(e.to_string()))?,
-    };
-    let (client_id, secret) = merge_credentials(basic.as_ref(), &form)?;
+    let (client_id, secret) = request.client_credentials()?;
     let member_cid = form
         .non_empty(field::MEMBER_CID)
         .map(|raw| CustomerId::parse_lenient(raw).map_err(|e| ApiError::bad_request(format!("member_cid: {e}"))))
@@ -62,11 +55,11 @@ pub async fn token(
 /// client's) is answered 200 and changes nothing (RFC 7009 §2.2), so the endpoint reveals nothing.
 pub async fn revoke(
     State(state): State<AppState>,
-    OAuth2Request { ip, headers, form }: OAuth2Request,
+    OAuth2Request { ip, basic, form }: OAuth2Request,
 ) -> Result<Response, ApiError> {
     // Falcon answers 403 for missing, malformed or wrong Basic credentials (RFC 7009 would say 401
     // invalid_client).
-    let basic = match basic_credentials(&headers) {
+    let basic = match basic {
         Ok(Some(basic)) => basic,
         Ok(None) | Err(BasicError::NotBasic) => {
             return Err(ApiError::new(StatusCode::FORBIDDEN, "access denied, client credentials are required"))
@@ -98,15 +91,9 @@ pub async fn revoke(
 /// RFC 7662 introspection, for the caller's own tokens only: anything else (unknown, malformed, expired,
 /// revoked, another client's, or a token its client no longer stands behind) is `{"active": false}`.
 /// The caller authenticates as at the token endpoint (Basic or form credentials).
-pub async fn introspect(
-    State(state): State<AppState>,
-    OAuth2Request { ip, headers, form }: OAuth2Request,
-) -> Result<Response, ApiError> {
-    let basic = match basic_credentials(&headers) {
-        Err(BasicError::NotBasic) => None,
-        other => other.map_err(|e| ApiError::bad_request(e.to_string()))?,
-    };
-    let (client_id, secret) = merge_credentials(basic.as_ref(), &form)?;
+pub async fn introspect(State(state): State<AppState>, request: OAuth2Request) -> Result<Response, ApiError> {
+    let (ip, form) = (request.ip, &request.form);
+    let (client_id, secret) = request.client_credentials()?;
     let caller = authenticate(&state, ip, client_id, secret, None)?.map_err(|denied| match denied {
         TokenDenied::IpNotAllowed => ApiError::authorization_failed("ip-not-allowed"),
         _ => ApiError::new(StatusCode::UNAUTHORIZED, "access denied, invalid client credentials"),
@@ -142,8 +129,23 @@ pub async fn introspect(
 /// form parsed strictly.
 pub struct OAuth2Request {
     ip: IpAddr,
-    headers: HeaderMap,
+    /// The `Authorization` header read as Basic credentials, if there is one.
+    basic: Result<Option<BasicCredentials>, BasicError>,
     form: Form,
+}
+
+impl OAuth2Request {
+    /// The client ID and secret from the Basic header and/or the form (token and introspection). Only
+    /// Basic credentials count; another scheme (a stale Bearer header on a reused session) is ignored
+    /// rather than refused, and malformed Basic credentials are a 400.
+    fn client_credentials(&self) -> Result<(&str, &str), ApiError> {
+        let basic = match &self.basic {
+            Ok(basic) => basic.as_ref(),
+            Err(BasicError::NotBasic) => None,
+            Err(e) => return Err(ApiError::bad_request(e.to_string())),
+        };
+        merge_credentials(basic, &self.form)
+    }
 }
 
 impl FromRequest<AppState> for OAuth2Request {
@@ -153,18 +155,20 @@ impl FromRequest<AppState> for OAuth2Request {
         let (mut parts, body) = request.into_parts();
         let ClientIp(ip) = ClientIp::from_request_parts(&mut parts, state).await?;
         state.limit_oauth2(ip)?;
-        let headers = parts.headers.clone();
+        // Read what is needed from the headers before the body consumes the request.
+        let basic = basic_credentials(&parts.headers);
+        let is_form = is_form_request(&parts.headers);
         let Body(body) = Body::from_request(Request::from_parts(parts, body), state).await?;
-        let form = read_form(&headers, &body)?;
-        Ok(OAuth2Request { ip, headers, form })
+        let form = read_form(is_form, &body)?;
+        Ok(OAuth2Request { ip, basic, form })
     }
 }
 
 /// The form of an OAuth2 request: `application/x-www-form-urlencoded`, strictly parsed. An empty body
 /// without a content type is an empty form (credentials may all be in the Basic header).
-fn read_form(headers: &HeaderMap, body: &[u8]) -> Result<Form, ApiError> {
-    match media_type(headers).as_deref() {
-        Some(FORM_CONTENT_TYPE) => {}
+fn read_form(is_form: Option<bool>, body: &[u8]) -> Result<Form, ApiError> {
+    match is_form {
+        Some(true) => {}
         None if body.is_empty() => {}
         _ => {
             return Err(ApiError::new(
@@ -174,6 +178,11 @@ fn read_form(headers: &HeaderMap, body: &[u8]) -> Result<Form, ApiError> {
         }
     }
     Form::parse(body).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+/// Whether the request says its body is a form; `None` without a `Content-Type`.
+fn is_form_request(headers: &HeaderMap) -> Option<bool> {
+    media_type(headers).map(|m| m == FORM_CONTENT_TYPE)
 }
 
 fn basic_credentials(headers: &HeaderMap) -> Result<Option<BasicCredentials>, BasicError> {
