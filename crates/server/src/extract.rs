@@ -52,6 +52,20 @@ pub fn media_type(headers: &HeaderMap) -> Option<String> {
     Some(value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
 }
 
+/// A JSON request body: refused with 415 when the request names another media type (none is taken as
+/// JSON, as curl users often forget it), with 400 saying the `expected` shape when it does not parse.
+pub fn read_json<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+    expected: &str,
+) -> Result<T, ApiError> {
+    if media_type(headers).is_some_and(|m| m != "application/json") {
+        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json"));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("body must be JSON of the form {expected}: {e}")))
+}
+
 /// The scope a resource route needs, as a type, so that the guard runs before the body is read.
 pub trait RouteScope: Send + Sync + 'static {
     const SCOPE: Scope;

@@ -15,7 +15,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::error::{envelope, ApiError};
-use crate::extract::{media_type, Authorized, Body, DevicesRead, DevicesWrite};
+use crate::extract::{read_json, Authorized, Body, DevicesRead, DevicesWrite};
 use crate::state::{AppState, ListingPage};
 
 /// Most hosts one action request may name, as on the real API.
@@ -130,13 +130,9 @@ pub(crate) fn query_params(raw: Option<&str>, repeatable: &[&str], max_fields: u
         .map_err(|e| ApiError::bad_request(format!("query: {e}")))
 }
 
-/// The `{"ids": [...]}` body, as JSON.
+/// The `{"ids": [...]}` body.
 fn read_ids(headers: &HeaderMap, body: &[u8]) -> Result<Vec<String>, ApiError> {
-    if media_type(headers).is_some_and(|m| m != "application/json") {
-        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json"));
-    }
-    let IdsBody { ids } = serde_json::from_slice(body)
-        .map_err(|_| ApiError::bad_request(r#"body must be JSON of the form {"ids": ["<device id>", ...]}"#))?;
+    let IdsBody { ids } = read_json(headers, body, r#"{"ids": ["<device id>", ...]}"#)?;
     Ok(ids)
 }
 

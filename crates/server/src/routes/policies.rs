@@ -8,7 +8,7 @@ use talon_wire::headers::POWERED_BY_CSPM;
 use talon_wire::policy::{param, PolicySettingValues, PolicySettings, PolicyUpdateBody};
 
 use crate::error::{envelope, ApiError};
-use crate::extract::{media_type, Authorized, Body, CspmRead, CspmWrite};
+use crate::extract::{read_json, Authorized, Body, CspmRead, CspmWrite};
 use crate::routes::devices::query_params;
 use crate::state::AppState;
 
@@ -48,12 +48,7 @@ pub async fn update(
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
-    if media_type(&headers).is_some_and(|m| m != "application/json") {
-        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json"));
-    }
-    let body: PolicyUpdateBody = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request(format!(r#"body must be JSON {{"resources": [{{"policy_id": 1, ...}}]}}: {e}"#))
-    })?;
+    let body: PolicyUpdateBody = read_json(&headers, &body, r#"{"resources": [{"policy_id": 1, ...}]}"#)?;
     if body.resources.is_empty() || body.resources.len() > MAX_CHANGES {
         return Err(ApiError::bad_request(format!("resources must hold 1 to {MAX_CHANGES} changes")));
     }
