@@ -6,7 +6,7 @@ use ipnet::IpNet;
 use talon_wire::ScopeSet;
 
 use crate::ids::{ClientId, CustomerId};
-use crate::secret::SecretDigest;
+use crate::secret::{ClientSecret, SecretDigest};
 
 /// An API client as stored. The secret is only its digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +49,13 @@ impl ApiClient {
             last_used_at: None,
             tokens_not_before: 0,
         }
+    }
+
+    /// A new client with a fresh ID and a fresh secret: the secret in clear is returned once, for showing
+    /// to its owner; the client keeps only its digest.
+    pub fn generate(spec: ClientSpec, now: i64) -> (ApiClient, ClientSecret) {
+        let secret = ClientSecret::generate();
+        (ApiClient::new(ClientId::generate(), spec, secret.digest(), now), secret)
     }
 
     /// Replaces the secret; tokens issued before now stop working.
@@ -121,6 +128,21 @@ pub struct ClientSpec {
     pub enabled: bool,
 }
 
+impl ClientSpec {
+    /// An enabled client of `cid` with `scopes`, no description, member CIDs or allow-list.
+    pub fn new(name: impl Into<String>, scopes: ScopeSet, cid: CustomerId) -> ClientSpec {
+        ClientSpec {
+            name: name.into(),
+            description: String::new(),
+            scopes,
+            cid,
+            member_cids: vec![],
+            allowed_ips: vec![],
+            enabled: true,
+        }
+    }
+}
+
 /// A partial update of a client: `None` leaves the field as it is; a `Some` list replaces the list.
 #[derive(Debug, Clone, Default)]
 pub struct ClientChanges {
@@ -135,19 +157,13 @@ pub struct ClientChanges {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::secret::ClientSecret;
 
     pub(crate) fn client_with(allowed: &[&str]) -> ApiClient {
         let spec = ClientSpec {
-            name: "test".into(),
-            description: String::new(),
-            scopes: ScopeSet::all(),
-            cid: CustomerId::generate(),
-            member_cids: vec![],
             allowed_ips: allowed.iter().map(|s| s.parse().expect("cidr")).collect(),
-            enabled: true,
+            ..ClientSpec::new("test", ScopeSet::all(), CustomerId::generate())
         };
-        ApiClient::new(ClientId::generate(), spec, ClientSecret::generate().digest(), 1000)
+        ApiClient::generate(spec, 1000).0
     }
 
     #[test]

@@ -141,8 +141,7 @@ pub async fn run(args: ClientsArgs) -> anyhow::Result<()> {
                 allowed_ips,
                 enabled: !disabled,
             };
-            let secret = ClientSecret::generate();
-            let client = ApiClient::new(ClientId::generate(), spec, secret.digest(), now);
+            let (client, secret) = ApiClient::generate(spec, now);
             store.create_client(&client).await?;
             print_with_secret(&client, &secret, json);
         }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use talon_auth::{ApiClient, ClientId, ClientSecret, ClientSpec, Clock, SystemClock};
+use talon_auth::{ApiClient, ClientSpec, Clock, SystemClock};
 use talon_server::{AppState, AuthErrorMode, Config, Limits};
 use talon_wire::ScopeSet;
 
@@ -117,17 +117,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 /// On an empty store, creates an admin client holding every scope and prints its credentials once, on
 /// stdout and never in the logs.
 async fn create_first_admin(store: &dyn talon_store::Store, now: i64, base_url: &str) -> anyhow::Result<()> {
-    let secret = ClientSecret::generate();
     let spec = ClientSpec {
-        name: "admin".to_owned(),
         description: "Created on first start; holds every scope.".to_owned(),
-        scopes: ScopeSet::all(),
-        cid: store.default_customer().await?,
-        member_cids: vec![],
-        allowed_ips: vec![],
-        enabled: true,
+        ..ClientSpec::new("admin", ScopeSet::all(), store.default_customer().await?)
     };
-    let admin = ApiClient::new(ClientId::generate(), spec, secret.digest(), now);
+    let (admin, secret) = ApiClient::generate(spec, now);
     if store.create_first_client(&admin).await? {
         println!(
             "Created the first API client (every scope). The secret is shown only now; keep it safe.\n\

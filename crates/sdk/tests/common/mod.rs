@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use talon::{Client, Cloud, Credentials};
-use talon_auth::{ApiClient, ClientId, ClientSecret, ClientSpec, Clock, SystemClock};
+use talon_auth::{ApiClient, ClientSpec, Clock, SystemClock};
 use talon_server::{AppState, Config};
 use talon_wire::{Scope, ScopeSet};
 
@@ -33,17 +33,9 @@ impl TestServer {
     }
 
     pub async fn client(&self, scopes: &[Scope]) -> (String, String) {
-        let secret = ClientSecret::generate();
-        let spec = ClientSpec {
-            name: "sdk test".into(),
-            description: String::new(),
-            scopes: scopes.iter().copied().collect::<ScopeSet>(),
-            cid: self.store.default_customer().await.expect("cid"),
-            member_cids: vec![],
-            allowed_ips: vec![],
-            enabled: true,
-        };
-        let client = ApiClient::new(ClientId::generate(), spec, secret.digest(), SystemClock.now());
+        let cid = self.store.default_customer().await.expect("cid");
+        let spec = ClientSpec::new("sdk test", scopes.iter().copied().collect::<ScopeSet>(), cid);
+        let (client, secret) = ApiClient::generate(spec, SystemClock.now());
         self.store.create_client(&client).await.expect("create");
         self.state.refresh().await.expect("refresh");
         (client.id.to_string(), secret.expose().to_owned())

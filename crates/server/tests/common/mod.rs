@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
-use talon_auth::{ApiClient, ClientId, ClientSecret, ClientSpec, ManualClock};
+use talon_auth::{ApiClient, ClientSecret, ClientSpec, ManualClock};
 use talon_server::{router, AppState, Config};
 use talon_store::Store;
 use talon_wire::basic::encode_basic;
@@ -89,18 +89,10 @@ impl Harness {
 
     /// Creates a client with `scopes`, letting `edit` adjust the spec, and makes the state see it.
     pub async fn client_with(&self, scopes: &[Scope], edit: impl FnOnce(&mut ClientSpec)) -> Creds {
-        let mut spec = ClientSpec {
-            name: "test client".into(),
-            description: String::new(),
-            scopes: scopes.iter().copied().collect::<ScopeSet>(),
-            cid: self.store.default_customer().await.expect("cid"),
-            member_cids: vec![],
-            allowed_ips: vec![],
-            enabled: true,
-        };
+        let cid = self.store.default_customer().await.expect("cid");
+        let mut spec = ClientSpec::new("test client", scopes.iter().copied().collect::<ScopeSet>(), cid);
         edit(&mut spec);
-        let secret = ClientSecret::generate();
-        let client = ApiClient::new(ClientId::generate(), spec, secret.digest(), NOW);
+        let (client, secret) = ApiClient::generate(spec, NOW);
         self.store.create_client(&client).await.expect("create client");
         self.state.refresh().await.expect("refresh");
         Creds { client, secret }
