@@ -147,10 +147,14 @@ async fn cli_changes_reach_a_running_server_within_a_second() {
     assert!(refused.is_some(), "a disabled client's live tokens are refused within a second");
     assert_eq!(token(&base, &id, &secret).await.0, 403, "and it gets no new tokens");
 
+    // Enabled again, it gets tokens again (the tokens it had when disabled stay refused, unless issued in
+    // the very second of the disable: `tokens_not_before` has the JWT's one-second grain).
     clients_json(&db, &["update", &id, "--enable", "--json"]);
-    assert!(within(second, || async { get_devices(&base, &live).await == 200 }).await.is_some());
+    assert!(within(second, || async { token(&base, &id, &secret).await.0 == 201 }).await.is_some());
+    let fresh = token(&base, &id, &secret).await.1["access_token"].as_str().expect("token").to_owned();
+    assert_eq!(get_devices(&base, &fresh).await, 200);
     assert!(clients(&db, &["delete", &id]).status.success());
-    assert!(within(second, || async { get_devices(&base, &live).await == 401 }).await.is_some());
+    assert!(within(second, || async { get_devices(&base, &fresh).await == 401 }).await.is_some());
     assert_eq!(token(&base, &id, &secret).await.0, 400, "a deleted client is unknown");
 
     // A new member CID becomes a customer that gets demo hosts while the server runs.
