@@ -73,10 +73,10 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
     let context = Arc::new(RequestContext::new());
     let ip = peer_ip(request.extensions());
     let method = request.method().clone();
-    // The path only: a query string could carry something secret.
-    let path = request.uri().path().to_owned();
+    // The path only (a query string could carry something secret), and only when the access log is on.
+    let path = tracing::enabled!(tracing::Level::DEBUG).then(|| request.uri().path().to_owned());
     // The route template for metrics labels; the raw path would let clients create any number of series.
-    let route = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let mut response = CONTEXT.scope(context.clone(), next.run(request)).await;
 
     // Routes without a limiter of their own report the budget of unauthenticated requests from this address.
@@ -93,7 +93,7 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
     }
     let elapsed = context.started.elapsed().as_secs_f64();
     state.metrics().observe(
-        route.as_deref().unwrap_or(crate::metrics::UNMATCHED),
+        route.as_ref().map_or(crate::metrics::UNMATCHED, MatchedPath::as_str),
         method.as_str(),
         response.status().as_u16(),
         elapsed,
@@ -101,7 +101,7 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
     tracing::debug!(
         trace_id = %context.trace_id,
         %method,
-        path,
+        path = path.as_deref().unwrap_or_default(),
         status = response.status().as_u16(),
         elapsed_ms = elapsed * 1000.0,
         "request"
