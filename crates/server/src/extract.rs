@@ -3,6 +3,7 @@
 
 use std::marker::PhantomData;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
@@ -130,7 +131,8 @@ where
         let clients = state.clients();
         // The gateway answers these, as on the real API.
         let gateway = |e: ApiError| e.powered_by(POWERED_BY_GATEWAY);
-        let principal = match authorize_request(clients.get(&verified.client_id), &verified, ip, S::SCOPE) {
+        let client = clients.get(&verified.client_id).map(Arc::as_ref);
+        let principal = match authorize_request(client, &verified, ip, S::SCOPE) {
             Ok(p) => p,
             Err(RequestDenied::TokenNoLongerValid) => return Err(refuse_token()),
             Err(RequestDenied::ScopeMissing) => return Err(gateway(ApiError::authorization_failed("missing-scope"))),

@@ -31,7 +31,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     config: Config,
     keyring: RwLock<Arc<Keyring>>,
-    clients: RwLock<Arc<HashMap<ClientId, ApiClient>>>,
+    clients: RwLock<Arc<ClientMap>>,
     deny: DenyList,
     /// Tokens whose signature and claims were checked already, by token text: the bearer check is a hash
     /// lookup in the common case. Entries go when their token expires or the keys change. Revocation and
@@ -54,6 +54,9 @@ struct Limiters {
     api_per_customer: RateLimiter<CustomerId>,
     bad_token_per_ip: RateLimiter<IpAddr>,
 }
+
+/// The clients by ID, each shared so that looking one up copies nothing.
+pub type ClientMap = HashMap<ClientId, Arc<ApiClient>>;
 
 /// Verified tokens by their text, with a generation that grows whenever the keys change.
 #[derive(Default)]
@@ -175,13 +178,13 @@ impl AppState {
         self.0.keyring.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// The client with this ID, as of the last refresh.
-    pub fn client(&self, id: &ClientId) -> Option<ApiClient> {
+    /// The client with this ID, as of the last refresh (shared, not copied: the token path asks per request).
+    pub fn client(&self, id: &ClientId) -> Option<Arc<ApiClient>> {
         self.clients().get(id).cloned()
     }
 
     /// Every client, as of the last refresh: a snapshot that later changes do not touch.
-    pub fn clients(&self) -> Arc<HashMap<ClientId, ApiClient>> {
+    pub fn clients(&self) -> Arc<ClientMap> {
         self.0.clients.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
@@ -328,7 +331,7 @@ impl AppState {
                 if version.clients != mark.version.clients {
                     match inner.store.clients().await {
                         Ok(clients) => {
-                            let map = clients.into_iter().map(|c| (c.id.clone(), c)).collect();
+                            let map = clients.into_iter().map(|c| (c.id.clone(), Arc::new(c))).collect();
                             *inner.clients.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(map);
                             mark.version.clients = version.clients;
                         }

@@ -1,6 +1,7 @@
 //! `POST /oauth2/token` (oauth2AccessToken) and `POST /oauth2/revoke` (oauth2RevokeToken).
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA};
@@ -105,7 +106,7 @@ pub async fn introspect(State(state): State<AppState>, request: OAuth2Request) -
         .filter(|t| t.client_id == caller.id && !state.is_revoked(&t.jti))
         .and_then(|t| {
             let clients = state.clients();
-            let holder = token_holder(clients.get(&t.client_id), &t)?;
+            let holder = token_holder(clients.get(&t.client_id).map(Arc::as_ref), &t)?;
             let scopes = t.scopes.intersection(holder.scopes);
             Some(Introspection {
                 active: true,
@@ -219,10 +220,10 @@ fn authenticate(
     client_id: &str,
     secret: &str,
     member_cid: Option<&CustomerId>,
-) -> Result<Result<ApiClient, TokenDenied>, ApiError> {
+) -> Result<Result<Arc<ApiClient>, TokenDenied>, ApiError> {
     state.check_auth_failures(ip, client_id)?;
     let client = ClientId::parse(client_id).ok().and_then(|id| state.client(&id));
-    let verdict = authorize_token_request(client.as_ref(), secret, ip, member_cid);
+    let verdict = authorize_token_request(client.as_deref(), secret, ip, member_cid);
     Ok(match (verdict, client) {
         (Ok(()), Some(client)) => Ok(client),
         (Ok(()), None) => Err(TokenDenied::UnknownClient),
