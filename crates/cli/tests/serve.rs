@@ -278,3 +278,22 @@ async fn https_with_a_certificate_the_test_makes() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the certificate chain"));
 }
+
+#[tokio::test]
+async fn ctrl_c_stops_gracefully_and_the_body_limit_is_a_flag() {
+    let (_db, db) = fresh_db();
+    let server = Server::start(&db, &["--max-body-bytes", "100"]);
+    let base = server.base_url.clone();
+    let reply = reqwest::Client::new()
+        .post(format!("{base}/oauth2/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("client_id=x&client_secret={}", "a".repeat(200)))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(reply.status().as_u16(), 413, "--max-body-bytes 100 refuses a 200-byte body");
+    let small = token(&base, &"0".repeat(32), "x").await.0;
+    assert_eq!(small, 400, "a body under the limit is read");
+    let status = server.stop_with("INT");
+    assert!(status.success(), "graceful exit on SIGINT: {status:?}");
+}

@@ -93,9 +93,14 @@ impl Server {
     }
 
     /// Sends SIGTERM and waits (at most 10 s) for a graceful exit.
-    pub fn stop(mut self) -> ExitStatus {
+    pub fn stop(self) -> ExitStatus {
+        self.stop_with("TERM")
+    }
+
+    /// Sends `signal` (`TERM`, `INT`) and waits (at most 10 s) for the process to exit.
+    pub fn stop_with(mut self, signal: &str) -> ExitStatus {
         let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+        Command::new("kill").args([&format!("-{signal}"), &pid]).status().expect("kill");
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
