@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # python-env.sh: create (idempotently) the Python virtualenv that the FalconPy
 # interop test (tests/interop/falconpy_interop.py) runs in, at <repo>/.venv,
-# with a pinned FalconPy and requests installed.
+# with a pinned FalconPy, requests, and PyJWT (with cryptography, for EdDSA)
+# to verify Talon's tokens against its JWKS.
 #
 # - Safe to run from several processes at once: everything happens under an
 #   exclusive flock on <repo>/.venv.lock.
@@ -24,6 +25,7 @@ PY="$VENV/bin/python"
 REQUIREMENTS=(
     "crowdstrike-falconpy==1.6.6"
     "requests>=2.28,<3"
+    "pyjwt[crypto]==2.10.1"
 )
 
 log() { printf 'python-env: %s\n' "$*" >&2; }

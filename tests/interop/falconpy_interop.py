@@ -6,7 +6,9 @@ with only the base URL pointed at Talon. This script drives the unmodified
 FalconPy SDK (pinned to 1.6.6 by scripts/python-env.sh) against a live
 Talon server and checks what FalconPy sees: token issue and failure, the
 Hosts service class, scope enforcement, revocation, logout, the Uber class
-and MSSP member CIDs.
+and MSSP member CIDs; and, beyond Falcon, that PyJWT verifies a token
+against the JWKS that the RFC 8414 metadata names, and that RFC 7662
+introspection says active for a live token and inactive once revoked.
 
 The Rust integration test starts the server, seeds the API clients and
 devices, and passes them in the environment:
@@ -30,11 +32,13 @@ By hand, against a running server:
     TALON_BASE_URL=... TALON_ADMIN_ID=... (etc.) \\
         "$(scripts/python-env.sh)" tests/interop/falconpy_interop.py
 """
+import base64
 import json
 import os
 import sys
 import traceback
 
+import jwt
 import requests
 from falconpy import APIHarnessV2, CSPMRegistration, Hosts, OAuth2
 
@@ -412,8 +416,56 @@ def member_cid_login(env, state):
            "a forbidden member_cid login left a token in the object")
 
 
+def pyjwt_verifies_and_introspection(env, state):
+    """PyJWT verifies a token with the JWKS; introspection follows revoke."""
+    meta_url = f"{env.base_url}/.well-known/oauth-authorization-server"
+    meta = requests.get(meta_url, timeout=TIMEOUT).json()
+    auth = oauth2(env, env.admin_id, env.admin_secret)
+    result = auth.token()
+    expect_status(result, (201,), "token() for the JWKS check")
+    token = result["body"]["access_token"]
+
+    signing_key = jwt.PyJWKClient(meta["jwks_uri"]).get_signing_key_from_jwt(
+        token)
+    claims = jwt.decode(token, signing_key.key, algorithms=["EdDSA"],
+                        issuer=meta["issuer"],
+                        options={"require": ["exp", "iat", "sub", "jti"]})
+    expect(claims["sub"] == env.admin_id,
+           f"PyJWT: sub is {claims['sub']!r}, not the client ID")
+    expect(claims["exp"] - claims["iat"] == 1800,
+           f"PyJWT: lifetime is {claims['exp'] - claims['iat']} s, not 1800")
+    # The same token with a later expiry must fail on its signature.
+    header, payload, signature = token.split(".")
+    altered = dict(claims, exp=claims["exp"] + 3600)
+    payload = base64.urlsafe_b64encode(
+        json.dumps(altered).encode()).rstrip(b"=").decode()
+    try:
+        jwt.decode(f"{header}.{payload}.{signature}", signing_key.key,
+                   algorithms=["EdDSA"], issuer=meta["issuer"])
+        raise CheckFailed("PyJWT accepted a token with altered claims")
+    except jwt.InvalidSignatureError:
+        pass
+
+    def introspect():
+        response = requests.post(meta["introspection_endpoint"],
+                                 auth=(env.admin_id, env.admin_secret),
+                                 data={"token": token}, timeout=TIMEOUT)
+        expect(response.status_code == 200,
+               f"introspection answered {response.status_code}")
+        return response.json()
+
+    live = introspect()
+    expect(live.get("active") is True and live.get("jti") == claims["jti"],
+           f"introspection of a live token: {live!r}")
+    expect_status(auth.revoke(token), (200,), "revoke() before introspection")
+    ended = introspect()
+    expect(ended == {"active": False},
+           f"introspection of a revoked token: {ended!r}")
+
+
 CHECKS = (
     token_keeps_base_url,
+    pyjwt_verifies_and_introspection,
     hosts_query_devices,
     hosts_filter_and_details,
     cspm_policy_settings,

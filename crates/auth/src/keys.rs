@@ -52,9 +52,11 @@ impl SigningKey {
         Ok(SigningKey { kid, pkcs8: SecretBox::new(Box::new(pkcs8)), public, created_at })
     }
 
-    /// The key pair, for signing.
-    pub(crate) fn pair(&self) -> Option<ed25519_dalek::SigningKey> {
-        ed25519_dalek::SigningKey::from_pkcs8_der(self.pkcs8.expose_secret()).ok()
+    /// The key pair as `aws-lc-rs` holds it, for signing (see `token` for why that library signs).
+    pub(crate) fn signing_pair(&self) -> Option<aws_lc_rs::signature::Ed25519KeyPair> {
+        let pair = ed25519_dalek::SigningKey::from_pkcs8_der(self.pkcs8.expose_secret()).ok()?;
+        let seed = zeroize::Zeroizing::new(pair.to_bytes());
+        aws_lc_rs::signature::Ed25519KeyPair::from_seed_and_public_key(seed.as_slice(), &self.public).ok()
     }
 
     /// The private key as PKCS#8 DER, for the store only.

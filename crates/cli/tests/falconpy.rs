@@ -62,6 +62,7 @@ async fn falconpy_works_unmodified_against_talon() {
     );
     for check in [
         "token_keeps_base_url",
+        "pyjwt_verifies_and_introspection",
         "hosts_query_devices",
         "hosts_filter_and_details",
         "cspm_policy_settings",
