@@ -251,7 +251,7 @@ mod tests {
         let issued = ring.issue(&client_with(&[]), None, NOW);
         let dot = issued.jwt.rfind('.').expect("signature part");
         let dalek = ed25519_dalek::SigningKey::from_pkcs8_der(key.pkcs8_der()).expect("key");
-        let expected = dalek.sign(issued.jwt[..dot].as_bytes());
+        let expected = dalek.sign(&issued.jwt.as_bytes()[..dot]);
         assert_eq!(issued.jwt[dot + 1..], B64.encode(expected.to_bytes()));
     }
 
