@@ -14,6 +14,12 @@ pub mod revocation;
 pub mod secret;
 pub mod token;
 
+/// A hash map with a fast, per-process randomly seeded hasher (foldhash), for the bearer path's lookups:
+/// the verified-token cache hashes a ~300-byte token on every request, where SipHash showed in profiles.
+/// Only for keys the server made or verified itself (token texts that verified, `jti`s, client and
+/// customer IDs), never for keys a client chooses freely, which keep std's SipHash against flooding.
+pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 pub use authorize::{authorize_request, authorize_token_request, token_holder, Principal, RequestDenied, TokenDenied};
 pub use client::{ApiClient, ClientChanges, ClientSpec};
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -2,13 +2,15 @@
 //!
 //! Bounded by the token lifetime: an entry is useless once its token has expired, so it is dropped then.
 
-use std::collections::HashMap;
 use std::sync::RwLock;
+
+use crate::FastMap;
 
 /// Revoked token IDs with the time their token expires.
 #[derive(Default)]
 pub struct DenyList {
-    entries: RwLock<HashMap<String, i64>>,
+    /// Keyed by `jti`s of tokens that verified (a revocation names only verified tokens).
+    entries: RwLock<FastMap<String, i64>>,
 }
 
 impl DenyList {

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use serde_json::value::RawValue;
 use talon_auth::{
-    address_key, ApiClient, ClientId, Clock, CustomerId, DenyList, Keyring, RateLimiter, RateStatus, TokenError,
+    address_key, ApiClient, FastMap, ClientId, Clock, CustomerId, DenyList, Keyring, RateLimiter, RateStatus, TokenError,
     VerifiedToken,
 };
 use talon_emulator::{demo, HostIndex};
@@ -56,20 +56,20 @@ struct Limiters {
 }
 
 /// The clients by ID, each shared so that looking one up copies nothing.
-pub type ClientMap = HashMap<ClientId, Arc<ApiClient>>;
+pub type ClientMap = FastMap<ClientId, Arc<ApiClient>>;
 
 /// Verified tokens by their text, with a generation that grows whenever the keys change.
 #[derive(Default)]
 struct VerifiedCache {
     generation: u64,
-    tokens: HashMap<Arc<str>, Arc<VerifiedToken>>,
+    tokens: FastMap<Arc<str>, Arc<VerifiedToken>>,
 }
 
 #[derive(Default)]
 struct HostCache {
     /// Grows on every drop, so that a load which raced with a drop does not put stale hosts back.
     generation: u64,
-    by_customer: HashMap<CustomerId, Arc<CustomerHosts>>,
+    by_customer: FastMap<CustomerId, Arc<CustomerHosts>>,
 }
 
 /// A customer's hosts as the hosts API serves them: the index, and the serialized pages of the plain
@@ -132,7 +132,7 @@ impl AppState {
         let keyring = load_keyring(&*store, &config.issuer).await?;
         let state = AppState(Arc::new(Inner {
             keyring: RwLock::new(Arc::new(keyring)),
-            clients: RwLock::new(Arc::new(HashMap::new())),
+            clients: RwLock::new(Arc::new(ClientMap::default())),
             deny: DenyList::new(),
             verified: RwLock::new(VerifiedCache::default()),
             limiters: Limiters {
