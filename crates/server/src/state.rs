@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use serde_json::value::RawValue;
 use talon_auth::{
-    address_key, ApiClient, FastMap, ClientId, Clock, CustomerId, DenyList, Keyring, RateLimiter, RateStatus, TokenError,
-    VerifiedToken,
+    address_key, ApiClient, ClientId, Clock, CustomerId, DenyList, FastMap, Keyring, RateLimiter, RateStatus,
+    TokenError, VerifiedToken,
 };
 use talon_emulator::{demo, HostIndex};
 use talon_store::{ChangeVersion, RevocationCursor, Store, StoreError};
