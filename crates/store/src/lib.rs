@@ -11,7 +11,7 @@ mod sqlite;
 
 use async_trait::async_trait;
 use talon_auth::{ApiClient, ClientId, CustomerId, SigningKey};
-use talon_emulator::policy::PolicySetting;
+use talon_emulator::policy::{PolicyChange, PolicyError, PolicySetting};
 use talon_emulator::{DeviceAction, Host};
 
 pub use postgres::PostgresStore;
@@ -147,6 +147,15 @@ pub trait Store: Send + Sync + 'static {
     async fn policy_settings(&self, cid: &CustomerId) -> Result<Vec<PolicySetting>>;
     /// Stores these settings of `cid`, all or none.
     async fn save_policy_settings(&self, cid: &CustomerId, settings: &[PolicySetting]) -> Result<()>;
+    /// Applies `changes` to `cid`'s settings ([`talon_emulator::policy::apply`]: all of them or none) and saves the result,
+    /// read and written in one transaction that excludes every other change of `cid`'s settings, so two
+    /// concurrent updates of one policy cannot lose either change. Answers the new settings of the changed
+    /// policies, or the rules' refusal (nothing written).
+    async fn change_policy_settings(
+        &self,
+        cid: &CustomerId,
+        changes: &[PolicyChange],
+    ) -> Result<Result<Vec<PolicySetting>, PolicyError>>;
     /// Applies `action` to every host in `ids`, all or none.
     async fn apply_host_action(
         &self,

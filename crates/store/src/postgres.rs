@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use sqlx::Postgres;
 use talon_auth::{ApiClient, ClientId, CustomerId, SigningKey};
-use talon_emulator::policy::PolicySetting;
+use talon_emulator::policy::{self, PolicyChange, PolicyError, PolicySetting};
 use talon_emulator::{DeviceAction, Host};
 
 use crate::records::{json_list, missing_ids, revocation, ClientLists, ClientRecord, HostRecord, PolicyRecord};
@@ -28,6 +28,45 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
+    /// `cid`'s changed CSPM policy settings, on `conn` (a pool connection or an open transaction).
+    async fn select_policy_settings(conn: &mut sqlx::PgConnection, cid: &CustomerId) -> Result<Vec<PolicySetting>> {
+        sqlx::query_as::<_, PolicyRecord>(
+            "SELECT policy_id, enabled, severity, regions, tag_excluded FROM policy_settings WHERE cid = $1 \
+             ORDER BY policy_id",
+        )
+        .bind(cid.as_str())
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(PolicyRecord::into_setting)
+        .collect()
+    }
+
+    /// Writes `settings` of `cid`, inserting or replacing each policy's row, in the caller's transaction.
+    async fn upsert_policy_settings(
+        conn: &mut sqlx::PgConnection,
+        cid: &CustomerId,
+        settings: &[PolicySetting],
+    ) -> Result<()> {
+        for s in settings {
+            sqlx::query(
+                "INSERT INTO policy_settings (cid, policy_id, enabled, severity, regions, tag_excluded) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (cid, policy_id) DO UPDATE SET \
+                 enabled = excluded.enabled, severity = excluded.severity, regions = excluded.regions, \
+                 tag_excluded = excluded.tag_excluded",
+            )
+            .bind(cid.as_str())
+            .bind(i64::from(s.policy_id))
+            .bind(s.enabled)
+            .bind(s.severity.as_str())
+            .bind(json_list(&s.regions))
+            .bind(s.tag_excluded)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Connects to `url`, applies migrations and initialises the database if it is new.
     pub async fn open(url: &str, now: i64) -> Result<PostgresStore> {
         let pool =
@@ -424,38 +463,37 @@ impl Store for PostgresStore {
     }
 
     async fn policy_settings(&self, cid: &CustomerId) -> Result<Vec<PolicySetting>> {
-        sqlx::query_as::<_, PolicyRecord>(
-            "SELECT policy_id, enabled, severity, regions, tag_excluded FROM policy_settings WHERE cid = $1 \
-             ORDER BY policy_id",
-        )
-        .bind(cid.as_str())
-        .fetch_all(&self.pool)
-        .await?
-        .into_iter()
-        .map(PolicyRecord::into_setting)
-        .collect()
+        let mut conn = self.pool.acquire().await?;
+        Self::select_policy_settings(&mut conn, cid).await
     }
 
     async fn save_policy_settings(&self, cid: &CustomerId, settings: &[PolicySetting]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        for s in settings {
-            sqlx::query(
-                "INSERT INTO policy_settings (cid, policy_id, enabled, severity, regions, tag_excluded) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (cid, policy_id) DO UPDATE SET \
-                 enabled = excluded.enabled, severity = excluded.severity, regions = excluded.regions, \
-                 tag_excluded = excluded.tag_excluded",
-            )
-            .bind(cid.as_str())
-            .bind(i64::from(s.policy_id))
-            .bind(s.enabled)
-            .bind(s.severity.as_str())
-            .bind(json_list(&s.regions))
-            .bind(s.tag_excluded)
-            .execute(&mut *tx)
-            .await?;
-        }
+        Self::upsert_policy_settings(&mut tx, cid, settings).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn change_policy_settings(
+        &self,
+        cid: &CustomerId,
+        changes: &[PolicyChange],
+    ) -> Result<Result<Vec<PolicySetting>, PolicyError>> {
+        let mut tx = self.pool.begin().await?;
+        // A lock per customer's settings, held to the commit: the rows a change reads may not exist yet (a
+        // policy at its default has none), so row locks alone could not order two first changes.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('talon.policy_settings:' || $1, 0))")
+            .bind(cid.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let stored = Self::select_policy_settings(&mut tx, cid).await?;
+        let updated = match policy::apply(&stored, changes) {
+            Ok(updated) => updated,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        Self::upsert_policy_settings(&mut tx, cid, &updated).await?;
+        tx.commit().await?;
+        Ok(Ok(updated))
     }
 
     async fn apply_host_action(

@@ -35,6 +35,7 @@ suite!(
     concurrent_host_actions_all_apply,
     copy_from_sqlite_moves_everything_idempotently,
     policy_settings_are_stored_per_customer,
+    concurrent_policy_changes_all_apply_and_refusals_write_nothing,
 );
 
 /// A fresh database of `backend`, opened; `None` only when PostgreSQL was explicitly skipped.
@@ -341,4 +342,48 @@ async fn policy_settings_are_stored_per_customer(backend: Backend) {
     let other = client(&CustomerId::generate(), vec![]);
     store.create_client(&other).await.expect("another customer");
     assert!(store.policy_settings(&other.cid).await.expect("settings").is_empty(), "per customer");
+}
+
+async fn concurrent_policy_changes_all_apply_and_refusals_write_nothing(backend: Backend) {
+    use talon_emulator::policy::{PolicyChange, PolicyError, Severity, CATALOGUE};
+    let Some((_db, store)) = fresh(backend).await else { return };
+    let cid = store.default_customer().await.expect("cid");
+    // Four updates per policy, each changing another field, all at once: a read-modify-write that is not
+    // serialized loses some of them.
+    let mut tasks = Vec::new();
+    for policy in CATALOGUE {
+        let changes = [
+            PolicyChange { policy_id: policy.id, enabled: Some(false), ..Default::default() },
+            PolicyChange { policy_id: policy.id, severity: Some(Severity::Critical), ..Default::default() },
+            PolicyChange { policy_id: policy.id, regions: Some(vec!["eu-west-1".into()]), ..Default::default() },
+            PolicyChange { policy_id: policy.id, tag_excluded: Some(true), ..Default::default() },
+        ];
+        for change in changes {
+            let (store, cid) = (store.clone(), cid.clone());
+            tasks.push(tokio::spawn(async move { store.change_policy_settings(&cid, &[change]).await }));
+        }
+    }
+    for task in tasks {
+        task.await.expect("task").expect("store").expect("valid change");
+    }
+    let settings = store.policy_settings(&cid).await.expect("settings");
+    assert_eq!(settings.len(), CATALOGUE.len());
+    for s in &settings {
+        assert!(
+            !s.enabled && s.severity == Severity::Critical && s.regions == ["eu-west-1"] && s.tag_excluded,
+            "a concurrent change of policy {} was lost: {s:?}",
+            s.policy_id
+        );
+    }
+
+    // A batch with one unknown policy changes nothing, not even the valid part.
+    let other = client(&CustomerId::generate(), vec![]);
+    store.create_client(&other).await.expect("another customer");
+    let batch = [
+        PolicyChange { policy_id: 4, enabled: Some(false), ..Default::default() },
+        PolicyChange { policy_id: 999, ..Default::default() },
+    ];
+    let refused = store.change_policy_settings(&other.cid, &batch).await.expect("store");
+    assert!(matches!(refused, Err(PolicyError::UnknownPolicy(_))), "{refused:?}");
+    assert!(store.policy_settings(&other.cid).await.expect("settings").is_empty(), "nothing written");
 }

@@ -74,12 +74,10 @@ pub async fn update(
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
     let customer = &auth.principal.customer;
-    let stored = state.store().policy_settings(customer).await?;
-    let updated = policy::apply(&stored, &changes).map_err(|e| match e {
+    let updated = state.store().change_policy_settings(customer, &changes).await?.map_err(|e| match e {
         policy::PolicyError::UnknownPolicy(_) => ApiError::not_found(e.to_string()),
         policy::PolicyError::Repeated(_) => ApiError::bad_request(e.to_string()),
     })?;
-    state.store().save_policy_settings(customer, &updated).await?;
     let resources: Vec<PolicySettings> =
         updated.iter().filter_map(|s| Policy::find(s.policy_id).map(|p| settings_body(p, s))).collect();
     Ok(envelope(StatusCode::OK, POWERED_BY_CSPM, Some(resources), vec![], None))
