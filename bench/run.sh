@@ -6,7 +6,8 @@
 #   1. GET /healthz                          the ceiling of the HTTP stack on this machine
 #   2. POST /oauth2/token                    client credentials -> signed JWT
 #   3. GET /devices/queries/devices/v1       QueryDevicesByFilter with a valid bearer token
-# then prints requests/s, p50 and p99 latency for each, and the ratios token/ceiling and guarded/ceiling.
+# then prints requests/s, p50 and p99 latency for each, the server's CPU time per request (from /proc: less
+# sensitive than throughput to what else the machine runs), and the ratios token/ceiling and guarded/ceiling.
 # Targets: token/ceiling >= 0.5, guarded/ceiling >= 0.85.
 #
 # The load generator shares the machine's cores with the server, so single runs are noisy: after a warm-up,
@@ -81,13 +82,21 @@ done = function(summary, latency, requests)
 end
 LUA
 
-run() { # name url [wrk args...] -> "rps p50 p99"
+# CPU time (user + system, in clock ticks) the server process has used so far.
+server_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
+
+run() { # name url [wrk args...] -> "rps p50 p99 cpu_us_per_request"
     local name="$1" url="$2"; shift 2
+    local before after
+    before="$(server_ticks)"
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url" >"$WORK/$name.out" 2>&1
+    after="$(server_ticks)"
     if grep -q "Non-2xx" "$WORK/$name.out"; then
         echo "bench: $name had non-2xx answers:" >&2; grep "Non-2xx" "$WORK/$name.out" >&2; exit 1
     fi
-    awk '/Requests\/sec/ {rps=$2} $1=="50%" {p50=$2} $1=="99%" {p99=$2} END {print rps, p50, p99}' "$WORK/$name.out"
+    awk -v ticks="$((after - before))" -v hz="$(getconf CLK_TCK)" -v secs="$DURATION" '
+        /Requests\/sec/ {rps=$2} $1=="50%" {p50=$2} $1=="99%" {p99=$2}
+        END {printf "%s %s %s %.1f\n", rps, p50, p99, ticks / hz * 1e6 / (rps * secs)}' "$WORK/$name.out"
 }
 
 ROUTES=(healthz token guarded)
@@ -111,16 +120,16 @@ done
 median() { # file -> the line with the median requests/s
     sort -n -k1,1 "$1" | awk '{ line[NR] = $0 } END { print line[int((NR + 1) / 2)] }'
 }
-read -r CEIL_RPS CEIL_P50 CEIL_P99 < <(median "$WORK/healthz.rounds")
-read -r TOKEN_RPS TOKEN_P50 TOKEN_P99 < <(median "$WORK/token.rounds")
-read -r GUARD_RPS GUARD_P50 GUARD_P99 < <(median "$WORK/guarded.rounds")
+read -r CEIL_RPS CEIL_P50 CEIL_P99 CEIL_CPU < <(median "$WORK/healthz.rounds")
+read -r TOKEN_RPS TOKEN_P50 TOKEN_P99 TOKEN_CPU < <(median "$WORK/token.rounds")
+read -r GUARD_RPS GUARD_P50 GUARD_P99 GUARD_CPU < <(median "$WORK/guarded.rounds")
 
 printf '\nTalon benchmark: median of %s rounds of %s s per route, %s connections, %s wrk thread(s), %s cores, loopback\n' \
     "$ROUNDS" "$DURATION" "$CONNECTIONS" "$THREADS" "$(nproc)"
-printf '%-40s %12s %10s %10s\n' route "requests/s" p50 p99
-printf '%-40s %12s %10s %10s\n' "GET /healthz (ceiling)" "$CEIL_RPS" "$CEIL_P50" "$CEIL_P99"
-printf '%-40s %12s %10s %10s\n' "POST /oauth2/token" "$TOKEN_RPS" "$TOKEN_P50" "$TOKEN_P99"
-printf '%-40s %12s %10s %10s\n' "GET /devices/queries/devices/v1" "$GUARD_RPS" "$GUARD_P50" "$GUARD_P99"
+printf '%-40s %12s %10s %10s %16s\n' route "requests/s" p50 p99 "server CPU/req"
+printf '%-40s %12s %10s %10s %13s us\n' "GET /healthz (ceiling)" "$CEIL_RPS" "$CEIL_P50" "$CEIL_P99" "$CEIL_CPU"
+printf '%-40s %12s %10s %10s %13s us\n' "POST /oauth2/token" "$TOKEN_RPS" "$TOKEN_P50" "$TOKEN_P99" "$TOKEN_CPU"
+printf '%-40s %12s %10s %10s %13s us\n' "GET /devices/queries/devices/v1" "$GUARD_RPS" "$GUARD_P50" "$GUARD_P99" "$GUARD_CPU"
 awk -v c="$CEIL_RPS" -v t="$TOKEN_RPS" -v g="$GUARD_RPS" 'BEGIN {
     printf "\nratio token/ceiling   = %.2f (target >= 0.50)\n", t / c
     printf "ratio guarded/ceiling = %.2f (target >= 0.85)\n", g / c

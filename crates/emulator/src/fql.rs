@@ -167,8 +167,13 @@ fn bare(i: &str) -> Res<'_, &str> {
     take_while1(|c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '*'))(i)
 }
 
+/// Deepest nesting of parentheses a filter may use. The parser recurses once per level, so without a bound
+/// a query string of some hundred thousand `(` would overflow the stack and abort the whole server.
+pub const MAX_NESTING: usize = 32;
+
 /// Parses `input` into a typed filter. `now` (Unix seconds) anchors relative times such as `now-7d`.
 pub fn parse(input: &str, now: i64) -> Result<Filter, FqlError> {
+    check_nesting(input)?;
     let at = |rest: &str| input.len() - rest.len();
     let fail = |rest: &str, expected: &str| FqlError { position: at(rest), message: format!("expected {expected}") };
     let raw = match terminated(or_expr, multispace0)(input) {
@@ -182,6 +187,29 @@ pub fn parse(input: &str, now: i64) -> Result<Filter, FqlError> {
         Err(nom::Err::Incomplete(_)) => return Err(fail("", "more input")),
     };
     type_filter(raw, input, now)
+}
+
+/// Refuses a filter whose parentheses (outside quoted values) nest deeper than [`MAX_NESTING`], before the
+/// recursive parser sees it. Unbalanced parentheses are left to the parser, which says where.
+fn check_nesting(input: &str) -> Result<(), FqlError> {
+    let (mut depth, mut quoted, mut escaped) = (0usize, false, false);
+    for (position, c) in input.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '\'' => quoted = !quoted,
+            '(' if !quoted => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    let message = format!("parentheses nested deeper than {MAX_NESTING} levels");
+                    return Err(FqlError { position, message });
+                }
+            }
+            ')' if !quoted => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn type_filter(raw: Raw<'_>, input: &str, now: i64) -> Result<Filter, FqlError> {
@@ -476,6 +504,22 @@ mod tests {
         assert!(parse("", NOW).is_err());
         assert!(parse("(platform_name:'Mac'", NOW).is_err());
         assert!(parse("hostname:'it\\'s'", NOW).is_ok(), "escaped quote");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_the_parser_recurses() {
+        let nested = |depth: usize| format!("{}platform_name:'Mac'{}", "(".repeat(depth), ")".repeat(depth));
+        assert!(parse(&nested(MAX_NESTING), NOW).is_ok());
+        let e = parse(&nested(MAX_NESTING + 1), NOW).expect_err("too deep");
+        assert_eq!(e.position, MAX_NESTING, "{e}");
+        assert!(e.message.contains("nested deeper than 32"), "{e}");
+        // Would overflow the stack (and abort the process) without the bound.
+        assert!(parse(&"(".repeat(500_000), NOW).is_err());
+        // Parentheses inside quoted values are text, not nesting.
+        let quoted = format!("hostname:'{}'", "(".repeat(100));
+        assert!(parse(&quoted, NOW).is_ok());
+        let escaped = format!("hostname:'it\\'s {}'", "(".repeat(100));
+        assert!(parse(&escaped, NOW).is_ok(), "an escaped quote does not end the value");
     }
 
     #[test]

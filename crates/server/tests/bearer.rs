@@ -176,6 +176,13 @@ async fn query_devices_pages_and_sorts() {
         let reply = h.send(bearer_get(&format!("{QUERY}?{query}"), &token)).await;
         assert_envelope_error(&reply, StatusCode::BAD_REQUEST, message);
     }
+    // A filter nested deep enough to overflow the parser's stack is a 400, and the server lives on.
+    let deep = h.send(bearer_get(&format!("{QUERY}?filter={}", "(".repeat(60_000)), &token)).await;
+    assert_envelope_error(
+        &deep,
+        StatusCode::BAD_REQUEST,
+        "filter: invalid filter at position 32: parentheses nested deeper than 32 levels",
+    );
     let bad_sort = h.send(bearer_get(&format!("{QUERY}?sort=secret.asc"), &token)).await;
     assert_eq!(bad_sort.status, StatusCode::BAD_REQUEST);
     assert!(bad_sort.message().starts_with("invalid sort"));
