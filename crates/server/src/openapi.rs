@@ -3,7 +3,9 @@
 //! Generated from [`OPERATIONS`], the table the router itself is built from: `router()` registers each
 //! handler by its operation ID and takes the method and path from this table, so a route cannot exist
 //! without its entry here (the lookup would fail at start, in every test), and the tests send every entry to
-//! the router to prove each documented method and path is served.
+//! the router to prove each documented method and path is served. Each operation also lists its inputs
+//! (query parameters and request body, with a JSON schema and an example); the tests send the examples and
+//! leave out each required input in turn, so the document cannot claim what the router does not accept.
 
 use serde_json::{json, Map, Value};
 use talon_wire::discovery::{INTROSPECT_PATH, JWKS_PATH, METADATA_PATH};
@@ -18,7 +20,7 @@ pub enum Auth {
     Client,
 }
 
-/// One operation: method, path, Falcon-style operation ID, summary, authentication.
+/// One operation: method, path, Falcon-style operation ID, summary, authentication, inputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Operation {
     pub method: &'static str,
@@ -26,7 +28,67 @@ pub struct Operation {
     pub id: &'static str,
     pub summary: &'static str,
     pub auth: Auth,
+    pub query: &'static [QueryParam],
+    pub body: Option<RequestBody>,
 }
+
+/// A query parameter. Schemas and examples are JSON text (consts cannot hold a `serde_json::Value`); the
+/// document parses them, and every test run builds the document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryParam {
+    pub name: &'static str,
+    pub required: bool,
+    /// May be given more than once (`?ids=a&ids=b`): an array parameter, exploded.
+    pub repeated: bool,
+    pub schema: &'static str,
+    pub example: &'static str,
+    pub description: &'static str,
+}
+
+/// A request body: its media type, schema and an example.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestBody {
+    pub media_type: &'static str,
+    pub schema: &'static str,
+    pub example: &'static str,
+}
+
+const fn query(
+    name: &'static str,
+    schema: &'static str,
+    example: &'static str,
+    description: &'static str,
+) -> QueryParam {
+    QueryParam { name, required: false, repeated: false, schema, example, description }
+}
+
+impl QueryParam {
+    const fn required(self) -> QueryParam {
+        QueryParam { required: true, ..self }
+    }
+    const fn repeated(self) -> QueryParam {
+        QueryParam { repeated: true, ..self }
+    }
+}
+
+impl Operation {
+    const fn query(self, query: &'static [QueryParam]) -> Operation {
+        Operation { query, ..self }
+    }
+    const fn body(self, media_type: &'static str, schema: &'static str, example: &'static str) -> Operation {
+        Operation { body: Some(RequestBody { media_type, schema, example }), ..self }
+    }
+    const fn json_body(self, schema: &'static str, example: &'static str) -> Operation {
+        self.body(JSON, schema, example)
+    }
+}
+
+const JSON: &str = "application/json";
+const FORM: &str = "application/x-www-form-urlencoded";
+const EXAMPLE_DEVICE_ID: &str = "0123456789abcdef0123456789abcdef";
+const IDS_BODY: &str = r#"{"type": "object", "required": ["ids"], "properties": {"ids": {"type": "array",
+    "minItems": 1, "maxItems": 5000, "items": {"type": "string", "minLength": 1}}}}"#;
+const IDS_EXAMPLE: &str = r#"{"ids": ["0123456789abcdef0123456789abcdef"]}"#;
 
 const fn op(
     method: &'static str,
@@ -35,14 +97,35 @@ const fn op(
     summary: &'static str,
     auth: Auth,
 ) -> Operation {
-    Operation { method, path, id, summary, auth }
+    Operation { method, path, id, summary, auth, query: &[], body: None }
 }
 
 /// Every route of the server.
 pub const OPERATIONS: &[Operation] = &[
-    op("post", "/oauth2/token", "oauth2AccessToken", "Issue an access token for client credentials", Auth::Client),
-    op("post", "/oauth2/revoke", "oauth2RevokeToken", "Revoke one of the caller's tokens", Auth::Client),
-    op("post", INTROSPECT_PATH, "oauth2IntrospectToken", "RFC 7662: describe one of the caller's tokens", Auth::Client),
+    op("post", "/oauth2/token", "oauth2AccessToken", "Issue an access token for client credentials", Auth::Client)
+        .body(
+            FORM,
+            r#"{"type": "object", "properties": {
+            "client_id": {"type": "string", "description": "Required unless given in a Basic header"},
+            "client_secret": {"type": "string", "description": "Required unless given in a Basic header"},
+            "member_cid": {"type": "string", "description": "Lock the token to a child customer (MSSP)"},
+            "grant_type": {"type": "string", "enum": ["client_credentials"]}}}"#,
+            r#"{"client_id": "0123456789abcdef0123456789abcdef",
+            "client_secret": "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123"}"#,
+        ),
+    op("post", "/oauth2/revoke", "oauth2RevokeToken", "Revoke one of the caller's tokens", Auth::Client).body(
+        FORM,
+        r#"{"type": "object", "required": ["token"], "properties": {
+            "token": {"type": "string"}, "client_id": {"type": "string"}}}"#,
+        r#"{"token": "eyJ..."}"#,
+    ),
+    op("post", INTROSPECT_PATH, "oauth2IntrospectToken", "RFC 7662: describe one of the caller's tokens", Auth::Client)
+        .body(
+            FORM,
+            r#"{"type": "object", "required": ["token"], "properties": {"token": {"type": "string"},
+                "client_id": {"type": "string"}, "client_secret": {"type": "string"}}}"#,
+            r#"{"token": "eyJ..."}"#,
+        ),
     op("get", JWKS_PATH, "oauth2Jwks", "The public keys that verify access tokens", Auth::None),
     op("get", METADATA_PATH, "oauth2Metadata", "RFC 8414 server metadata", Auth::None),
     op(
@@ -51,27 +134,54 @@ pub const OPERATIONS: &[Operation] = &[
         "QueryDevicesByFilter",
         "Search hosts with FQL, sorted and paged",
         Auth::Bearer("devices:read"),
-    ),
+    )
+    .query(&[
+        query("offset", r#"{"type": "integer", "minimum": 0}"#, "0", "Index of the first ID"),
+        query("limit", r#"{"type": "integer", "minimum": 1, "maximum": 5000}"#, "100", "Most IDs (default 100)"),
+        query("sort", r#"{"type": "string"}"#, "hostname.asc", "field.asc or field.desc, on any device field"),
+        query("filter", r#"{"type": "string"}"#, "platform_name:'Windows'", "FQL"),
+    ]),
     op(
         "get",
         "/devices/entities/devices/v2",
         "GetDeviceDetailsV2",
         "Details of up to 100 hosts",
         Auth::Bearer("devices:read"),
-    ),
+    )
+    .query(&[query(
+        "ids",
+        r#"{"type": "array", "minItems": 1, "maxItems": 100, "items": {"type": "string", "minLength": 1}}"#,
+        EXAMPLE_DEVICE_ID,
+        "Device IDs; unknown ones are left out of the answer",
+    )
+    .required()
+    .repeated()]),
     op(
         "post",
         "/devices/entities/devices/v2",
         "PostDeviceDetailsV2",
         "Details of up to 5000 hosts",
         Auth::Bearer("devices:read"),
-    ),
+    )
+    .json_body(IDS_BODY, IDS_EXAMPLE),
     op(
         "post",
         "/devices/entities/devices-actions/v2",
         "PerformActionV2",
         "Contain, lift containment, hide or unhide hosts",
         Auth::Bearer("devices:write"),
+    )
+    .query(&[query(
+        "action_name",
+        r#"{"type": "string", "enum": ["contain", "lift_containment", "hide_host", "unhide_host"]}"#,
+        "contain",
+        "What to do to every named host (all of them or none)",
+    )
+    .required()])
+    .json_body(
+        r#"{"type": "object", "required": ["ids"], "properties": {"ids": {"type": "array",
+            "minItems": 1, "maxItems": 100, "items": {"type": "string", "minLength": 1}}}}"#,
+        IDS_EXAMPLE,
     ),
     op(
         "get",
@@ -79,13 +189,28 @@ pub const OPERATIONS: &[Operation] = &[
         "GetCSPMPolicySettings",
         "CSPM policy settings",
         Auth::Bearer("cspm-registration:read"),
-    ),
+    )
+    .query(&[
+        query("service", r#"{"type": "string"}"#, "S3", "Cloud service, e.g. EC2, S3, IAM"),
+        query("policy-id", r#"{"type": "integer", "minimum": 0}"#, "4", "One policy"),
+        query("cloud-platform", r#"{"type": "string", "enum": ["aws", "azure", "gcp"]}"#, "aws", "Cloud"),
+    ]),
     op(
         "patch",
         "/settings/entities/policy/v1",
         "UpdateCSPMPolicySettings",
         "Change CSPM policy settings",
         Auth::Bearer("cspm-registration:write"),
+    )
+    .json_body(
+        r#"{"type": "object", "required": ["resources"], "properties": {"resources": {"type": "array",
+            "minItems": 1, "maxItems": 100, "items": {"type": "object", "required": ["policy_id"], "properties": {
+                "policy_id": {"type": "integer", "minimum": 0},
+                "enabled": {"type": "boolean"},
+                "severity": {"type": "string", "enum": ["informational", "low", "medium", "high", "critical"]},
+                "regions": {"type": "array", "items": {"type": "string"}},
+                "tag_excluded": {"type": "boolean"}}}}}}"#,
+        r#"{"resources": [{"policy_id": 4, "enabled": false, "severity": "high"}]}"#,
     ),
     op("get", "/healthz", "healthz", "Liveness", Auth::None),
     op("get", "/readyz", "readyz", "Readiness: the store answers", Auth::None),
@@ -109,12 +234,21 @@ pub fn document() -> Value {
             // Basic, or client_id/client_secret as form fields (which OpenAPI 3.0 cannot name as a scheme).
             Auth::Client => json!([{ "basic": [] }, {}]),
         };
-        let entry = json!({
+        let mut entry = json!({
             "operationId": o.id,
             "summary": o.summary,
             "security": security,
             "responses": responses(o.auth),
         });
+        if !o.query.is_empty() {
+            entry["parameters"] = o.query.iter().map(parameter).collect();
+        }
+        if let Some(body) = o.body {
+            entry["requestBody"] = json!({
+                "required": true,
+                "content": { body.media_type: { "schema": parse(body.schema), "example": parse(body.example) } }
+            });
+        }
         let item = paths.entry(o.path.to_owned()).or_insert_with(|| json!({}));
         item[o.method] = entry;
     }
@@ -129,6 +263,26 @@ pub fn document() -> Value {
                        "description": "Or client_id and client_secret as form fields of the request body" }
         }}
     })
+}
+
+fn parameter(p: &QueryParam) -> Value {
+    let mut entry = json!({
+        "name": p.name, "in": "query", "required": p.required, "description": p.description,
+        "schema": parse(p.schema),
+    });
+    if p.repeated {
+        entry["style"] = json!("form");
+        entry["explode"] = json!(true);
+        entry["example"] = json!([p.example]);
+    } else {
+        entry["example"] = json!(p.example);
+    }
+    entry
+}
+
+/// Parses a schema or example of the table. They are constants, so a mistake shows in every test run.
+fn parse(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("OpenAPI table holds bad JSON ({e}): {text}"))
 }
 
 fn responses(auth: Auth) -> Value {

@@ -203,3 +203,71 @@ async fn the_openapi_document_lists_every_route_and_the_router_serves_each() {
     let put = Request::put("/oauth2/token").body(Body::empty()).expect("request");
     assert_eq!(h.send(put).await.status, StatusCode::METHOD_NOT_ALLOWED);
 }
+
+/// The request an operation's documented examples make: its query parameters and body, with `token`.
+fn documented_request(op: &talon_server::openapi::Operation, token: &str, leave_out: Option<&str>) -> Request<Body> {
+    use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+    let query: Vec<String> = op
+        .query
+        .iter()
+        .filter(|p| Some(p.name) != leave_out)
+        .map(|p| format!("{}={}", p.name, utf8_percent_encode(p.example, NON_ALPHANUMERIC)))
+        .collect();
+    let uri = if query.is_empty() { op.path.to_owned() } else { format!("{}?{}", op.path, query.join("&")) };
+    let request = Request::builder()
+        .method(op.method.to_uppercase().as_str())
+        .uri(uri)
+        .header("authorization", format!("Bearer {token}"));
+    match op.body.filter(|_| leave_out != Some("body")) {
+        Some(body) => request.header("content-type", body.media_type).body(Body::from(body.example)),
+        None => request.body(Body::empty()),
+    }
+    .expect("request")
+}
+
+#[tokio::test]
+async fn documented_inputs_are_what_the_router_accepts() {
+    use talon_server::openapi::{Auth, OPERATIONS};
+    let h = Harness::default().await;
+    let doc = h.send(get("/openapi.json")).await.json();
+    let mut checked = 0;
+    for op in OPERATIONS {
+        let Auth::Bearer(scope) = op.auth else { continue };
+        if op.query.is_empty() && op.body.is_none() {
+            continue;
+        }
+        let entry = &doc["paths"][op.path][op.method];
+        assert_eq!(entry["parameters"].as_array().map_or(0, Vec::len), op.query.len(), "{}", op.id);
+        assert_eq!(entry["requestBody"].is_object(), op.body.is_some(), "{}", op.id);
+
+        let client = h.client(&[Scope::parse(scope).expect("scope")]).await;
+        let token = h.token(&client).await;
+        // The examples are valid input: success, or 404 where they name a host that does not exist.
+        let reply = h.send(documented_request(op, &token, None)).await;
+        assert!(
+            reply.status.is_success() || reply.status == StatusCode::NOT_FOUND,
+            "{}: the documented example was refused: {} {}",
+            op.id,
+            reply.status,
+            String::from_utf8_lossy(&reply.body)
+        );
+        // Each required input, left out, is refused with a 400 (or 415 for a missing JSON body).
+        let required = op.query.iter().filter(|p| p.required).map(|p| p.name).chain(op.body.map(|_| "body"));
+        for name in required {
+            let reply = h.send(documented_request(op, &token, Some(name))).await;
+            assert!(
+                matches!(reply.status, StatusCode::BAD_REQUEST | StatusCode::UNSUPPORTED_MEDIA_TYPE),
+                "{}: without {name}: {}",
+                op.id,
+                reply.status
+            );
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 6, "every emulated Falcon operation documents its inputs");
+    // The OAuth2 endpoints document their forms.
+    for path in ["/oauth2/token", "/oauth2/revoke", "/oauth2/introspect"] {
+        let form = &doc["paths"][path]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"];
+        assert!(form["schema"]["properties"].is_object(), "{path}");
+    }
+}
