@@ -4,6 +4,7 @@
 //! authorized, Ed25519 JWT issue and verification, the revocation deny list, rate limits and the clock.
 //! No HTTP types, no SQL: the server and the store translate to and from these types.
 
+pub mod admin;
 pub mod authorize;
 pub mod client;
 pub mod clock;
@@ -20,6 +21,7 @@ pub mod token;
 /// customer IDs), never for keys a client chooses freely, which keep std's SipHash against flooding.
 pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
+pub use admin::InvalidClient;
 pub use authorize::{authorize_request, authorize_token_request, token_holder, Principal, RequestDenied, TokenDenied};
 pub use client::{ApiClient, ClientChanges, ClientSpec};
 pub use clock::{Clock, ManualClock, SystemClock};

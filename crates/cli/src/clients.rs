@@ -1,20 +1,30 @@
-//! `talon clients ...`: local administration of API clients, straight on the store. A running server on
-//! the same database notices every change within its refresh interval.
+//! `talon clients ...`: administration of API clients, locally on the store (`--database`, also while a
+//! server runs on it: the server notices every change within its refresh interval) or remotely through a
+//! running server's admin API (`--remote`, with FALCON_* credentials of a client holding the
+//! `api-clients` scopes). Both modes take the same wire requests and print the same shapes, and the
+//! rules for names, scopes, CIDs and networks are talon-auth's, so local and remote cannot disagree.
 
 use anyhow::{bail, Context};
 use clap::Subcommand;
-use ipnet::IpNet;
-use serde_json::json;
-use talon_auth::{ApiClient, ClientChanges, ClientId, ClientSecret, ClientSpec, Clock, CustomerId, SystemClock};
-use talon_store::Store;
-use talon_wire::{Scope, ScopeSet};
+use talon::ApiClients;
+use talon_auth::{ApiClient, ClientChanges, ClientId, ClientSpec, Clock, SystemClock};
+use talon_store::admin::{self, Actor};
+use talon_store::{AuditEntry, Store};
+use talon_wire::admin::{ApiClientView, AuditEntryView, CreateClientRequest, UpdateClientRequest};
 
+use crate::remote::ApiArgs;
 use crate::DatabaseArg;
 
 #[derive(clap::Args)]
 pub struct ClientsArgs {
     #[command(flatten)]
     database: DatabaseArg,
+    /// Work through a running server's admin API (FALCON_BASE_URL, FALCON_CLIENT_ID and
+    /// FALCON_CLIENT_SECRET, or the flags below) instead of on the database.
+    #[arg(long)]
+    remote: bool,
+    #[command(flatten)]
+    api: ApiArgs,
     #[command(subcommand)]
     command: ClientsCommand,
 }
@@ -29,16 +39,16 @@ enum ClientsCommand {
         description: String,
         /// A scope such as devices:read (repeat for more).
         #[arg(long = "scope", required = true, value_parser = parse_scope)]
-        scopes: Vec<Scope>,
+        scopes: Vec<String>,
         /// The customer the client belongs to (default: the server's default customer).
         #[arg(long, value_parser = parse_cid)]
-        cid: Option<CustomerId>,
+        cid: Option<String>,
         /// A child customer the client may act for with member_cid (repeat for more).
         #[arg(long = "member-cid", value_parser = parse_cid)]
-        member_cids: Vec<CustomerId>,
+        member_cids: Vec<String>,
         /// A source network allowed to use the client, e.g. 10.0.0.0/8 (repeat; none means any).
         #[arg(long = "allow-ip", value_parser = parse_net)]
-        allowed_ips: Vec<IpNet>,
+        allowed_ips: Vec<String>,
         /// Create the client disabled.
         #[arg(long)]
         disabled: bool,
@@ -66,14 +76,14 @@ enum ClientsCommand {
         #[arg(long)]
         description: Option<String>,
         #[arg(long = "scope", value_parser = parse_scope)]
-        scopes: Vec<Scope>,
+        scopes: Vec<String>,
         #[arg(long = "member-cid", value_parser = parse_cid)]
-        member_cids: Vec<CustomerId>,
+        member_cids: Vec<String>,
         /// Remove every member CID.
         #[arg(long, conflicts_with = "member_cids")]
         clear_member_cids: bool,
         #[arg(long = "allow-ip", value_parser = parse_net)]
-        allowed_ips: Vec<IpNet>,
+        allowed_ips: Vec<String>,
         /// Allow every source address again.
         #[arg(long, conflicts_with = "allowed_ips")]
         clear_allowed_ips: bool,
@@ -92,10 +102,24 @@ enum ClientsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Refuse every token a client holds now (it can get new ones).
+    RevokeTokens {
+        #[arg(value_parser = parse_client_id)]
+        id: ClientId,
+    },
     /// Delete a client; its live tokens are refused.
     Delete {
         #[arg(value_parser = parse_client_id)]
         id: ClientId,
+    },
+    /// Show the audit log, newest first.
+    Audit {
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=500))]
+        limit: u64,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -104,59 +128,54 @@ fn replace_list<T>(given: Vec<T>, clear: bool) -> Option<Vec<T>> {
     (clear || !given.is_empty()).then_some(given)
 }
 
-fn parse_scope(s: &str) -> Result<Scope, String> {
-    Scope::parse(s).map_err(|e| e.to_string())
+// The parsers check early (clap names the flag) and keep the wire form; the same rules run again where
+// the request is applied (talon-auth), locally or on the server.
+fn parse_scope(s: &str) -> Result<String, String> {
+    talon_auth::admin::check_scopes(&[s]).map(|_| s.to_owned()).map_err(|e| e.to_string())
 }
 
-fn parse_cid(s: &str) -> Result<CustomerId, String> {
-    CustomerId::parse_lenient(s).map_err(|e| e.to_string())
+fn parse_cid(s: &str) -> Result<String, String> {
+    talon_auth::admin::parse_cid(s).map(|c| c.to_string()).map_err(|e| e.to_string())
 }
 
 fn parse_client_id(s: &str) -> Result<ClientId, String> {
     ClientId::parse(s).map_err(|e| e.to_string())
 }
 
-fn parse_net(s: &str) -> Result<IpNet, String> {
-    // A bare address means just that address.
-    s.parse::<IpNet>()
-        .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
-        .map_err(|_| format!("{s:?} is not an IP network (CIDR such as 10.0.0.0/8) or address"))
+fn parse_net(s: &str) -> Result<String, String> {
+    talon_auth::admin::parse_network(s).map(|n| n.to_string()).map_err(|e| e.to_string())
+}
+
+/// What a command asks for, in the admin API's terms.
+enum Request {
+    Create(CreateClientRequest),
+    List,
+    Show(ClientId),
+    Update(ClientId, UpdateClientRequest),
+    ResetSecret(ClientId),
+    RevokeTokens(ClientId),
+    Delete(ClientId),
+    Audit { offset: u64, limit: u64 },
+}
+
+/// What a command answers.
+enum Answer {
+    Client(ApiClientView),
+    Clients(Vec<ApiClientView>),
+    Deleted(ClientId),
+    Revoked(ClientId),
+    Audit(Vec<AuditEntryView>, u64),
 }
 
 pub async fn run(args: ClientsArgs) -> anyhow::Result<()> {
-    let store = args.database.open().await?;
-    let now = SystemClock.now();
-    match args.command {
+    let (request, json) = match args.command {
         ClientsCommand::Create { name, description, scopes, cid, member_cids, allowed_ips, disabled, json } => {
-            let cid = match cid {
-                Some(cid) => cid,
-                None => store.default_customer().await?,
-            };
-            let spec = ClientSpec {
-                name,
-                description,
-                scopes: scopes.into_iter().collect(),
-                cid,
-                member_cids,
-                allowed_ips,
-                enabled: !disabled,
-            };
-            let (client, secret) = ApiClient::generate(spec, now);
-            store.create_client(&client).await?;
-            print_with_secret(&client, &secret, json);
+            let create =
+                CreateClientRequest { name, description, scopes, cid, member_cids, allowed_ips, enabled: !disabled };
+            (Request::Create(create), json)
         }
-        ClientsCommand::List { json } => {
-            let clients = store.clients().await?;
-            if json {
-                println!("{}", serde_json::Value::from(clients.iter().map(client_json).collect::<Vec<_>>()));
-            } else {
-                println!("{:<32}  {:<8}  {:>6}  NAME", "CLIENT_ID", "ENABLED", "SCOPES");
-                for c in &clients {
-                    println!("{:<32}  {:<8}  {:>6}  {}", c.id, c.enabled, c.scopes.iter().count(), c.name);
-                }
-            }
-        }
-        ClientsCommand::Show { id, json } => print_client(&existing(&*store, &id).await?, json),
+        ClientsCommand::List { json } => (Request::List, json),
+        ClientsCommand::Show { id, json } => (Request::Show(id), json),
         ClientsCommand::Update {
             id,
             name,
@@ -170,88 +189,138 @@ pub async fn run(args: ClientsArgs) -> anyhow::Result<()> {
             disable,
             json,
         } => {
-            let mut client = existing(&*store, &id).await?;
-            let changes = ClientChanges {
+            let update = UpdateClientRequest {
                 name,
                 description,
-                scopes: (!scopes.is_empty()).then(|| scopes.into_iter().collect::<ScopeSet>()),
+                scopes: (!scopes.is_empty()).then_some(scopes),
                 member_cids: replace_list(member_cids, clear_member_cids),
                 allowed_ips: replace_list(allowed_ips, clear_allowed_ips),
                 enabled: (enable || disable).then_some(enable),
             };
-            client.apply(changes, now);
-            if !store.update_client(&client).await? {
-                bail!("client {id} no longer exists");
-            }
-            print_client(&client, json);
+            (Request::Update(id, update), json)
         }
-        ClientsCommand::ResetSecret { id, json } => {
-            let mut client = existing(&*store, &id).await?;
-            let secret = ClientSecret::generate();
-            client.reset_secret(secret.digest(), now);
-            if !store.set_secret(&client).await? {
-                bail!("client {id} no longer exists");
-            }
-            print_with_secret(&client, &secret, json);
-        }
-        ClientsCommand::Delete { id } => {
-            if !store.delete_client(&id).await? {
-                bail!("no client {id}");
-            }
-            println!("deleted client {id}");
-        }
-    }
+        ClientsCommand::ResetSecret { id, json } => (Request::ResetSecret(id), json),
+        ClientsCommand::RevokeTokens { id } => (Request::RevokeTokens(id), false),
+        ClientsCommand::Delete { id } => (Request::Delete(id), false),
+        ClientsCommand::Audit { offset, limit, json } => (Request::Audit { offset, limit }, json),
+    };
+    let answer = if args.remote {
+        remote(ApiClients::new(args.api.client()?), request).await?
+    } else {
+        local(&*args.database.open().await?, request).await?
+    };
+    print(answer, json);
     Ok(())
 }
 
-async fn existing(store: &dyn Store, id: &ClientId) -> anyhow::Result<ApiClient> {
-    store.client(id).await?.with_context(|| format!("no client {id}"))
-}
-
-fn client_json(c: &ApiClient) -> serde_json::Value {
-    json!({
-        "client_id": c.id.as_str(),
-        "name": c.name,
-        "description": c.description,
-        "scopes": c.scopes.to_strings(),
-        "cid": c.cid.as_str(),
-        "member_cids": c.member_cids.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
-        "allowed_ips": c.allowed_ips.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
-        "enabled": c.enabled,
-        "created_at": c.created_at,
-        "updated_at": c.updated_at,
-        "last_used_at": c.last_used_at,
+/// Through a server's admin API.
+async fn remote(api: ApiClients, request: Request) -> anyhow::Result<Answer> {
+    Ok(match request {
+        Request::Create(create) => Answer::Client(api.create(&create).await?),
+        Request::List => Answer::Clients(api.list_all().await?),
+        Request::Show(id) => Answer::Client(api.get(id.as_str()).await?),
+        Request::Update(id, update) => Answer::Client(api.update(id.as_str(), &update).await?),
+        Request::ResetSecret(id) => Answer::Client(api.reset_secret(id.as_str()).await?),
+        Request::RevokeTokens(id) => {
+            api.revoke_tokens(id.as_str()).await?;
+            Answer::Revoked(id)
+        }
+        Request::Delete(id) => {
+            api.delete(id.as_str()).await?;
+            Answer::Deleted(id)
+        }
+        Request::Audit { offset, limit } => {
+            let page = api.audit(offset, limit).await?;
+            Answer::Audit(page.items, page.total)
+        }
     })
 }
 
-fn print_client(c: &ApiClient, json: bool) {
-    if json {
-        println!("{}", client_json(c));
-        return;
+/// Straight on the store; each change is audited as made by the local CLI (`cli:<user>`).
+async fn local(store: &dyn Store, request: Request) -> anyhow::Result<Answer> {
+    let now = SystemClock.now();
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let actor = Actor { id: format!("cli:{user}"), source: "local".into(), trace_id: "-".into() };
+    Ok(match request {
+        Request::Create(create) => {
+            let spec = ClientSpec::from_request(&create, store.default_customer().await?)?;
+            let (client, secret) = admin::create(store, &actor, spec, now).await?;
+            Answer::Client(client.view_with_secret(&secret))
+        }
+        Request::List => Answer::Clients(store.clients().await?.iter().map(ApiClient::view).collect()),
+        Request::Show(id) => {
+            Answer::Client(store.client(&id).await?.with_context(|| format!("no API client {id}"))?.view())
+        }
+        Request::Update(id, update) => {
+            let changes = ClientChanges::from_request(&update)?;
+            if changes.is_empty() {
+                bail!("nothing to change: name an option to update");
+            }
+            Answer::Client(admin::update(store, &actor, &id, changes, now).await?.view())
+        }
+        Request::ResetSecret(id) => {
+            let (client, secret) = admin::reset_secret(store, &actor, &id, now).await?;
+            Answer::Client(client.view_with_secret(&secret))
+        }
+        Request::RevokeTokens(id) => {
+            admin::revoke_tokens(store, &actor, &id, now).await?;
+            Answer::Revoked(id)
+        }
+        Request::Delete(id) => {
+            admin::delete(store, &actor, &id, now).await?;
+            Answer::Deleted(id)
+        }
+        Request::Audit { offset, limit } => {
+            let (entries, total) = store.audit_entries(offset, limit).await?;
+            Answer::Audit(entries.into_iter().map(AuditEntry::view).collect(), total)
+        }
+    })
+}
+
+fn print(answer: Answer, json: bool) {
+    match answer {
+        Answer::Client(c) if json => println!("{}", json_of(&c)),
+        Answer::Client(c) => print_client(&c),
+        Answer::Clients(list) if json => println!("{}", json_of(&list)),
+        Answer::Clients(list) => {
+            println!("{:<32}  {:<8}  {:>6}  NAME", "CLIENT_ID", "ENABLED", "SCOPES");
+            for c in &list {
+                println!("{:<32}  {:<8}  {:>6}  {}", c.client_id, c.enabled, c.scopes.len(), c.name);
+            }
+        }
+        Answer::Deleted(id) => println!("deleted client {id}"),
+        Answer::Revoked(id) => println!("every token of client {id} issued until now is refused"),
+        Answer::Audit(entries, _) if json => println!("{}", json_of(&entries)),
+        Answer::Audit(entries, total) => {
+            println!("{} of {total} entries, newest first", entries.len());
+            for e in &entries {
+                let target = e.target.as_deref().unwrap_or("-");
+                println!("{}  {:<22} {:<38} {:<32} {}  {}", e.at, e.action, e.actor, target, e.source_ip, e.details);
+            }
+        }
     }
-    let list = |items: Vec<String>| if items.is_empty() { "(none)".to_owned() } else { items.join(", ") };
-    println!("client_id:    {}", c.id);
+}
+
+/// The wire shapes as JSON (they serialize infallibly: plain strings, numbers and lists).
+fn json_of<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+fn print_client(c: &ApiClientView) {
+    let list = |items: &[String]| if items.is_empty() { "(none)".to_owned() } else { items.join(", ") };
+    println!("client_id:    {}", c.client_id);
     println!("name:         {}", c.name);
     println!("description:  {}", c.description);
-    println!("scopes:       {}", list(c.scopes.to_strings()));
+    println!("scopes:       {}", list(&c.scopes));
     println!("cid:          {}", c.cid);
-    println!("member_cids:  {}", list(c.member_cids.iter().map(|m| m.to_string()).collect()));
-    println!("allowed_ips:  {}", list(c.allowed_ips.iter().map(|n| n.to_string()).collect()));
+    println!("member_cids:  {}", list(&c.member_cids));
+    println!("allowed_ips:  {}", list(&c.allowed_ips));
     println!("enabled:      {}", c.enabled);
     println!("created_at:   {}", c.created_at);
     println!("updated_at:   {}", c.updated_at);
     println!("last_used_at: {}", c.last_used_at.map_or("never".to_owned(), |t| t.to_string()));
-}
-
-/// Prints a client with its secret in clear: the only time the secret is shown.
-fn print_with_secret(c: &ApiClient, secret: &ClientSecret, json: bool) {
-    if json {
-        let mut value = client_json(c);
-        value["client_secret"] = secret.expose().into();
-        println!("{value}");
-    } else {
-        print_client(c, false);
-        println!("client_secret: {}", secret.expose());
+    if let Some(secret) = &c.client_secret {
+        println!("client_secret: {secret}");
         println!("\nThe secret is shown only now; keep it safe.");
     }
 }

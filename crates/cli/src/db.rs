@@ -37,7 +37,7 @@ pub async fn run(args: DbArgs) -> anyhow::Result<()> {
             let report = talon_store::copy(&*source, &*target, now).await.context("copy failed")?;
             println!(
                 "copied from {} to {}: {} customers, {} clients, {} signing keys, {} revocations, {} hosts, \
-                 {} policy settings (items the target had already are kept)",
+                 {} policy settings, {} audit log entries (items the target had already are kept)",
                 redact_url(&from),
                 redact_url(&to),
                 report.customers,
@@ -45,7 +45,8 @@ pub async fn run(args: DbArgs) -> anyhow::Result<()> {
                 report.keys,
                 report.revocations,
                 report.hosts,
-                report.policy_settings
+                report.policy_settings,
+                report.audit_entries
             );
             Ok(())
         }

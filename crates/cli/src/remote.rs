@@ -26,7 +26,7 @@ pub struct ApiArgs {
 }
 
 impl ApiArgs {
-    fn client(&self) -> anyhow::Result<Client> {
+    pub(crate) fn client(&self) -> anyhow::Result<Client> {
         let (Some(id), Some(secret)) = (&self.client_id, &self.client_secret) else {
             bail!("set FALCON_CLIENT_ID and FALCON_CLIENT_SECRET (or --client-id and --client-secret)");
         };

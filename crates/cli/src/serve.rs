@@ -126,7 +126,8 @@ async fn create_first_admin(store: &dyn talon_store::Store, now: i64, base_url: 
         println!(
             "Created the first API client (every scope). The secret is shown only now; keep it safe.\n\
              \n  client_id:     {id}\n  client_secret: {secret}\n\nTry it:\n\n  \
-             curl -s -X POST {base_url}/oauth2/token -d client_id={id} -d client_secret={secret}\n",
+             curl -s -X POST {base_url}/oauth2/token -d client_id={id} -d client_secret={secret}\n\n\
+             Or sign in with them to the web console: {base_url}/console\n",
             id = admin.id,
             secret = secret.expose(),
         );

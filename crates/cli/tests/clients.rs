@@ -64,7 +64,7 @@ fn clients_lifecycle_with_json_output() {
     assert!(clients(&db, &["delete", &id]).status.success());
     let gone = clients(&db, &["show", &id]);
     assert!(!gone.status.success());
-    assert!(String::from_utf8_lossy(&gone.stderr).contains("no client"));
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("no API client"));
 }
 
 #[test]
@@ -78,7 +78,7 @@ fn bad_arguments_are_clear_errors() {
         (vec!["create", "--name", "x"], "--scope"),
         (vec!["show", "not-an-id"], "32 lowercase hex"),
         (vec!["update", "0123456789abcdef0123456789abcdef", "--enable", "--disable"], "cannot be used with"),
-        (vec!["delete", "0123456789abcdef0123456789abcdef"], "no client"),
+        (vec!["delete", "0123456789abcdef0123456789abcdef"], "no API client"),
     ] {
         let out = clients(&db, &args);
         assert!(!out.status.success(), "{args:?} should fail");

@@ -10,6 +10,7 @@
 //! # Ok(()) }
 //! ```
 
+mod api_clients;
 mod client;
 mod cloud;
 mod credentials;
@@ -17,6 +18,7 @@ mod error;
 mod harness;
 mod oauth2;
 
+pub use api_clients::{ApiClients, Page};
 pub use client::{Client, ClientBuilder, RawAnswer, RequestBuilder, RetryPolicy, DEFAULT_RENEW_WINDOW};
 pub use cloud::Cloud;
 pub use credentials::Credentials;

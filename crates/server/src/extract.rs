@@ -96,6 +96,18 @@ impl RouteScope for CspmWrite {
     const SCOPE: Scope = Scope::CSPM_WRITE;
 }
 
+/// `api-clients:read`: the admin API's reads (clients, audit log).
+pub struct ApiClientsRead;
+impl RouteScope for ApiClientsRead {
+    const SCOPE: Scope = Scope::API_CLIENTS_READ;
+}
+
+/// `api-clients:write`: the admin API's changes.
+pub struct ApiClientsWrite;
+impl RouteScope for ApiClientsWrite {
+    const SCOPE: Scope = Scope::API_CLIENTS_WRITE;
+}
+
 /// The bearer guard: a request that reaches a handler taking `Authorized<S>` carries a valid, unrevoked
 /// token of an enabled client, from an allowed address, holding `S::SCOPE`, within the customer's rate.
 pub struct Authorized<S> {

@@ -3,7 +3,9 @@
 //! [`router`] builds the axum app (testable with `tower::ServiceExt::oneshot`); [`serve`] runs it on a
 //! listener with the background refresh loop until `shutdown` resolves.
 
+pub mod audit;
 pub mod config;
+pub mod console;
 pub mod context;
 pub mod error;
 pub mod extract;
@@ -32,7 +34,7 @@ pub use state::AppState;
 pub fn router(state: AppState) -> Router {
     // Paths come from the OpenAPI table, so every route is documented (see `openapi`).
     let at = openapi::path_of;
-    Router::new()
+    console::routes(Router::new())
         .route(at("oauth2AccessToken"), post(routes::oauth2::token))
         .route(at("oauth2RevokeToken"), post(routes::oauth2::revoke))
         .route(at("oauth2IntrospectToken"), post(routes::oauth2::introspect))
@@ -42,6 +44,11 @@ pub fn router(state: AppState) -> Router {
         .route(at("GetDeviceDetailsV2"), get(routes::devices::details_get).post(routes::devices::details_post))
         .route(at("PerformActionV2"), post(routes::devices::action))
         .route(at("GetCSPMPolicySettings"), get(routes::policies::get).patch(routes::policies::update))
+        .route(at("ListApiClients"), get(routes::admin::list).post(routes::admin::create))
+        .route(at("GetApiClient"), get(routes::admin::show).patch(routes::admin::update).delete(routes::admin::delete))
+        .route(at("ResetApiClientSecret"), post(routes::admin::reset_secret))
+        .route(at("RevokeApiClientTokens"), post(routes::admin::revoke_tokens))
+        .route(at("ListAuditEvents"), get(routes::admin::audit_log))
         .route(at("healthz"), get(routes::healthz))
         .route(at("readyz"), get(routes::readyz))
         .route(at("metrics"), get(routes::metrics))
@@ -101,6 +108,9 @@ async fn finish(refresher: tokio::task::JoinHandle<()>, state: &AppState) {
     refresher.abort();
     if let Err(e) = state.flush_last_used().await {
         tracing::warn!(error = %e, "could not record last-use times at shutdown");
+    }
+    if let Err(e) = state.flush_audit().await {
+        tracing::warn!(error = %e, "could not write the audit log at shutdown");
     }
 }
 

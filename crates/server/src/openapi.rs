@@ -8,6 +8,7 @@
 //! leave out each required input in turn, so the document cannot claim what the router does not accept.
 
 use serde_json::{json, Map, Value};
+use talon_wire::admin::path as admin;
 use talon_wire::discovery::{INTROSPECT_PATH, JWKS_PATH, METADATA_PATH};
 
 /// How an operation authenticates.
@@ -212,6 +213,55 @@ pub const OPERATIONS: &[Operation] = &[
                 "tag_excluded": {"type": "boolean"}}}}}}"#,
         r#"{"resources": [{"policy_id": 4, "enabled": false, "severity": "high"}]}"#,
     ),
+    op("get", admin::CLIENTS, "ListApiClients", "API clients, paged (offset, limit)", Auth::Bearer("api-clients:read")),
+    op(
+        "post",
+        admin::CLIENTS,
+        "CreateApiClient",
+        "Create an API client; the answer holds its secret, shown this once",
+        Auth::Bearer("api-clients:write"),
+    ),
+    op("get", admin::CLIENT, "GetApiClient", "One API client", Auth::Bearer("api-clients:read")),
+    op(
+        "patch",
+        admin::CLIENT,
+        "UpdateApiClient",
+        "Change an API client's name, description, scopes, member CIDs, allow-list or enabled state",
+        Auth::Bearer("api-clients:write"),
+    ),
+    op(
+        "delete",
+        admin::CLIENT,
+        "DeleteApiClient",
+        "Delete an API client; its tokens are refused at once",
+        Auth::Bearer("api-clients:write"),
+    ),
+    op(
+        "post",
+        admin::RESET_SECRET,
+        "ResetApiClientSecret",
+        "Replace an API client's secret (shown this once); the old one and its tokens stop working",
+        Auth::Bearer("api-clients:write"),
+    ),
+    op(
+        "post",
+        admin::REVOKE_TOKENS,
+        "RevokeApiClientTokens",
+        "Refuse every token an API client holds",
+        Auth::Bearer("api-clients:write"),
+    ),
+    op(
+        "get",
+        admin::AUDIT,
+        "ListAuditEvents",
+        "The audit log, newest first, paged (offset, limit)",
+        Auth::Bearer("api-clients:read"),
+    ),
+    op("get", "/console", "consoleIndex", "The web console (sign in with an admin client)", Auth::None),
+    op("get", "/console/app.js", "consoleApp", "The web console's views", Auth::None),
+    op("get", "/console/api.js", "consoleApi", "The web console's API calls", Auth::None),
+    op("get", "/console/console.css", "consoleStyle", "The web console's styles", Auth::None),
+    op("get", "/console/scopes.json", "consoleScopes", "The scope catalogue's resources, for the console", Auth::None),
     op("get", "/healthz", "healthz", "Liveness", Auth::None),
     op("get", "/readyz", "readyz", "Readiness: the store answers", Auth::None),
     op("get", "/metrics", "metrics", "Prometheus metrics", Auth::None),
@@ -295,7 +345,8 @@ fn responses(auth: Auth) -> Value {
         Auth::Bearer(_) => {
             r["401"] = json!({ "description": "access denied, invalid bearer token" });
             r["403"] = json!({ "description": "access denied, authorization failed (scope or IP allow-list)" });
-            r["404"] = json!({ "description": "A named host or policy does not exist" });
+            r["404"] = json!({ "description": "A named host, policy or API client does not exist" });
+            r["409"] = json!({ "description": "An admin client may not delete or disable itself" });
             r["413"] = json!({ "description": "Body too large" });
             r["415"] = json!({ "description": "Body is not JSON" });
         }

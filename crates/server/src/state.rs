@@ -14,9 +14,11 @@ use talon_auth::{
     TokenError, VerifiedToken,
 };
 use talon_emulator::{demo, HostIndex};
-use talon_store::{ChangeVersion, RevocationCursor, Store, StoreError};
+use talon_store::admin::action;
+use talon_store::{AuditEntry, ChangeVersion, RevocationCursor, Store, StoreError};
 use talon_wire::ids::shown_id;
 
+use crate::audit;
 use crate::config::Config;
 use crate::context;
 use crate::error::ApiError;
@@ -43,6 +45,8 @@ struct Inner {
     hosts: RwLock<HostCache>,
     /// Last token issue per client, written to the store by the refresh loop, not on the token path.
     last_used: Mutex<HashMap<ClientId, i64>>,
+    /// Audit entries of the token path (failed-authentication bursts), written by the refresh loop.
+    pending_audit: Mutex<Vec<AuditEntry>>,
     sync: tokio::sync::Mutex<SyncMark>,
     metrics: Metrics,
 }
@@ -144,6 +148,7 @@ impl AppState {
             },
             hosts: RwLock::new(HostCache::default()),
             last_used: Mutex::new(HashMap::new()),
+            pending_audit: Mutex::new(Vec::new()),
             metrics: Metrics::new(),
             // Versions no store has, so the first refresh loads everything.
             sync: tokio::sync::Mutex::new(SyncMark {
@@ -283,8 +288,41 @@ impl AppState {
     pub fn record_auth_failure(&self, ip: IpAddr, client_id: &str) {
         self.0.metrics.auth_failures.inc();
         let now = self.now();
-        self.0.limiters.failures_per_ip.hit(&address_key(ip), now);
+        let by_ip = self.0.limiters.failures_per_ip.hit(&address_key(ip), now);
         self.0.limiters.failures_per_client.hit(&failure_key(client_id), now);
+        // The failure that uses up the address's budget starts a burst: audited once, not per failure
+        // (the address is refused with 429 until the window ends).
+        if by_ip.allowed && by_ip.remaining == 0 {
+            let details =
+                format!("{} failed authentications within a minute; refused until {}", by_ip.limit, by_ip.resets_at);
+            let entry = audit::actor(&failure_key(client_id), ip).entry(now, action::AUTH_FAILURE_BURST, None, details);
+            self.0.pending_audit.lock().unwrap_or_else(|p| p.into_inner()).push(entry);
+        }
+    }
+
+    /// Makes a client change this node wrote visible on its token and bearer paths at once (other nodes
+    /// learn of it through the change counters). Serialised with [`AppState::refresh`], so a refresh that
+    /// read the clients before the change cannot put them back after it.
+    pub async fn reload_clients(&self) -> Result<(), StoreError> {
+        let _mark = self.0.sync.lock().await;
+        let clients = self.0.store.clients().await?;
+        let map = clients.into_iter().map(|c| (c.id.clone(), Arc::new(c))).collect();
+        *self.0.clients.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(map);
+        Ok(())
+    }
+
+    /// Writes pending audit entries of the token path; on failure they are kept for the next try.
+    pub async fn flush_audit(&self) -> Result<(), StoreError> {
+        let pending: Vec<AuditEntry> =
+            std::mem::take(&mut *self.0.pending_audit.lock().unwrap_or_else(|p| p.into_inner()));
+        for (i, entry) in pending.iter().enumerate() {
+            if let Err(e) = self.0.store.append_audit(entry).await {
+                let mut queue = self.0.pending_audit.lock().unwrap_or_else(|p| p.into_inner());
+                queue.splice(0..0, pending[i..].iter().cloned());
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
     pub fn limit_customer(&self, customer: &CustomerId) -> Result<(), ApiError> {
@@ -372,6 +410,7 @@ impl AppState {
             }
         }
         note(self.flush_last_used().await);
+        note(self.flush_audit().await);
         first_error.map_or(Ok(()), Err)
     }
 

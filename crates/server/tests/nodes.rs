@@ -90,3 +90,34 @@ async fn nodes_share_tokens_revocations_clients_and_keys(backend: Backend) {
     a.state.refresh().await.expect("refresh a");
     assert_eq!(a.send(bearer_get(QUERY, &rotated)).await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn an_admin_change_on_one_node_reaches_the_other_on_sqlite() {
+    an_admin_change_on_one_node_reaches_the_other(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn an_admin_change_on_one_node_reaches_the_other_on_postgres() {
+    an_admin_change_on_one_node_reaches_the_other(Backend::Postgres).await;
+}
+
+/// The admin API writes to the store, so the change counters carry its changes to other nodes.
+async fn an_admin_change_on_one_node_reaches_the_other(backend: Backend) {
+    let Some((a, b)) = two_nodes(backend).await else { return };
+    let admin = a.client(&[Scope::API_CLIENTS_WRITE, Scope::DEVICES_READ]).await;
+    let worker = a.client(&[Scope::DEVICES_READ]).await;
+    b.state.refresh().await.expect("refresh b");
+    let token = b.token(&worker).await;
+    assert_eq!(b.send(bearer_get(QUERY, &token)).await.status, StatusCode::OK);
+
+    let admin_token = a.token(&admin).await;
+    let disable = Request::patch(format!("/api-clients/entities/clients/v1/{}", worker.id()))
+        .header("authorization", format!("Bearer {admin_token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(r#"{"enabled":false}"#))
+        .expect("request");
+    assert_eq!(a.send(disable).await.status, StatusCode::OK);
+    assert_eq!(a.send(bearer_get(QUERY, &token)).await.status, StatusCode::UNAUTHORIZED, "at once on node A");
+    b.state.refresh().await.expect("refresh b");
+    assert_eq!(b.send(bearer_get(QUERY, &token)).await.status, StatusCode::UNAUTHORIZED, "node B after its refresh");
+}

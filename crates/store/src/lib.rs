@@ -5,6 +5,7 @@
 //! `postgres://...` (many nodes on one database). Opening a store initialises it: migrations, the default
 //! customer and a signing key, whichever process comes first.
 
+pub mod admin;
 mod postgres;
 mod records;
 mod sqlite;
@@ -75,6 +76,36 @@ pub struct Revocation {
     pub expires_at: i64,
 }
 
+/// One entry of the audit log (see `migrations/*/0002_audit_log.sql`). Callers must never put a secret in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Unique (a UUID): copying a store twice does not duplicate entries.
+    pub id: String,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub source_ip: String,
+    pub trace_id: String,
+    pub details: String,
+}
+
+impl AuditEntry {
+    /// The entry as the admin API and the CLI's `--json` show it.
+    pub fn view(self) -> talon_wire::admin::AuditEntryView {
+        talon_wire::admin::AuditEntryView {
+            id: self.id,
+            at: self.at,
+            actor: self.actor,
+            action: self.action,
+            target: self.target,
+            source_ip: self.source_ip,
+            trace_id: self.trace_id,
+            details: self.details,
+        }
+    }
+}
+
 /// Where a reader of revocations has got to. Opaque: its meaning is the backend's. Start from `default()`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RevocationCursor(pub(crate) i64);
@@ -95,7 +126,9 @@ pub trait Store: Send + Sync + 'static {
     async fn adopt_default_customer(&self, cid: &CustomerId, now: i64) -> Result<()>;
 
     /// Stores a new client; its CID and member CIDs become customers.
-    async fn create_client(&self, client: &ApiClient) -> Result<()>;
+    async fn create_client(&self, client: &ApiClient) -> Result<()> {
+        self.create_client_audited(client, None).await
+    }
     /// Stores `client` only if there is no client at all; says whether it did. Race-free across processes.
     async fn create_first_client(&self, client: &ApiClient) -> Result<bool>;
     async fn client(&self, id: &ClientId) -> Result<Option<ApiClient>>;
@@ -103,11 +136,24 @@ pub trait Store: Send + Sync + 'static {
     /// Writes every field of an existing client except its secret; `tokens_not_before` only ever moves
     /// forward, so an update from an older copy cannot revive tokens a reset ended. False when there is
     /// no client with that ID.
-    async fn update_client(&self, client: &ApiClient) -> Result<bool>;
+    async fn update_client(&self, client: &ApiClient) -> Result<bool> {
+        self.update_client_audited(client, None).await
+    }
     /// Replaces a client's secret digest and `tokens_not_before` (nothing else, so a concurrent update
     /// cannot undo a reset); false when there is no such client.
-    async fn set_secret(&self, client: &ApiClient) -> Result<bool>;
-    async fn delete_client(&self, id: &ClientId) -> Result<bool>;
+    async fn set_secret(&self, client: &ApiClient) -> Result<bool> {
+        self.set_secret_audited(client, None).await
+    }
+    async fn delete_client(&self, id: &ClientId) -> Result<bool> {
+        self.delete_client_audited(id, None).await
+    }
+
+    // The same writes with their audit entry, in one transaction: the change and its entry are stored
+    // together or not at all (an entry is written only when the change happened).
+    async fn create_client_audited(&self, client: &ApiClient, audit: Option<&AuditEntry>) -> Result<()>;
+    async fn update_client_audited(&self, client: &ApiClient, audit: Option<&AuditEntry>) -> Result<bool>;
+    async fn set_secret_audited(&self, client: &ApiClient, audit: Option<&AuditEntry>) -> Result<bool>;
+    async fn delete_client_audited(&self, id: &ClientId, audit: Option<&AuditEntry>) -> Result<bool>;
     /// Records when clients last got a token (batched by the server; not a change of the clients).
     async fn record_last_used(&self, uses: &[(ClientId, i64)]) -> Result<()>;
 
@@ -127,6 +173,11 @@ pub trait Store: Send + Sync + 'static {
     async fn prune_revocations(&self, now: i64) -> Result<u64>;
 
     async fn change_version(&self) -> Result<ChangeVersion>;
+
+    /// Appends an entry to the audit log; an entry whose ID is there already is left as it is.
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<()>;
+    /// A page of the audit log, newest first, and how many entries it holds in all.
+    async fn audit_entries(&self, offset: u64, limit: u64) -> Result<(Vec<AuditEntry>, u64)>;
 
     /// Signals `changed` whenever another process may have changed the store, for as long as the future
     /// runs. A backend without push notifications never signals (readers then rely on polling).
@@ -185,10 +236,12 @@ pub struct CopyReport {
     pub revocations: usize,
     pub hosts: usize,
     pub policy_settings: usize,
+    pub audit_entries: usize,
 }
 
 /// Copies everything from `from` into `to`: the default customer, customers, clients, signing keys,
-/// revocations of unexpired tokens, hosts, and changed CSPM policy settings. Idempotent: what `to` has already (by ID) is left as it
+/// revocations of unexpired tokens, hosts, changed CSPM policy settings and the audit log (in the order
+/// it was written, so the target reads it newest first too). Idempotent: what `to` has already (by ID) is left as it
 /// is, so a copy can be re-run, also to finish one that was interrupted. Tokens issued before the copy
 /// stay valid afterwards, since the keys that signed them move too.
 pub async fn copy(from: &dyn Store, to: &dyn Store, now: i64) -> Result<CopyReport> {
@@ -234,6 +287,14 @@ pub async fn copy(from: &dyn Store, to: &dyn Store, now: i64) -> Result<CopyRepo
         to.save_policy_settings(&cid, &new).await?;
         report.policy_settings += new.len();
     }
+    let (_, known_audit) = to.audit_entries(0, 0).await?;
+    let (mut entries, _) = from.audit_entries(0, u64::MAX).await?;
+    entries.reverse();
+    for entry in &entries {
+        to.append_audit(entry).await?;
+    }
+    let (_, audit_after) = to.audit_entries(0, 0).await?;
+    report.audit_entries = (audit_after - known_audit) as usize;
     Ok(report)
 }
 

@@ -10,8 +10,13 @@ use talon_auth::{ApiClient, ClientId, CustomerId, SigningKey};
 use talon_emulator::policy::{self, PolicyChange, PolicyError, PolicySetting};
 use talon_emulator::{DeviceAction, Host};
 
-use crate::records::{json_list, missing_ids, revocation, ClientLists, ClientRecord, HostRecord, PolicyRecord};
-use crate::{ChangeVersion, Result, Revocation, RevocationCursor, Store, StoreError, UnknownHosts, ADOPT_CONFLICT};
+use crate::records::{
+    json_list, missing_ids, page_bounds, revocation, AuditRecord, ClientLists, ClientRecord, HostRecord, PolicyRecord,
+    AUDIT_COLUMNS,
+};
+use crate::{
+    AuditEntry, ChangeVersion, Result, Revocation, RevocationCursor, Store, StoreError, UnknownHosts, ADOPT_CONFLICT,
+};
 
 /// Advisory lock key that serialises first-start initialisation and first-client creation across nodes.
 const INIT_LOCK: i64 = 0x7461_6c6f_6e00_0001;
@@ -133,7 +138,34 @@ impl PostgresStore {
         Ok(())
     }
 
-    async fn insert_client(&self, client: &ApiClient, only_if_first: bool) -> Result<bool> {
+    /// Appends an audit entry (idempotent by entry ID) on `conn`, inside the caller's transaction if any.
+    async fn insert_audit(conn: &mut sqlx::PgConnection, entry: &AuditEntry) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO audit_log (id, at, actor, action, target, source_ip, trace_id, details) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&entry.id)
+        .bind(entry.at)
+        .bind(&entry.actor)
+        .bind(&entry.action)
+        .bind(&entry.target)
+        .bind(&entry.source_ip)
+        .bind(&entry.trace_id)
+        .bind(&entry.details)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Appends `audit` when the change it records happened.
+    async fn audit_if(conn: &mut sqlx::PgConnection, changed: bool, audit: Option<&AuditEntry>) -> Result<()> {
+        match audit {
+            Some(entry) if changed => Self::insert_audit(conn, entry).await,
+            _ => Ok(()),
+        }
+    }
+
+    async fn insert_client(&self, client: &ApiClient, only_if_first: bool, audit: Option<&AuditEntry>) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         if only_if_first {
             sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(INIT_LOCK).execute(&mut *tx).await?;
@@ -170,6 +202,9 @@ impl PostgresStore {
             }
             other => other?,
         };
+        if let Some(entry) = audit {
+            Self::insert_audit(&mut tx, entry).await?;
+        }
         tx.commit().await?;
         Ok(true)
     }
@@ -219,12 +254,12 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn create_client(&self, client: &ApiClient) -> Result<()> {
-        self.insert_client(client, false).await.map(|_| ())
+    async fn create_client_audited(&self, client: &ApiClient, audit: Option<&AuditEntry>) -> Result<()> {
+        self.insert_client(client, false, audit).await.map(|_| ())
     }
 
     async fn create_first_client(&self, client: &ApiClient) -> Result<bool> {
-        self.insert_client(client, true).await
+        self.insert_client(client, true, None).await
     }
 
     async fn client(&self, id: &ClientId) -> Result<Option<ApiClient>> {
@@ -245,7 +280,7 @@ impl Store for PostgresStore {
             .collect()
     }
 
-    async fn update_client(&self, client: &ApiClient) -> Result<bool> {
+    async fn update_client_audited(&self, client: &ApiClient, audit: Option<&AuditEntry>) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         Self::ensure_customers(&mut tx, client, client.updated_at).await?;
         let lists = ClientLists::of(client);
@@ -264,11 +299,13 @@ impl Store for PostgresStore {
         .bind(client.id.as_str())
         .execute(&mut *tx)
         .await?;
+        Self::audit_if(&mut tx, done.rows_affected() == 1, audit).await?;
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn set_secret(&self, client: &ApiClient) -> Result<bool> {
+    async fn set_secret_audited(&self, client: &ApiClient, audit: Option<&AuditEntry>) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE api_clients SET secret_digest = $1, tokens_not_before = $2, updated_at = $3 WHERE client_id = $4",
         )
@@ -276,14 +313,19 @@ impl Store for PostgresStore {
         .bind(client.tokens_not_before)
         .bind(client.updated_at)
         .bind(client.id.as_str())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        Self::audit_if(&mut tx, done.rows_affected() == 1, audit).await?;
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn delete_client(&self, id: &ClientId) -> Result<bool> {
+    async fn delete_client_audited(&self, id: &ClientId, audit: Option<&AuditEntry>) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
         let done =
-            sqlx::query("DELETE FROM api_clients WHERE client_id = $1").bind(id.as_str()).execute(&self.pool).await?;
+            sqlx::query("DELETE FROM api_clients WHERE client_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
+        Self::audit_if(&mut tx, done.rows_affected() == 1, audit).await?;
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -370,6 +412,24 @@ impl Store for PostgresStore {
         let done =
             sqlx::query("DELETE FROM revoked_tokens WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
         Ok(done.rows_affected())
+    }
+
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        Self::insert_audit(&mut conn, entry).await
+    }
+
+    async fn audit_entries(&self, offset: u64, limit: u64) -> Result<(Vec<AuditEntry>, u64)> {
+        let (offset, limit) = page_bounds(offset, limit);
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log").fetch_one(&self.pool).await?;
+        let rows = sqlx::query_as::<_, AuditRecord>(&format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY at DESC, seq DESC LIMIT $1 OFFSET $2"
+        ))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok((rows.into_iter().map(AuditEntry::from).collect(), total as u64))
     }
 
     async fn change_version(&self) -> Result<ChangeVersion> {

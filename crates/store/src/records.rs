@@ -136,6 +136,42 @@ impl PolicyRecord {
     }
 }
 
+/// An `audit_log` row.
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuditRecord {
+    id: String,
+    at: i64,
+    actor: String,
+    action: String,
+    target: Option<String>,
+    source_ip: String,
+    trace_id: String,
+    details: String,
+}
+
+impl From<AuditRecord> for crate::AuditEntry {
+    fn from(r: AuditRecord) -> crate::AuditEntry {
+        crate::AuditEntry {
+            id: r.id,
+            at: r.at,
+            actor: r.actor,
+            action: r.action,
+            target: r.target,
+            source_ip: r.source_ip,
+            trace_id: r.trace_id,
+            details: r.details,
+        }
+    }
+}
+
+/// The columns an audit page selects, newest first (`seq` orders entries of the same second).
+pub(crate) const AUDIT_COLUMNS: &str = "id, at, actor, action, target, source_ip, trace_id, details";
+
+/// A page bound as SQL takes it: both backends bind `LIMIT`/`OFFSET` as signed 64-bit integers.
+pub(crate) fn page_bounds(offset: u64, limit: u64) -> (i64, i64) {
+    (i64::try_from(offset).unwrap_or(i64::MAX), i64::try_from(limit).unwrap_or(i64::MAX))
+}
+
 /// A revocation row as the domain reads it.
 pub(crate) fn revocation(jti: String, client_id: &str, expires_at: i64) -> Result<crate::Revocation> {
     let client_id =

@@ -10,8 +10,13 @@ use talon_auth::{ApiClient, ClientId, CustomerId, SigningKey};
 use talon_emulator::policy::{self, PolicyChange, PolicyError, PolicySetting};
 use talon_emulator::{DeviceAction, Host};
 
-use crate::records::{json_list, missing_ids, revocation, ClientLists, ClientRecord, HostRecord, PolicyRecord};
-use crate::{ChangeVersion, Result, Revocation, RevocationCursor, Store, StoreError, UnknownHosts, ADOPT_CONFLICT};
+use crate::records::{
+    json_list, missing_ids, page_bounds, revocation, AuditRecord, ClientLists, ClientRecord, HostRecord, PolicyRecord,
+    AUDIT_COLUMNS,
+};
+use crate::{
+    AuditEntry, ChangeVersion, Result, Revocation, RevocationCursor, Store, StoreError, UnknownHosts, ADOPT_CONFLICT,
+};
 
 /// How long a writer waits for another process's write to finish before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -153,7 +158,34 @@ impl SqliteStore {
         Ok(())
     }
 
-    async fn insert_client(&self, client: &ApiClient, only_if_first: bool) -> Result<bool> {
+    /// Appends an audit entry (idempotent by entry ID) on `conn`, inside the caller's transaction if any.
+    async fn insert_audit(conn: &mut sqlx::SqliteConnection, entry: &AuditEntry) -> Result<()> {
+        sqlx::query(
+            "INSERT OR IGNORE INTO audit_log (id, at, actor, action, target, source_ip, trace_id, details) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&entry.id)
+        .bind(entry.at)
+        .bind(&entry.actor)
+        .bind(&entry.action)
+        .bind(&entry.target)
+        .bind(&entry.source_ip)
+        .bind(&entry.trace_id)
+        .bind(&entry.details)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Appends `audit` when the change it records happened.
+    async fn audit_if(conn: &mut sqlx::SqliteConnection, changed: bool, audit: Option<&AuditEntry>) -> Result<()> {
+        match audit {
+            Some(entry) if changed => Self::insert_audit(conn, entry).await,
+            _ => Ok(()),
+        }
+    }
+
+    async fn insert_client(&self, client: &ApiClient, only_if_first: bool, audit: Option<&AuditEntry>) -> Result<bool> {
         // IMMEDIATE takes the write lock before looking, so two first starts cannot both see an empty table.
         let mut tx = self.write().await?;
         if only_if_first {
@@ -190,6 +222,9 @@ impl SqliteStore {
             }
             other => other?,
         };
+        if let Some(entry) = audit {
+            Self::insert_audit(&mut tx, entry).await?;
+        }
         tx.commit().await?;
         Ok(true)
     }
@@ -254,12 +289,12 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn create_client(&self, client: &ApiClient) -> Result<()> {
-        self.insert_client(client, false).await.map(|_| ())
+    async fn create_client_audited(&self, client: &ApiClient, audit: Option<&AuditEntry>) -> Result<()> {
+        self.insert_client(client, false, audit).await.map(|_| ())
     }
 
     async fn create_first_client(&self, client: &ApiClient) -> Result<bool> {
-        self.insert_client(client, true).await
+        self.insert_client(client, true, None).await
     }
 
     async fn client(&self, id: &ClientId) -> Result<Option<ApiClient>> {
@@ -280,7 +315,7 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn update_client(&self, client: &ApiClient) -> Result<bool> {
+    async fn update_client_audited(&self, client: &ApiClient, audit: Option<&AuditEntry>) -> Result<bool> {
         let mut tx = self.write().await?;
         Self::ensure_customers(&mut tx, client, client.updated_at).await?;
         let lists = ClientLists::of(client);
@@ -299,11 +334,13 @@ impl Store for SqliteStore {
         .bind(client.id.as_str())
         .execute(&mut *tx)
         .await?;
+        Self::audit_if(&mut tx, done.rows_affected() == 1, audit).await?;
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn set_secret(&self, client: &ApiClient) -> Result<bool> {
+    async fn set_secret_audited(&self, client: &ApiClient, audit: Option<&AuditEntry>) -> Result<bool> {
+        let mut tx = self.write().await?;
         let done = sqlx::query(
             "UPDATE api_clients SET secret_digest = ?, tokens_not_before = ?, updated_at = ? WHERE client_id = ?",
         )
@@ -311,14 +348,19 @@ impl Store for SqliteStore {
         .bind(client.tokens_not_before)
         .bind(client.updated_at)
         .bind(client.id.as_str())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        Self::audit_if(&mut tx, done.rows_affected() == 1, audit).await?;
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn delete_client(&self, id: &ClientId) -> Result<bool> {
+    async fn delete_client_audited(&self, id: &ClientId, audit: Option<&AuditEntry>) -> Result<bool> {
+        let mut tx = self.write().await?;
         let done =
-            sqlx::query("DELETE FROM api_clients WHERE client_id = ?").bind(id.as_str()).execute(&self.pool).await?;
+            sqlx::query("DELETE FROM api_clients WHERE client_id = ?").bind(id.as_str()).execute(&mut *tx).await?;
+        Self::audit_if(&mut tx, done.rows_affected() == 1, audit).await?;
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -389,6 +431,24 @@ impl Store for SqliteStore {
         let done =
             sqlx::query("DELETE FROM revoked_tokens WHERE expires_at <= ?").bind(now).execute(&self.pool).await?;
         Ok(done.rows_affected())
+    }
+
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        Self::insert_audit(&mut conn, entry).await
+    }
+
+    async fn audit_entries(&self, offset: u64, limit: u64) -> Result<(Vec<AuditEntry>, u64)> {
+        let (offset, limit) = page_bounds(offset, limit);
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log").fetch_one(&self.pool).await?;
+        let rows = sqlx::query_as::<_, AuditRecord>(&format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY at DESC, seq DESC LIMIT ? OFFSET ?"
+        ))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok((rows.into_iter().map(AuditEntry::from).collect(), total as u64))
     }
 
     async fn change_version(&self) -> Result<ChangeVersion> {

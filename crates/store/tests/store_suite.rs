@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use talon_auth::{ApiClient, ClientChanges, ClientId, ClientSecret, ClientSpec, CustomerId};
 use talon_emulator::{demo, DeviceAction, HostStatus};
-use talon_store::{copy, open, CopyReport, RevocationCursor, Store, StoreError, UnknownHosts};
+use talon_store::{copy, open, AuditEntry, CopyReport, RevocationCursor, Store, StoreError, UnknownHosts};
 use talon_testkit::{Backend, TestDb};
 use talon_wire::{Scope, ScopeSet};
 
@@ -36,6 +36,8 @@ suite!(
     copy_from_sqlite_moves_everything_idempotently,
     policy_settings_are_stored_per_customer,
     concurrent_policy_changes_all_apply_and_refusals_write_nothing,
+    audit_log_pages_newest_first_and_ignores_repeats,
+    audited_writes_store_their_entry_only_when_they_change_something,
 );
 
 /// A fresh database of `backend`, opened; `None` only when PostgreSQL was explicitly skipped.
@@ -296,8 +298,24 @@ async fn copy_from_sqlite_moves_everything_idempotently(backend: Backend) {
         .await
         .expect("policy");
 
+    source.append_audit(&audit("a1", NOW, "client.create")).await.expect("audit");
+    source.append_audit(&audit("a2", NOW, "client.delete")).await.expect("audit");
+
     let report = copy(&*source, &*target, NOW).await.expect("copy");
-    assert_eq!(report, CopyReport { customers: 1, clients: 1, keys: 2, revocations: 1, hosts: 5, policy_settings: 1 });
+    assert_eq!(
+        report,
+        CopyReport {
+            customers: 1,
+            clients: 1,
+            keys: 2,
+            revocations: 1,
+            hosts: 5,
+            policy_settings: 1,
+            audit_entries: 2
+        }
+    );
+    let (moved_audit, _) = target.audit_entries(0, 10).await.expect("audit");
+    assert_eq!(moved_audit.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["a2", "a1"], "same order, newest first");
     assert_eq!(target.policy_settings(&cid).await.expect("settings"), source.policy_settings(&cid).await.expect("s"));
     assert_eq!(target.default_customer().await.expect("cid"), cid, "the default customer moved");
     assert_eq!(target.client(&c.id).await.expect("get"), Some(c.clone()));
@@ -386,4 +404,63 @@ async fn concurrent_policy_changes_all_apply_and_refusals_write_nothing(backend:
     let refused = store.change_policy_settings(&other.cid, &batch).await.expect("store");
     assert!(matches!(refused, Err(PolicyError::UnknownPolicy(_))), "{refused:?}");
     assert!(store.policy_settings(&other.cid).await.expect("settings").is_empty(), "nothing written");
+}
+
+fn audit(id: &str, at: i64, action: &str) -> AuditEntry {
+    AuditEntry {
+        id: id.into(),
+        at,
+        actor: "0123456789abcdef0123456789abcdef".into(),
+        action: action.into(),
+        target: Some("fedcba9876543210fedcba9876543210".into()),
+        source_ip: "203.0.113.7".into(),
+        trace_id: "trace".into(),
+        details: "name=\"x\"".into(),
+    }
+}
+
+async fn audit_log_pages_newest_first_and_ignores_repeats(backend: Backend) {
+    let Some((_db, store)) = fresh(backend).await else { return };
+    assert_eq!(store.audit_entries(0, 10).await.expect("empty"), (vec![], 0));
+    // Two entries in the same second keep the order they were written in.
+    for (id, at) in [("e1", NOW), ("e2", NOW + 1), ("e3", NOW + 1), ("e4", NOW + 2)] {
+        store.append_audit(&audit(id, at, "client.update")).await.expect("append");
+    }
+    let mut repeat = audit("e2", NOW + 9, "client.delete");
+    repeat.details = "changed".into();
+    store.append_audit(&repeat).await.expect("a repeated ID is not an error");
+    let (page, total) = store.audit_entries(0, 3).await.expect("page");
+    assert_eq!(total, 4, "the repeat was ignored");
+    assert_eq!(page.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["e4", "e3", "e2"]);
+    assert_eq!(page[2], audit("e2", NOW + 1, "client.update"), "every field round-trips; the repeat changed nothing");
+    let (rest, _) = store.audit_entries(3, 3).await.expect("page 2");
+    assert_eq!(rest.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["e1"]);
+    let (all, _) = store.audit_entries(0, u64::MAX).await.expect("all");
+    assert_eq!(all.len(), 4);
+    let none_target = AuditEntry { target: None, ..audit("e5", NOW + 3, "auth.failure-burst") };
+    store.append_audit(&none_target).await.expect("append");
+    assert_eq!(store.audit_entries(0, 1).await.expect("page").0, vec![none_target]);
+}
+
+async fn audited_writes_store_their_entry_only_when_they_change_something(backend: Backend) {
+    let Some((_db, store)) = fresh(backend).await else { return };
+    let cid = store.default_customer().await.expect("cid");
+    let mut c = client(&cid, vec![]);
+    store.create_client_audited(&c, Some(&audit("create", NOW, "client.create"))).await.expect("create");
+    c.name = "renamed".into();
+    assert!(store.update_client_audited(&c, Some(&audit("update", NOW, "client.update"))).await.expect("update"));
+    assert!(store.set_secret_audited(&c, Some(&audit("reset", NOW, "client.reset-secret"))).await.expect("reset"));
+    assert!(store.delete_client_audited(&c.id, Some(&audit("delete", NOW, "client.delete"))).await.expect("delete"));
+    // The client is gone: these change nothing, so they record nothing.
+    assert!(!store.update_client_audited(&c, Some(&audit("u2", NOW, "client.update"))).await.expect("update"));
+    assert!(!store.set_secret_audited(&c, Some(&audit("r2", NOW, "client.reset-secret"))).await.expect("reset"));
+    assert!(!store.delete_client_audited(&c.id, Some(&audit("d2", NOW, "client.delete"))).await.expect("delete"));
+    // A create that fails (the ID exists) records nothing either.
+    let again = client(&cid, vec![]);
+    store.create_client(&again).await.expect("create");
+    let duplicate = store.create_client_audited(&again, Some(&audit("dup", NOW, "client.create"))).await;
+    assert!(matches!(duplicate, Err(StoreError::ClientExists(_))));
+    let (entries, total) = store.audit_entries(0, 10).await.expect("audit");
+    assert_eq!(total, 4);
+    assert_eq!(entries.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["delete", "reset", "update", "create"]);
 }

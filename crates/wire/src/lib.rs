@@ -3,6 +3,7 @@
 //! This crate is the only place that knows JSON field names, header names and form field names.
 //! It does no I/O; the server renders these types and the SDK parses them.
 
+pub mod admin;
 pub mod basic;
 pub mod claims;
 pub mod device;

@@ -9,6 +9,7 @@ use std::fmt;
 /// At most 64 entries: a [`ScopeSet`] holds two bits (read, write) per resource in a `u128`.
 pub const RESOURCES: &[&str] = &[
     "alerts",
+    "api-clients",
     "api-integrations",
     "cloud-connect-aws",
     "cspm-registration",
@@ -86,6 +87,11 @@ impl Scope {
     pub const CSPM_READ: Scope = Scope::known("cspm-registration", Access::Read);
     /// `cspm-registration:write`: changing CSPM policy settings.
     pub const CSPM_WRITE: Scope = Scope::known("cspm-registration", Access::Write);
+
+    /// `api-clients:read`: Talon's admin API, reading API clients and the audit log.
+    pub const API_CLIENTS_READ: Scope = Scope::known("api-clients", Access::Read);
+    /// `api-clients:write`: creating, changing and deleting API clients.
+    pub const API_CLIENTS_WRITE: Scope = Scope::known("api-clients", Access::Write);
 
     /// A scope of a resource known at compile time; fails the build if the resource is not catalogued.
     const fn known(resource: &str, access: Access) -> Scope {

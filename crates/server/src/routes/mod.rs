@@ -1,5 +1,6 @@
 //! The routes: OAuth2 endpoints, the emulated hosts API, and the envelope answers for unknown routes.
 
+pub mod admin;
 pub mod devices;
 pub mod discovery;
 pub mod oauth2;

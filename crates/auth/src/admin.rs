@@ -1,0 +1,240 @@
+//! The rules for what an administrator may say about a client (admin API, console and CLI alike): names,
+//! descriptions, scopes, CIDs and networks are checked here, once, and turned into a [`ClientSpec`] or
+//! [`ClientChanges`]; [`ApiClient::view`] is the one way a client is shown.
+
+use ipnet::IpNet;
+use talon_wire::admin::{ApiClientView, CreateClientRequest, UpdateClientRequest};
+use talon_wire::ScopeSet;
+
+use crate::client::{ApiClient, ClientChanges, ClientSpec};
+use crate::ids::CustomerId;
+use crate::secret::ClientSecret;
+
+/// Longest client name, in characters.
+pub const MAX_NAME_CHARS: usize = 128;
+/// Longest description, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 1024;
+/// Most member CIDs or allow-list entries a client may hold.
+pub const MAX_LIST_ITEMS: usize = 256;
+
+/// Why a client as an administrator described it is refused. The message names the field and the rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidClient(pub String);
+
+fn invalid(message: impl Into<String>) -> InvalidClient {
+    InvalidClient(message.into())
+}
+
+/// A name: not blank, at most [`MAX_NAME_CHARS`], no control characters. Surrounding spaces are dropped.
+pub fn check_name(name: &str) -> Result<String, InvalidClient> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(invalid("name must not be empty"));
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(invalid(format!("name must be at most {MAX_NAME_CHARS} characters")));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(invalid("name must not contain control characters"));
+    }
+    Ok(name.to_owned())
+}
+
+/// A description: at most [`MAX_DESCRIPTION_CHARS`]; line breaks and tabs are allowed, other control
+/// characters are not.
+pub fn check_description(description: &str) -> Result<String, InvalidClient> {
+    if description.chars().count() > MAX_DESCRIPTION_CHARS {
+        return Err(invalid(format!("description must be at most {MAX_DESCRIPTION_CHARS} characters")));
+    }
+    if description.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        return Err(invalid("description must not contain control characters"));
+    }
+    Ok(description.to_owned())
+}
+
+/// A non-empty list of catalogue scopes.
+pub fn check_scopes<S: AsRef<str>>(scopes: &[S]) -> Result<ScopeSet, InvalidClient> {
+    let set = ScopeSet::parse_all(scopes).map_err(|e| invalid(format!("scopes: {e}")))?;
+    if set.is_empty() {
+        return Err(invalid("scopes: at least one scope is required"));
+    }
+    Ok(set)
+}
+
+/// A CID, in the wire form or the console's (`UPPERCASE-CS`).
+pub fn parse_cid(raw: &str) -> Result<CustomerId, InvalidClient> {
+    CustomerId::parse_lenient(raw).map_err(|e| invalid(e.to_string()))
+}
+
+/// A network in CIDR form; a bare address means just that address.
+pub fn parse_network(raw: &str) -> Result<IpNet, InvalidClient> {
+    let s = raw.trim();
+    s.parse::<IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| invalid(format!("{s:?} is not an IP network (CIDR such as 10.0.0.0/8) or address")))
+}
+
+fn parse_list<T>(
+    what: &str,
+    raw: &[String],
+    parse: impl Fn(&str) -> Result<T, InvalidClient>,
+) -> Result<Vec<T>, InvalidClient> {
+    if raw.len() > MAX_LIST_ITEMS {
+        return Err(invalid(format!("{what}: at most {MAX_LIST_ITEMS} entries")));
+    }
+    raw.iter().map(|s| parse(s).map_err(|e| invalid(format!("{what}: {e}")))).collect()
+}
+
+impl ClientSpec {
+    /// The spec a create request describes; `default_cid` when it names no customer.
+    pub fn from_request(req: &CreateClientRequest, default_cid: CustomerId) -> Result<ClientSpec, InvalidClient> {
+        Ok(ClientSpec {
+            name: check_name(&req.name)?,
+            description: check_description(&req.description)?,
+            scopes: check_scopes(&req.scopes)?,
+            cid: match &req.cid {
+                Some(cid) => parse_cid(cid).map_err(|e| invalid(format!("cid: {e}")))?,
+                None => default_cid,
+            },
+            member_cids: parse_list("member_cids", &req.member_cids, parse_cid)?,
+            allowed_ips: parse_list("allowed_ips", &req.allowed_ips, parse_network)?,
+            enabled: req.enabled,
+        })
+    }
+}
+
+impl ClientChanges {
+    /// The changes an update request describes.
+    pub fn from_request(req: &UpdateClientRequest) -> Result<ClientChanges, InvalidClient> {
+        Ok(ClientChanges {
+            name: req.name.as_deref().map(check_name).transpose()?,
+            description: req.description.as_deref().map(check_description).transpose()?,
+            scopes: req.scopes.as_deref().map(check_scopes).transpose()?,
+            member_cids: req.member_cids.as_deref().map(|l| parse_list("member_cids", l, parse_cid)).transpose()?,
+            allowed_ips: req.allowed_ips.as_deref().map(|l| parse_list("allowed_ips", l, parse_network)).transpose()?,
+            enabled: req.enabled,
+        })
+    }
+
+    /// Whether these changes hold anything at all.
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.description.is_none()
+            && self.scopes.is_none()
+            && self.member_cids.is_none()
+            && self.allowed_ips.is_none()
+            && self.enabled.is_none()
+    }
+
+    /// The fields these changes set, in words, for the audit log (values of names and lists, no secret).
+    pub fn describe(&self) -> String {
+        let mut parts = vec![];
+        if let Some(name) = &self.name {
+            parts.push(format!("name={name:?}"));
+        }
+        if self.description.is_some() {
+            parts.push("description".to_owned());
+        }
+        if let Some(scopes) = self.scopes {
+            parts.push(format!("scopes=[{}]", scopes.to_strings().join(" ")));
+        }
+        if let Some(m) = &self.member_cids {
+            parts.push(format!("member_cids=[{}]", m.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(" ")));
+        }
+        if let Some(n) = &self.allowed_ips {
+            parts.push(format!("allowed_ips=[{}]", n.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(" ")));
+        }
+        if let Some(enabled) = self.enabled {
+            parts.push(format!("enabled={enabled}"));
+        }
+        parts.join(", ")
+    }
+}
+
+impl ApiClient {
+    /// The client as the admin API and the CLI's `--json` show it (without a secret).
+    pub fn view(&self) -> ApiClientView {
+        ApiClientView {
+            client_id: self.id.to_string(),
+            name: self.name.clone(),
+            description: self.description.clone(),
+            scopes: self.scopes.to_strings(),
+            cid: self.cid.to_string(),
+            member_cids: self.member_cids.iter().map(|c| c.to_string()).collect(),
+            allowed_ips: self.allowed_ips.iter().map(|n| n.to_string()).collect(),
+            enabled: self.enabled,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            last_used_at: self.last_used_at,
+            client_secret: None,
+        }
+    }
+
+    /// The client with its secret in clear: the answer of create and reset-secret, the one time it is shown.
+    pub fn view_with_secret(&self, secret: &ClientSecret) -> ApiClientView {
+        ApiClientView { client_secret: Some(secret.expose().to_owned()), ..self.view() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> CreateClientRequest {
+        CreateClientRequest {
+            name: " ci-bot ".into(),
+            scopes: vec!["devices:read".into(), "devices:write".into()],
+            member_cids: vec!["0123456789ABCDEF0123456789ABCDEF-4A".into()],
+            allowed_ips: vec!["10.0.0.0/8".into(), "192.0.2.1".into()],
+            enabled: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_good_request_becomes_a_spec() {
+        let cid = CustomerId::generate();
+        let spec = ClientSpec::from_request(&request(), cid.clone()).expect("valid");
+        assert_eq!(spec.name, "ci-bot");
+        assert_eq!(spec.cid, cid);
+        assert_eq!(spec.scopes.to_strings(), ["devices:read", "devices:write"]);
+        assert_eq!(spec.member_cids[0].as_str(), "0123456789abcdef0123456789abcdef");
+        assert_eq!(spec.allowed_ips[1].to_string(), "192.0.2.1/32");
+    }
+
+    #[test]
+    fn bad_requests_name_the_field() {
+        let cid = CustomerId::generate;
+        let cases: Vec<(CreateClientRequest, &str)> = vec![
+            (CreateClientRequest { name: "  ".into(), ..request() }, "name must not be empty"),
+            (CreateClientRequest { name: "a\u{7}".into(), ..request() }, "control"),
+            (CreateClientRequest { name: "x".repeat(129), ..request() }, "at most 128"),
+            (CreateClientRequest { scopes: vec![], ..request() }, "at least one scope"),
+            (CreateClientRequest { scopes: vec!["hosts:read".into()], ..request() }, "scopes:"),
+            (CreateClientRequest { cid: Some("nope".into()), ..request() }, "cid:"),
+            (CreateClientRequest { member_cids: vec!["nope".into()], ..request() }, "member_cids:"),
+            (CreateClientRequest { allowed_ips: vec!["10.0.0.0/99".into()], ..request() }, "allowed_ips:"),
+            (CreateClientRequest { description: "d".repeat(1025), ..request() }, "description"),
+        ];
+        for (req, expected) in cases {
+            let err = ClientSpec::from_request(&req, cid()).expect_err("invalid");
+            assert!(err.0.contains(expected), "{err} should mention {expected}");
+        }
+    }
+
+    #[test]
+    fn update_requests_change_only_what_they_name() {
+        let empty = ClientChanges::from_request(&UpdateClientRequest::default()).expect("valid");
+        assert!(empty.is_empty());
+        let req = UpdateClientRequest {
+            enabled: Some(false),
+            scopes: Some(vec!["devices:read".into()]),
+            ..Default::default()
+        };
+        let changes = ClientChanges::from_request(&req).expect("valid");
+        assert_eq!(changes.describe(), "scopes=[devices:read], enabled=false");
+        let bad = UpdateClientRequest { scopes: Some(vec![]), ..Default::default() };
+        assert!(ClientChanges::from_request(&bad).is_err());
+    }
+}

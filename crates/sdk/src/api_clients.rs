@@ -1,0 +1,126 @@
+//! `ApiClients`: Talon's admin API (scopes `api-clients:read` / `api-clients:write`): list, show, create,
+//! update, reset the secret of, revoke the tokens of and delete API clients, and read the audit log.
+//! Each call goes through the [`Client`], so tokens, renewal and retries are handled as for any call.
+
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use talon_wire::admin::{path, ApiClientView, AuditEntryView, CreateClientRequest, UpdateClientRequest};
+use talon_wire::envelope::Envelope;
+use talon_wire::ids::is_hex32;
+
+use crate::{Client, Error};
+
+/// One page of a list: its items and how many there are in all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+}
+
+/// The admin API's service collection.
+#[derive(Clone)]
+pub struct ApiClients {
+    client: Client,
+}
+
+impl ApiClients {
+    pub fn new(client: Client) -> ApiClients {
+        ApiClients { client }
+    }
+
+    /// A page of clients, in creation order.
+    pub async fn list(&self, offset: u64, limit: u64) -> Result<Page<ApiClientView>, Error> {
+        self.page(path::CLIENTS, offset, limit).await
+    }
+
+    /// Every client, page by page.
+    pub async fn list_all(&self) -> Result<Vec<ApiClientView>, Error> {
+        let mut all = vec![];
+        loop {
+            let page = self.list(all.len() as u64, talon_wire::admin::MAX_PAGE).await?;
+            let done = page.items.is_empty() || all.len() as u64 + page.items.len() as u64 >= page.total;
+            all.extend(page.items);
+            if done {
+                return Ok(all);
+            }
+        }
+    }
+
+    pub async fn get(&self, id: &str) -> Result<ApiClientView, Error> {
+        self.one(Method::GET, path::CLIENT, id, None::<&()>).await
+    }
+
+    /// Creates a client; the answer's `client_secret` is the only time the secret is shown.
+    pub async fn create(&self, request: &CreateClientRequest) -> Result<ApiClientView, Error> {
+        let answer = self.client.request(Method::POST, path::CLIENTS).json(request)?.send().await?;
+        first(answer)
+    }
+
+    pub async fn update(&self, id: &str, request: &UpdateClientRequest) -> Result<ApiClientView, Error> {
+        self.one(Method::PATCH, path::CLIENT, id, Some(request)).await
+    }
+
+    /// Replaces the secret (in the answer's `client_secret`, shown this once); the old one stops working.
+    pub async fn reset_secret(&self, id: &str) -> Result<ApiClientView, Error> {
+        self.one(Method::POST, path::RESET_SECRET, id, None::<&()>).await
+    }
+
+    /// Refuses every token the client holds now.
+    pub async fn revoke_tokens(&self, id: &str) -> Result<ApiClientView, Error> {
+        self.one(Method::POST, path::REVOKE_TOKENS, id, None::<&()>).await
+    }
+
+    pub async fn delete(&self, id: &str) -> Result<(), Error> {
+        let path = path::with_id(path::CLIENT, checked(id)?);
+        self.client.request(Method::DELETE, &path).send().await?;
+        Ok(())
+    }
+
+    /// A page of the audit log, newest first.
+    pub async fn audit(&self, offset: u64, limit: u64) -> Result<Page<AuditEntryView>, Error> {
+        self.page(path::AUDIT, offset, limit).await
+    }
+
+    async fn page<T: DeserializeOwned>(&self, path: &str, offset: u64, limit: u64) -> Result<Page<T>, Error> {
+        let answer =
+            self.client.request(Method::GET, path).query("offset", offset).query("limit", limit).send().await?;
+        let envelope: Envelope<Vec<T>> = parse(answer)?;
+        let total = envelope.meta.pagination.map_or(0, |p| p.total);
+        Ok(Page { items: envelope.resources.unwrap_or_default(), total })
+    }
+
+    async fn one<B: serde::Serialize>(
+        &self,
+        method: Method,
+        template: &str,
+        id: &str,
+        body: Option<&B>,
+    ) -> Result<ApiClientView, Error> {
+        let mut request = self.client.request(method, &path::with_id(template, checked(id)?));
+        if let Some(body) = body {
+            request = request.json(body)?;
+        }
+        first(request.send().await?)
+    }
+}
+
+/// A client ID fit for a path: 32 lowercase hex characters, so nothing else can be spliced into the URL.
+fn checked(id: &str) -> Result<&str, Error> {
+    if is_hex32(id) {
+        Ok(id)
+    } else {
+        Err(Error::Config("a client ID must be 32 lowercase hex characters".into()))
+    }
+}
+
+fn parse<T: DeserializeOwned>(answer: serde_json::Value) -> Result<T, Error> {
+    serde_json::from_value(answer).map_err(|e| Error::Transport(format!("unexpected answer: {e}")))
+}
+
+fn first(answer: serde_json::Value) -> Result<ApiClientView, Error> {
+    let envelope: Envelope<Vec<ApiClientView>> = parse(answer)?;
+    envelope
+        .resources
+        .and_then(|r| r.into_iter().next())
+        .ok_or_else(|| Error::Transport("the answer holds no client".into()))
+}

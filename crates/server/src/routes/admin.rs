@@ -1,0 +1,239 @@
+//! The admin API (`api-clients:read` / `api-clients:write`): list, show, create, update, reset the secret
+//! of, delete and revoke the tokens of API clients, and read the audit log. Each change is
+//! `talon_store::admin`'s operation (written, then audited), then made visible on this node's token and
+//! bearer paths at once (other nodes follow through the store's change counters).
+
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::http::header::CACHE_CONTROL;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use talon_auth::{ApiClient, ClientChanges, ClientId, ClientSpec, InvalidClient, Principal};
+use talon_store::admin::{self, AdminError};
+use talon_store::AuditEntry;
+use talon_wire::admin::{
+    ApiClientView, AuditEntryView, CreateClientRequest, UpdateClientRequest, DEFAULT_PAGE, MAX_PAGE,
+};
+use talon_wire::device::param;
+use talon_wire::envelope::Pagination;
+use talon_wire::headers::POWERED_BY_OAUTH2;
+use talon_wire::ScopeSet;
+
+use crate::audit;
+use crate::error::{envelope, ApiError};
+use crate::extract::{read_json, ApiClientsRead, ApiClientsWrite, Authorized, Body, ClientIp};
+use crate::routes::devices::query_params;
+use crate::state::AppState;
+
+/// The client ID in the route's path, checked: a malformed one is a 400, never a lookup.
+pub struct ClientPath(pub ClientId);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::bad_request("the path must end in a client ID"))?;
+        ClientId::parse(&raw).map(ClientPath).map_err(|e| ApiError::bad_request(e.to_string()))
+    }
+}
+
+/// `offset` (default 0) and `limit` (1 to [`MAX_PAGE`], default [`DEFAULT_PAGE`]) of a list request.
+fn paging(raw: Option<&str>) -> Result<(u64, u64), ApiError> {
+    let params = query_params(raw, &[], 8)?;
+    let number = |name: &str, default: u64| -> Result<u64, ApiError> {
+        params.get(name).map_or(Ok(default), |v| {
+            v.parse::<u64>().map_err(|_| ApiError::bad_request(format!("{name} must be a whole number")))
+        })
+    };
+    let (offset, limit) = (number(param::OFFSET, 0)?, number(param::LIMIT, DEFAULT_PAGE)?);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::bad_request(format!("limit must be 1 to {MAX_PAGE}")));
+    }
+    Ok((offset, limit))
+}
+
+fn invalid(e: InvalidClient) -> ApiError {
+    ApiError::bad_request(e.0)
+}
+
+fn unknown_client(id: &ClientId) -> ApiError {
+    ApiError::not_found(format!("no API client {id}"))
+}
+
+/// An admin may grant only scopes it holds itself, so `api-clients:write` alone is not every scope.
+fn check_grant(principal: &Principal, wanted: ScopeSet) -> Result<(), ApiError> {
+    let missing: Vec<String> =
+        wanted.iter().filter(|s| !principal.scopes.contains(*s)).map(|s| s.to_string()).collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("access denied, cannot grant scopes the caller does not hold: {}", missing.join(" ")),
+        ))
+    }
+}
+
+/// An admin may not delete or disable the client it is signed in as (the last admin would lock itself out).
+fn check_not_self(principal: &Principal, id: &ClientId, what: &str) -> Result<(), ApiError> {
+    if &principal.client_id == id {
+        return Err(ApiError::new(StatusCode::CONFLICT, format!("an admin client cannot {what} itself")));
+    }
+    Ok(())
+}
+
+/// Makes this node see the change at once; on failure the refresh loop catches up within its interval.
+async fn take_effect(state: &AppState) {
+    if let Err(e) = state.reload_clients().await {
+        tracing::warn!(error = %e, "could not reload clients after an admin change; the refresh loop will");
+    }
+}
+
+impl From<AdminError> for ApiError {
+    fn from(e: AdminError) -> ApiError {
+        match e {
+            AdminError::UnknownClient(id) => unknown_client(&id),
+            AdminError::Store(e) => e.into(),
+            other => {
+                tracing::error!(error = %other, "admin operation failed");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+/// The one enveloped list answer of this API; answers holding a secret are never cached.
+fn answer<R: serde::Serialize>(status: StatusCode, resources: Vec<R>, pagination: Option<Pagination>) -> Response {
+    let response = envelope(status, POWERED_BY_OAUTH2, Some(resources), vec![], pagination);
+    ([(CACHE_CONTROL, "no-store")], response).into_response()
+}
+
+async fn existing(state: &AppState, id: &ClientId) -> Result<ApiClient, ApiError> {
+    state.store().client(id).await?.ok_or_else(|| unknown_client(id))
+}
+
+/// `GET /api-clients/entities/clients/v1?offset=&limit=`: clients in creation order, paged.
+pub async fn list(
+    State(state): State<AppState>,
+    _auth: Authorized<ApiClientsRead>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let (offset, limit) = paging(raw.as_deref())?;
+    // From the store, not the node's snapshot: last-use times and other nodes' changes are current.
+    let clients = state.store().clients().await?;
+    let total = clients.len() as u64;
+    let page: Vec<ApiClientView> =
+        clients.iter().skip(offset.min(total) as usize).take(limit as usize).map(ApiClient::view).collect();
+    Ok(answer(StatusCode::OK, page, Some(Pagination { offset, limit, total })))
+}
+
+/// `GET /api-clients/entities/clients/v1/{id}`.
+pub async fn show(
+    State(state): State<AppState>,
+    _auth: Authorized<ApiClientsRead>,
+    ClientPath(id): ClientPath,
+) -> Result<Response, ApiError> {
+    Ok(answer(StatusCode::OK, vec![existing(&state, &id).await?.view()], None))
+}
+
+/// `POST /api-clients/entities/clients/v1`: 201 with the client and its secret, the only time it is shown.
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Authorized<ApiClientsWrite>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let request: CreateClientRequest = read_json(&headers, &body, r#"{"name": "...", "scopes": ["devices:read"]}"#)?;
+    let spec = ClientSpec::from_request(&request, state.store().default_customer().await?).map_err(invalid)?;
+    check_grant(&auth.principal, spec.scopes)?;
+    let actor = audit::actor(auth.principal.client_id.as_str(), ip);
+    let (client, secret) = admin::create(&**state.store(), &actor, spec, state.now()).await?;
+    take_effect(&state).await;
+    Ok(answer(StatusCode::CREATED, vec![client.view_with_secret(&secret)], None))
+}
+
+/// `PATCH /api-clients/entities/clients/v1/{id}`: changes the fields the body names.
+pub async fn update(
+    State(state): State<AppState>,
+    auth: Authorized<ApiClientsWrite>,
+    ClientPath(id): ClientPath,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let request: UpdateClientRequest = read_json(&headers, &body, r#"{"enabled": false}"#)?;
+    let changes = ClientChanges::from_request(&request).map_err(invalid)?;
+    if changes.is_empty() {
+        return Err(ApiError::bad_request("the body names nothing to change"));
+    }
+    if let Some(scopes) = changes.scopes {
+        check_grant(&auth.principal, scopes)?;
+    }
+    if changes.enabled == Some(false) {
+        check_not_self(&auth.principal, &id, "disable")?;
+    }
+    let actor = audit::actor(auth.principal.client_id.as_str(), ip);
+    let client = admin::update(&**state.store(), &actor, &id, changes, state.now()).await?;
+    take_effect(&state).await;
+    Ok(answer(StatusCode::OK, vec![client.view()], None))
+}
+
+/// `DELETE /api-clients/entities/clients/v1/{id}`: its live tokens are refused at once.
+pub async fn delete(
+    State(state): State<AppState>,
+    auth: Authorized<ApiClientsWrite>,
+    ClientPath(id): ClientPath,
+    ClientIp(ip): ClientIp,
+) -> Result<Response, ApiError> {
+    check_not_self(&auth.principal, &id, "delete")?;
+    let actor = audit::actor(auth.principal.client_id.as_str(), ip);
+    admin::delete(&**state.store(), &actor, &id, state.now()).await?;
+    take_effect(&state).await;
+    Ok(answer(StatusCode::OK, vec![id.to_string()], None))
+}
+
+/// `POST .../{id}/reset-secret`: a new secret, shown once; the old one and its tokens stop working at once.
+pub async fn reset_secret(
+    State(state): State<AppState>,
+    auth: Authorized<ApiClientsWrite>,
+    ClientPath(id): ClientPath,
+    ClientIp(ip): ClientIp,
+) -> Result<Response, ApiError> {
+    let actor = audit::actor(auth.principal.client_id.as_str(), ip);
+    let (client, secret) = admin::reset_secret(&**state.store(), &actor, &id, state.now()).await?;
+    take_effect(&state).await;
+    Ok(answer(StatusCode::OK, vec![client.view_with_secret(&secret)], None))
+}
+
+/// `POST .../{id}/revoke-tokens`: every token issued to the client so far is refused; the client itself
+/// keeps working.
+pub async fn revoke_tokens(
+    State(state): State<AppState>,
+    auth: Authorized<ApiClientsWrite>,
+    ClientPath(id): ClientPath,
+    ClientIp(ip): ClientIp,
+) -> Result<Response, ApiError> {
+    let actor = audit::actor(auth.principal.client_id.as_str(), ip);
+    let client = admin::revoke_tokens(&**state.store(), &actor, &id, state.now()).await?;
+    take_effect(&state).await;
+    Ok(answer(StatusCode::OK, vec![client.view()], None))
+}
+
+/// `GET /api-clients/entities/audit/v1?offset=&limit=`: the audit log, newest first.
+pub async fn audit_log(
+    State(state): State<AppState>,
+    _auth: Authorized<ApiClientsRead>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let (offset, limit) = paging(raw.as_deref())?;
+    // Entries of this node's token path that are still queued are written first, so the page is current.
+    if let Err(e) = state.flush_audit().await {
+        tracing::warn!(error = %e, "could not write queued audit entries");
+    }
+    let (entries, total) = state.store().audit_entries(offset, limit).await?;
+    let views: Vec<AuditEntryView> = entries.into_iter().map(AuditEntry::view).collect();
+    Ok(answer(StatusCode::OK, views, Some(Pagination { offset, limit, total })))
+}

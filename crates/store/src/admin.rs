@@ -1,0 +1,133 @@
+//! Admin operations on API clients, as the admin API and the CLI's local mode both run them: apply the
+//! administrator's (already checked) request and write it together with its audit log entry, in one
+//! transaction. One copy of each operation, so the server and the CLI cannot drift apart in what a change
+//! does or how it is audited.
+
+use talon_auth::{ApiClient, ClientChanges, ClientId, ClientSecret, ClientSpec};
+
+use crate::{AuditEntry, Store, StoreError};
+
+/// What an audit entry records.
+pub mod action {
+    pub const CLIENT_CREATE: &str = "client.create";
+    pub const CLIENT_UPDATE: &str = "client.update";
+    pub const CLIENT_DELETE: &str = "client.delete";
+    pub const CLIENT_RESET_SECRET: &str = "client.reset-secret";
+    pub const CLIENT_REVOKE_TOKENS: &str = "client.revoke-tokens";
+    /// A source address used up its failed-authentication budget (once per burst, not per failure).
+    pub const AUTH_FAILURE_BURST: &str = "auth.failure-burst";
+}
+
+/// Who makes a change, and from where: an admin client with the request's address and trace ID, or the
+/// local CLI (`cli:<user>`, `local`, `-`).
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub id: String,
+    pub source: String,
+    pub trace_id: String,
+}
+
+impl Actor {
+    /// An audit entry of this actor, with a fresh ID.
+    pub fn entry(&self, at: i64, action: &str, target: Option<&str>, details: String) -> AuditEntry {
+        AuditEntry {
+            id: uuid::Uuid::new_v4().to_string(),
+            at,
+            actor: self.id.clone(),
+            action: action.to_owned(),
+            target: target.map(str::to_owned),
+            source_ip: self.source.clone(),
+            trace_id: self.trace_id.clone(),
+            details,
+        }
+    }
+}
+
+/// Why an admin operation did not happen.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdminError {
+    #[error("no API client {0}")]
+    UnknownClient(ClientId),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub type AdminResult<T> = Result<T, AdminError>;
+
+async fn existing(store: &dyn Store, id: &ClientId) -> AdminResult<ApiClient> {
+    store.client(id).await?.ok_or_else(|| AdminError::UnknownClient(id.clone()))
+}
+
+fn gone(id: &ClientId, written: bool) -> AdminResult<()> {
+    if written {
+        Ok(())
+    } else {
+        Err(AdminError::UnknownClient(id.clone()))
+    }
+}
+
+/// Creates a client from its spec; the secret in clear is returned once.
+pub async fn create(
+    store: &dyn Store,
+    actor: &Actor,
+    spec: ClientSpec,
+    now: i64,
+) -> AdminResult<(ApiClient, ClientSecret)> {
+    let (client, secret) = ApiClient::generate(spec, now);
+    let details = format!("name={:?}, scopes=[{}]", client.name, client.scopes.to_strings().join(" "));
+    let entry = actor.entry(now, action::CLIENT_CREATE, Some(client.id.as_str()), details);
+    store.create_client_audited(&client, Some(&entry)).await?;
+    Ok((client, secret))
+}
+
+/// Applies `changes` to a client.
+pub async fn update(
+    store: &dyn Store,
+    actor: &Actor,
+    id: &ClientId,
+    changes: ClientChanges,
+    now: i64,
+) -> AdminResult<ApiClient> {
+    let mut client = existing(store, id).await?;
+    let entry = actor.entry(now, action::CLIENT_UPDATE, Some(id.as_str()), changes.describe());
+    client.apply(changes, now);
+    gone(id, store.update_client_audited(&client, Some(&entry)).await?)?;
+    Ok(client)
+}
+
+/// Replaces a client's secret (returned once); the old one and the tokens issued before now stop working.
+pub async fn reset_secret(
+    store: &dyn Store,
+    actor: &Actor,
+    id: &ClientId,
+    now: i64,
+) -> AdminResult<(ApiClient, ClientSecret)> {
+    let mut client = existing(store, id).await?;
+    let secret = ClientSecret::generate();
+    client.reset_secret(secret.digest(), now);
+    let details = "secret replaced; earlier tokens refused".to_owned();
+    let entry = actor.entry(now, action::CLIENT_RESET_SECRET, Some(id.as_str()), details);
+    gone(id, store.set_secret_audited(&client, Some(&entry)).await?)?;
+    Ok((client, secret))
+}
+
+/// Refuses every token issued to the client before now (in whole seconds, see `tokens_not_before`); the
+/// client itself keeps working.
+pub async fn revoke_tokens(store: &dyn Store, actor: &Actor, id: &ClientId, now: i64) -> AdminResult<ApiClient> {
+    let mut client = existing(store, id).await?;
+    client.tokens_not_before = client.tokens_not_before.max(now);
+    client.updated_at = now;
+    let details = "tokens issued before now refused".to_owned();
+    let entry = actor.entry(now, action::CLIENT_REVOKE_TOKENS, Some(id.as_str()), details);
+    gone(id, store.update_client_audited(&client, Some(&entry)).await?)?;
+    Ok(client)
+}
+
+/// Deletes a client; answers what it was.
+pub async fn delete(store: &dyn Store, actor: &Actor, id: &ClientId, now: i64) -> AdminResult<ApiClient> {
+    let client = existing(store, id).await?;
+    let entry = actor.entry(now, action::CLIENT_DELETE, Some(id.as_str()), format!("name={:?}", client.name));
+    gone(id, store.delete_client_audited(id, Some(&entry)).await?)?;
+    Ok(client)
+}
