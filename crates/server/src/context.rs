@@ -83,9 +83,12 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
     let rate = context.rate().unwrap_or_else(|| state.peek_bad_token_budget(ip));
     let h = response.headers_mut();
     insert(h, headers::TRACE_ID, &context.trace_id);
-    insert(h, headers::REGION, &state.config().region);
-    insert(h, headers::RATELIMIT_LIMIT, &rate.limit.to_string());
-    insert(h, headers::RATELIMIT_REMAINING, &rate.remaining.to_string());
+    if let Some(region) = state.region_header() {
+        h.insert(HeaderName::from_static(headers::REGION), region.clone());
+    }
+    // Numbers become header values directly (no string in between): these two are on every answer.
+    h.insert(HeaderName::from_static(headers::RATELIMIT_LIMIT), HeaderValue::from(rate.limit));
+    h.insert(HeaderName::from_static(headers::RATELIMIT_REMAINING), HeaderValue::from(rate.remaining));
     if !rate.allowed {
         insert(h, headers::RATELIMIT_RETRY_AFTER, &rate.resets_at.to_string());
         let wait = (rate.resets_at - state.now()).max(1);

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, RwLock};
 
+use axum::http::HeaderValue;
 use serde_json::value::RawValue;
 use talon_auth::{
     address_key, ApiClient, ClientId, Clock, CustomerId, DenyList, FastMap, Keyring, RateLimiter, RateStatus,
@@ -32,6 +33,9 @@ struct Inner {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     config: Config,
+    /// `X-Cs-Region` as a header value, made once: every response carries it. `None` when the configured
+    /// name is not a valid header value (the header is then left out).
+    region_header: Option<HeaderValue>,
     keyring: RwLock<Arc<Keyring>>,
     clients: RwLock<Arc<ClientMap>>,
     deny: DenyList,
@@ -135,6 +139,7 @@ impl AppState {
         let l = config.limits;
         let keyring = load_keyring(&*store, &config.issuer).await?;
         let state = AppState(Arc::new(Inner {
+            region_header: HeaderValue::from_str(&config.region).ok(),
             keyring: RwLock::new(Arc::new(keyring)),
             clients: RwLock::new(Arc::new(ClientMap::default())),
             deny: DenyList::new(),
@@ -169,6 +174,11 @@ impl AppState {
 
     pub fn config(&self) -> &Config {
         &self.0.config
+    }
+
+    /// The `X-Cs-Region` header value (see [`Config::region`]).
+    pub fn region_header(&self) -> Option<&HeaderValue> {
+        self.0.region_header.as_ref()
     }
 
     pub fn metrics(&self) -> &Metrics {

@@ -4,6 +4,8 @@
 //! lossily and keep the last of repeated fields; RFC 6749 §3.2 says a repeated parameter is an error, and a
 //! credential that is not valid UTF-8 must be refused, not silently changed.
 
+use std::borrow::Cow;
+
 use percent_encoding::percent_decode;
 
 /// Why a form body was refused. The messages name the field but never echo its value.
@@ -80,10 +82,20 @@ impl std::fmt::Debug for Form {
 }
 
 /// Decodes one name or value: `+` is a space, then percent-decoding, then strict UTF-8.
+///
+/// Copies only what must change: a component without `+` or `%` (a client ID, a secret, `limit=100`) is
+/// one allocation, the returned `String`. The OAuth2 form and every query string go through here.
 fn decode_component(raw: &[u8]) -> Result<String, FormError> {
-    let plus_as_space: Vec<u8> = raw.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
-    let bytes: Vec<u8> = percent_decode(&plus_as_space).collect();
-    String::from_utf8(bytes).map_err(|_| FormError::NotUtf8)
+    let plus_as_space: Cow<[u8]> = if raw.contains(&b'+') {
+        Cow::Owned(raw.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect())
+    } else {
+        Cow::Borrowed(raw)
+    };
+    let decoded: Cow<[u8]> = percent_decode(&plus_as_space).into();
+    match decoded {
+        Cow::Borrowed(bytes) => std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| FormError::NotUtf8),
+        Cow::Owned(bytes) => String::from_utf8(bytes).map_err(|_| FormError::NotUtf8),
+    }
 }
 
 /// Encodes fields as a form body (used by clients and tests).
