@@ -16,7 +16,7 @@
 # Usage: bench/run.sh   (DURATION=5 seconds per route per round, ROUNDS=5, CONNECTIONS=64, THREADS=1)
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 DURATION="${DURATION:-5}"
 ROUNDS="${ROUNDS:-5}"
 CONNECTIONS="${CONNECTIONS:-64}"
@@ -29,43 +29,8 @@ if ! command -v wrk >/dev/null 2>&1; then
     }
 fi
 
-# Built for this machine's CPU (the field arithmetic of Ed25519 gains from BMI2/ADX), in a target directory
-# of its own so that the ordinary build cache is left alone.
-echo "bench: building the release binary for this CPU" >&2
-RUSTFLAGS="-C target-cpu=native" CARGO_TARGET_DIR="$ROOT/target/bench" \
-    cargo build --release --quiet --bin talon --manifest-path "$ROOT/Cargo.toml"
-BIN="$ROOT/target/bench/release/talon"
-
-WORK="$(mktemp -d)"
-SERVER_PID=""
-cleanup() {
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-RUST_LOG=warn,talon=info "$BIN" serve --listen 127.0.0.1:0 --database "sqlite://$WORK/bench.db" --demo-hosts 100 \
-    --oauth2-rate 100000000 --api-rate 100000000 --auth-failure-rate 100000000 --bad-token-rate 100000000 \
-    >"$WORK/stdout" 2>"$WORK/stderr" &
-SERVER_PID=$!
-
-# The listening address is in the log; the admin's credentials on stdout.
-for _ in $(seq 1 200); do
-    grep -q "address=" "$WORK/stderr" 2>/dev/null && grep -q "client_secret:" "$WORK/stdout" 2>/dev/null && break
-    sleep 0.05
-done
-BASE="$(grep -o 'address=http://[0-9.:]*' "$WORK/stderr" | head -1 | cut -d= -f2)"
-[ -n "$BASE" ] || { echo "bench: the server did not start" >&2; cat "$WORK/stderr" >&2; exit 1; }
-# A client as an integration would have one: a single scope (the first admin holds all 70, which makes
-# its tokens several times larger than usual).
-CLIENT_JSON="$("$BIN" clients --database "sqlite://$WORK/bench.db" create --name bench --scope devices:read --json)"
-ID="$(printf '%s' "$CLIENT_JSON" | sed 's/.*"client_id":"\([0-9a-f]*\)".*/\1/')"
-SECRET="$(printf '%s' "$CLIENT_JSON" | sed 's/.*"client_secret":"\([A-Za-z0-9]*\)".*/\1/')"
-# The server picks up the new client within its refresh interval.
-for _ in $(seq 1 100); do
-    curl -sf -o /dev/null -X POST "$BASE/oauth2/token" -d "client_id=$ID&client_secret=$SECRET" && break
-    sleep 0.05
-done
+bench_build
+bench_start_server
 
 TOKEN="$(curl -sf -X POST "$BASE/oauth2/token" -d "client_id=$ID&client_secret=$SECRET" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')"
 # Sanity: every route answers as it should before it is measured.
@@ -81,9 +46,6 @@ done = function(summary, latency, requests)
   if summary.errors.status > 0 then io.stderr:write("bench: non-2xx answers: " .. summary.errors.status .. "\n") end
 end
 LUA
-
-# CPU time (user + system, in clock ticks) the server process has used so far.
-server_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
 
 run() { # name url [wrk args...] -> "rps p50 p99 cpu_us_per_request"
     local name="$1" url="$2"; shift 2
