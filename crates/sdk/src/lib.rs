@@ -19,7 +19,7 @@ mod harness;
 mod oauth2;
 
 pub use api_clients::{ApiClients, Page};
-pub use client::{Client, ClientBuilder, RawAnswer, RequestBuilder, RetryPolicy, DEFAULT_RENEW_WINDOW};
+pub use client::{Client, ClientBuilder, RateLimit, RawAnswer, RequestBuilder, RetryPolicy, DEFAULT_RENEW_WINDOW};
 pub use cloud::Cloud;
 pub use credentials::Credentials;
 pub use error::{ApiError, Error, FailReason, ForbiddenCause};

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -91,6 +91,16 @@ async fn start() -> (String, Arc<Calls>) {
         )
         .route("/errors-null", get(|| async { answer(400, &[], envelope(400, "null")) }))
         .route(
+            "/quota/{remaining}",
+            get(|Path(remaining): Path<u32>| async move {
+                answer(
+                    200,
+                    &[("x-ratelimit-limit", "6000".to_owned()), ("x-ratelimit-remaining", remaining.to_string())],
+                    envelope(200, "[]"),
+                )
+            }),
+        )
+        .route(
             "/redirect",
             get(|| async { answer(308, &[("location", "http://elsewhere.invalid/steal".to_owned())], String::new()) }),
         )
@@ -129,6 +139,8 @@ async fn a_429_waits_until_the_retry_time_then_succeeds() {
     c.request(Method::GET, "/limited").send().await.expect("after the wait");
     assert_eq!(calls.limited.load(Ordering::SeqCst), 2);
     assert!(started.elapsed() >= Duration::from_millis(100), "it waited");
+    let limit = c.rate_limit().expect("the 429's headers were recorded");
+    assert!(limit.retry_after.is_some_and(|t| t > 0), "{limit:?}");
 }
 
 #[tokio::test]
@@ -166,4 +178,39 @@ async fn a_token_shorter_than_the_renew_window_is_still_reused() {
         c.bearer().await.expect("token");
     }
     assert_eq!(calls.tokens.load(Ordering::SeqCst), 1, "renewed at half its life, not on every call");
+}
+
+#[tokio::test]
+async fn requests_slow_down_when_the_rate_limit_runs_low_and_only_then() {
+    let (base, _) = start().await;
+    let pacing = Duration::from_millis(1500);
+    let retry = RetryPolicy { low_remaining: 10, max_pacing_delay: pacing, ..RetryPolicy::default() };
+    let c = Client::builder(Credentials::new("id", "secret", Cloud::Custom(base)))
+        .retry_policy(retry)
+        .build()
+        .expect("client");
+    assert!(c.rate_limit().is_none(), "nothing seen yet");
+    c.request(Method::GET, "/quota/5000").send().await.expect("plenty left");
+    let limit = c.rate_limit().expect("recorded");
+    assert_eq!((limit.limit, limit.remaining), (Some(6000), Some(5000)));
+
+    // Plenty left: no pacing before this request (whose answer says 1 is left).
+    let started = Instant::now();
+    c.request(Method::GET, "/quota/1").send().await.expect("one left");
+    assert!(started.elapsed() < Duration::from_secs(1), "not paced: {:?}", started.elapsed());
+    let clone = c.clone();
+    assert_eq!(clone.rate_limit().and_then(|l| l.remaining), Some(1), "clones share the reading");
+
+    // One left of a threshold of 10: the next request (from a clone too) waits 9/10 of 1.5 s, and no more
+    // than the bound.
+    let started = Instant::now();
+    clone.request(Method::GET, "/quota/5000").send().await.expect("paced");
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(1200), "paced: {waited:?}");
+    assert!(waited < Duration::from_secs(10), "bounded: {waited:?}");
+
+    // The window refilled: no pacing again.
+    let started = Instant::now();
+    c.request(Method::GET, "/quota/5000").send().await.expect("plenty left");
+    assert!(started.elapsed() < Duration::from_secs(1), "not paced: {:?}", started.elapsed());
 }
