@@ -19,7 +19,14 @@ struct Calls {
     flaky: AtomicU32,
     post: AtomicU32,
     limited: AtomicU32,
+    retry_after: AtomicU32,
+    slow_get: AtomicU32,
+    slow_post: AtomicU32,
+    expired: AtomicU32,
 }
+
+/// How long the slow routes take; the clients that call them time out well before.
+const SLOW: Duration = Duration::from_secs(3);
 
 fn envelope(code: u16, errors: &str) -> String {
     format!(
@@ -87,6 +94,47 @@ async fn start() -> (String, Arc<Calls>) {
                     &[("x-ratelimit-retryafter", epoch_in(3600))],
                     envelope(429, r#"[{"code":429,"message":"API rate limit exceeded."}]"#),
                 )
+            }),
+        )
+        .route(
+            "/retry-after",
+            // Only the standard header, in seconds, as a proxy in front of the API might answer.
+            get(|State(c): State<Arc<Calls>>| async move {
+                if c.retry_after.fetch_add(1, Ordering::SeqCst) == 0 {
+                    answer(429, &[("retry-after", "1".to_owned())], envelope(429, "[]"))
+                } else {
+                    answer(200, &[], envelope(200, "[]"))
+                }
+            }),
+        )
+        .route(
+            "/slow",
+            // The first GET hangs past the client's timeout; the second answers at once.
+            get(|State(c): State<Arc<Calls>>| async move {
+                if c.slow_get.fetch_add(1, Ordering::SeqCst) == 0 {
+                    tokio::time::sleep(SLOW).await;
+                }
+                answer(200, &[], envelope(200, "[]"))
+            }),
+        )
+        .route(
+            "/slow",
+            // Every POST hangs: it may have acted, so the client must not send it again.
+            post(|State(c): State<Arc<Calls>>| async move {
+                c.slow_post.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(SLOW).await;
+                answer(200, &[], envelope(200, "[]"))
+            }),
+        )
+        .route(
+            "/expired",
+            // The first call's token is refused as the API refuses an expired or revoked one; then fine.
+            get(|State(c): State<Arc<Calls>>| async move {
+                if c.expired.fetch_add(1, Ordering::SeqCst) == 0 {
+                    answer(401, &[], envelope(401, r#"[{"code":401,"message":"access denied, invalid bearer token"}]"#))
+                } else {
+                    answer(200, &[], envelope(200, "[]"))
+                }
             }),
         )
         .route("/errors-null", get(|| async { answer(400, &[], envelope(400, "null")) }))
@@ -213,4 +261,41 @@ async fn requests_slow_down_when_the_rate_limit_runs_low_and_only_then() {
     let started = Instant::now();
     c.request(Method::GET, "/quota/5000").send().await.expect("plenty left");
     assert!(started.elapsed() < Duration::from_secs(1), "not paced: {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn a_429_with_only_retry_after_seconds_waits_then_succeeds() {
+    let (base, calls) = start().await;
+    let started = Instant::now();
+    client(&base).request(Method::GET, "/retry-after").send().await.expect("after the wait");
+    assert_eq!(calls.retry_after.load(Ordering::SeqCst), 2);
+    assert!(started.elapsed() >= Duration::from_millis(900), "waited the second: {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn a_slow_get_times_out_and_is_retried_a_slow_post_is_not() {
+    let (base, calls) = start().await;
+    let retry = RetryPolicy { base_backoff: Duration::from_millis(10), ..RetryPolicy::default() };
+    let c = Client::builder(Credentials::new("id", "secret", Cloud::Custom(base)))
+        .timeout(Duration::from_millis(500))
+        .retry_policy(retry)
+        .build()
+        .expect("client");
+    let started = Instant::now();
+    c.request(Method::GET, "/slow").send().await.expect("the second attempt answers");
+    assert_eq!(calls.slow_get.load(Ordering::SeqCst), 2);
+    assert!(started.elapsed() < SLOW, "gave up on the slow attempt: {:?}", started.elapsed());
+
+    let err = c.request(Method::POST, "/slow").send().await.expect_err("times out");
+    assert!(matches!(err, Error::Transport(_)), "{err:?}");
+    assert_eq!(calls.slow_post.load(Ordering::SeqCst), 1, "a POST that may have arrived is not sent again");
+}
+
+#[tokio::test]
+async fn a_401_gets_one_new_token_and_one_retry() {
+    let (base, calls) = start().await;
+    let c = client(&base);
+    c.request(Method::GET, "/expired").send().await.expect("the retry with a new token succeeds");
+    assert_eq!(calls.expired.load(Ordering::SeqCst), 2, "sent twice");
+    assert_eq!(calls.tokens.load(Ordering::SeqCst), 2, "the first token, then one renewal");
 }
