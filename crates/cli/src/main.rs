@@ -1,7 +1,8 @@
-//! `talon`: run the Talon server and administer its API clients.
+//! `talon`: run the Talon server, administer its API clients, and call the API (tokens, hosts, any route).
 
 mod clients;
 mod db;
+mod hosts;
 mod keys;
 mod remote;
 mod serve;
@@ -31,6 +32,8 @@ enum Command {
     Db(db::DbArgs),
     /// List and rotate the token signing keys.
     Keys(keys::KeysArgs),
+    /// List hosts, contain them and lift their containment (through the API, like `token`).
+    Hosts(hosts::HostsArgs),
     /// Get an access token from the API and print it.
     Token {
         #[command(flatten)]
@@ -85,6 +88,7 @@ async fn main() -> std::process::ExitCode {
         Command::Clients(args) => clients::run(args).await,
         Command::Db(args) => db::run(args).await,
         Command::Keys(args) => keys::run(args).await,
+        Command::Hosts(args) => hosts::run(args).await,
         Command::Token { api } => remote::token(api).await,
         Command::Revoke { api, token } => remote::revoke(api, token).await,
         Command::Request { api, method, path, query, data } => remote::request(api, method, path, query, data).await,

@@ -3,6 +3,7 @@
 use std::net::Ipv4Addr;
 
 use talon_auth::CustomerId;
+use talon_wire::device::action;
 
 use crate::fql::{self, Filter, FqlError};
 
@@ -86,14 +87,16 @@ pub enum DeviceAction {
 }
 
 impl DeviceAction {
-    pub const NAMES: &'static [&'static str] = &["contain", "lift_containment", "hide_host", "unhide_host"];
+    /// The `action_name`s, as talon-wire spells them (the SDK sends the same constants).
+    pub const NAMES: &'static [&'static str] =
+        &[action::CONTAIN, action::LIFT_CONTAINMENT, action::HIDE_HOST, action::UNHIDE_HOST];
 
     pub fn parse(name: &str) -> Option<DeviceAction> {
         match name {
-            "contain" => Some(DeviceAction::Contain),
-            "lift_containment" => Some(DeviceAction::LiftContainment),
-            "hide_host" => Some(DeviceAction::HideHost),
-            "unhide_host" => Some(DeviceAction::UnhideHost),
+            action::CONTAIN => Some(DeviceAction::Contain),
+            action::LIFT_CONTAINMENT => Some(DeviceAction::LiftContainment),
+            action::HIDE_HOST => Some(DeviceAction::HideHost),
+            action::UNHIDE_HOST => Some(DeviceAction::UnhideHost),
             _ => None,
         }
     }

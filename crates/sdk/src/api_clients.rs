@@ -5,25 +5,29 @@
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use talon_wire::admin::{path, ApiClientView, AuditEntryView, CreateClientRequest, UpdateClientRequest};
-use talon_wire::envelope::Envelope;
 use talon_wire::ids::is_hex32;
 
+use crate::answer::resources;
 use crate::{Client, Error};
 
 /// One page of a list: its items and how many there are in all.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
+    /// This page's items.
     pub items: Vec<T>,
+    /// How many items there are in all pages.
     pub total: u64,
 }
 
-/// The admin API's service collection.
+/// The admin API's service collection (Talon's own; the real Falcon API manages API clients in its
+/// console only).
 #[derive(Clone)]
 pub struct ApiClients {
     client: Client,
 }
 
 impl ApiClients {
+    /// The admin API over `client`, which needs the `api-clients` scopes.
     pub fn new(client: Client) -> ApiClients {
         ApiClients { client }
     }
@@ -46,6 +50,7 @@ impl ApiClients {
         }
     }
 
+    /// One client by its ID (32 lowercase hex characters; anything else is an `Error::Config`).
     pub async fn get(&self, id: &str) -> Result<ApiClientView, Error> {
         self.one(Method::GET, path::CLIENT, id, None::<&()>).await
     }
@@ -56,6 +61,7 @@ impl ApiClients {
         first(answer)
     }
 
+    /// Changes a client: only the fields the request sets (a list replaces the whole list).
     pub async fn update(&self, id: &str, request: &UpdateClientRequest) -> Result<ApiClientView, Error> {
         self.one(Method::PATCH, path::CLIENT, id, Some(request)).await
     }
@@ -70,6 +76,7 @@ impl ApiClients {
         self.one(Method::POST, path::REVOKE_TOKENS, id, None::<&()>).await
     }
 
+    /// Deletes a client; its live tokens are refused at once.
     pub async fn delete(&self, id: &str) -> Result<(), Error> {
         let path = path::with_id(path::CLIENT, checked(id)?);
         self.client.request(Method::DELETE, &path).send().await?;
@@ -84,9 +91,8 @@ impl ApiClients {
     async fn page<T: DeserializeOwned>(&self, path: &str, offset: u64, limit: u64) -> Result<Page<T>, Error> {
         let answer =
             self.client.request(Method::GET, path).query("offset", offset).query("limit", limit).send().await?;
-        let envelope: Envelope<Vec<T>> = parse(answer)?;
-        let total = envelope.meta.pagination.map_or(0, |p| p.total);
-        Ok(Page { items: envelope.resources.unwrap_or_default(), total })
+        let (items, pagination) = resources(answer)?;
+        Ok(Page { items, total: pagination.map_or(0, |p| p.total) })
     }
 
     async fn one<B: serde::Serialize>(
@@ -113,14 +119,7 @@ fn checked(id: &str) -> Result<&str, Error> {
     }
 }
 
-fn parse<T: DeserializeOwned>(answer: serde_json::Value) -> Result<T, Error> {
-    serde_json::from_value(answer).map_err(|e| Error::Transport(format!("unexpected answer: {e}")))
-}
-
 fn first(answer: serde_json::Value) -> Result<ApiClientView, Error> {
-    let envelope: Envelope<Vec<ApiClientView>> = parse(answer)?;
-    envelope
-        .resources
-        .and_then(|r| r.into_iter().next())
-        .ok_or_else(|| Error::Transport("the answer holds no client".into()))
+    let (clients, _) = resources::<ApiClientView>(answer)?;
+    clients.into_iter().next().ok_or_else(|| Error::Transport("the answer holds no client".into()))
 }

@@ -8,13 +8,17 @@ use crate::error::Error;
 /// A client ID and secret, an optional member CID (MSSP), and where to use them.
 #[derive(Clone)]
 pub struct Credentials {
+    /// The API client's ID (32 lowercase hex characters on the real API).
     pub client_id: String,
     pub(crate) client_secret: SecretString,
+    /// Lock tokens to this child customer (MSSP); sent as `member_cid`.
     pub member_cid: Option<String>,
+    /// Where the API is.
     pub cloud: Cloud,
 }
 
 impl Credentials {
+    /// A client ID and secret for `cloud`. The secret is kept in a `SecretString` from here on.
     pub fn new(client_id: impl Into<String>, client_secret: impl Into<String>, cloud: Cloud) -> Credentials {
         Credentials {
             client_id: client_id.into(),
@@ -24,6 +28,7 @@ impl Credentials {
         }
     }
 
+    /// The same credentials, with tokens locked to `member_cid` (MSSP).
     pub fn with_member_cid(mut self, member_cid: impl Into<String>) -> Credentials {
         self.member_cid = Some(member_cid.into());
         self

@@ -25,7 +25,9 @@ pub enum Error {
 /// An error answer of the API.
 #[derive(Debug, Clone)]
 pub struct ApiError {
+    /// The HTTP status.
     pub status: u16,
+    /// The request's trace ID (`X-Cs-Traceid`, else `meta.trace_id`): quote it to CrowdStrike support.
     pub trace_id: Option<String>,
     /// The envelope's `errors` (`"errors": null` reads as none).
     pub errors: Vec<ErrorItem>,
@@ -55,8 +57,11 @@ impl std::fmt::Display for ApiError {
 /// both are possible.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ForbiddenCause {
+    /// The API client lacks the scope the route needs.
     MissingScope,
+    /// The source address is outside the API client's IP allow-list.
     IpNotAllowed,
+    /// Either: the server did not say which.
     ScopeOrIpAllowList,
 }
 
@@ -73,8 +78,11 @@ impl std::fmt::Display for ForbiddenCause {
 /// Why a login failed: what `token_fail_reason()` answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailReason {
+    /// The token endpoint's HTTP status (0 when it could not be reached).
     pub status: u16,
+    /// The first message of the answer's `errors`, or what went wrong on the way.
     pub message: String,
+    /// The token request's trace ID.
     pub trace_id: Option<String>,
 }
 

@@ -1,37 +1,45 @@
 //! The "Uber" harness: any operation by its Falcon operation ID, or any route, answering status, headers
 //! and JSON body as they came (no error for a non-2xx status: the caller looks at `status`).
+//!
+//! ```no_run
+//! # async fn run(client: talon::Client) -> Result<(), talon::Error> {
+//! use talon::{Args, Harness};
+//! let harness = Harness::new(client);
+//! let answer = harness.command("QueryDevicesByFilter", Args::new().query("limit", 5)).await?;
+//! println!("{} {}", answer.status, answer.body["resources"]);
+//! # Ok(()) }
+//! ```
 
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 use secrecy::ExposeSecret;
+use talon_wire::operation;
 use talon_wire::token::field;
 
-use crate::client::{Client, RawAnswer};
+use crate::client::{Client, RawAnswer, RequestBuilder};
 use crate::error::Error;
 
-/// One operation of the table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Operation {
-    pub id: &'static str,
-    pub method: &'static str,
-    pub path: &'static str,
-}
-
-const fn op(id: &'static str, method: &'static str, path: &'static str) -> Operation {
-    Operation { id, method, path }
-}
+pub use talon_wire::operation::Operation;
 
 /// The operations the harness knows by ID: the OAuth2 collection and the emulated hosts and CSPM APIs.
-pub const OPERATIONS: &[Operation] = &[
-    op("oauth2AccessToken", "POST", "/oauth2/token"),
-    op("oauth2RevokeToken", "POST", "/oauth2/revoke"),
-    op("QueryDevicesByFilter", "GET", "/devices/queries/devices/v1"),
-    op("GetDeviceDetailsV2", "GET", "/devices/entities/devices/v2"),
-    op("PostDeviceDetailsV2", "POST", "/devices/entities/devices/v2"),
-    op("PerformActionV2", "POST", "/devices/entities/devices-actions/v2"),
-    op("GetCSPMPolicySettings", "GET", "/settings/entities/policy/v1"),
-    op("UpdateCSPMPolicySettings", "PATCH", "/settings/entities/policy/v1"),
-];
+/// This is talon-wire's table, the one the typed services and Talon's server are built from, so an
+/// operation ID means the same route everywhere.
+pub const OPERATIONS: &[Operation] = operation::FALCON;
+
+/// An authenticated request for `op`: its method and path on `client`. The typed services start every
+/// call here, so no route string is written twice.
+pub(crate) fn request_for(client: &Client, op: &Operation) -> RequestBuilder {
+    client.request(http_method(op.method), op.path)
+}
+
+fn http_method(method: operation::Method) -> Method {
+    match method {
+        operation::Method::Get => Method::GET,
+        operation::Method::Post => Method::POST,
+        operation::Method::Patch => Method::PATCH,
+        operation::Method::Delete => Method::DELETE,
+    }
+}
 
 /// Arguments of a command: query parameters (repeat a name for lists, e.g. `ids`) and a JSON body.
 #[derive(Debug, Clone, Default)]
@@ -41,15 +49,18 @@ pub struct Args {
 }
 
 impl Args {
+    /// No parameters, no body.
     pub fn new() -> Args {
         Args::default()
     }
 
+    /// Adds a query parameter; a name given again adds another value (`?ids=a&ids=b`).
     pub fn query(mut self, name: &str, value: impl ToString) -> Args {
         self.query.push((name.to_owned(), value.to_string()));
         self
     }
 
+    /// Sets the JSON body (sent with `Content-Type: application/json`).
     pub fn body(mut self, body: serde_json::Value) -> Args {
         self.body = Some(body);
         self
@@ -59,10 +70,13 @@ impl Args {
 /// What a command answered. `Debug` leaves the body out: it may hold an access token.
 #[derive(Clone)]
 pub struct CommandResult {
+    /// The HTTP status, whatever it is.
     pub status: u16,
+    /// The answer's headers (`X-Cs-Traceid`, `X-Ratelimit-*`, ...).
     pub headers: HeaderMap,
     /// The JSON body (`null` when the body was empty or not JSON; `text` keeps it as it came).
     pub body: serde_json::Value,
+    /// The body as it came.
     pub text: String,
 }
 
@@ -93,6 +107,7 @@ pub struct Harness {
 }
 
 impl Harness {
+    /// A harness over `client`; clones of the client share its token.
     pub fn new(client: Client) -> Harness {
         Harness { client }
     }
@@ -101,41 +116,30 @@ impl Harness {
     /// and answers it (as FalconPy's Uber class does; the harness's other calls keep using the client's own
     /// cached token); `oauth2RevokeToken` revokes the token given as `args.query("token", ...)`.
     pub async fn command(&self, operation_id: &str, args: Args) -> Result<CommandResult, Error> {
-        let op = OPERATIONS
-            .iter()
-            .find(|o| o.id == operation_id)
+        let op = operation::find(operation_id)
             .ok_or_else(|| Error::Config(format!("unknown operation {operation_id:?}; use request() for any route")))?;
-        match op.id {
-            "oauth2AccessToken" => {
-                let c = self.client.credentials();
-                let mut form = vec![
-                    (field::CLIENT_ID, c.client_id.clone()),
-                    (field::CLIENT_SECRET, c.client_secret.expose_secret().to_owned()),
-                ];
-                if let Some(member) = &c.member_cid {
-                    form.push((field::MEMBER_CID, member.clone()));
-                }
-                self.form_post(op.path, &form, false).await
+        if op.id == operation::OAUTH2_ACCESS_TOKEN.id {
+            let c = self.client.credentials();
+            let mut form = vec![
+                (field::CLIENT_ID, c.client_id.clone()),
+                (field::CLIENT_SECRET, c.client_secret.expose_secret().to_owned()),
+            ];
+            if let Some(member) = &c.member_cid {
+                form.push((field::MEMBER_CID, member.clone()));
             }
-            "oauth2RevokeToken" => {
-                let token = args.query.iter().find(|(n, _)| n == "token").map(|(_, v)| v.clone()).unwrap_or_default();
-                self.form_post(op.path, &[(field::TOKEN, token)], true).await
-            }
-            _ => self.request(op.method, op.path, args).await,
+            self.form_post(op.path, &form, false).await
+        } else if op.id == operation::OAUTH2_REVOKE_TOKEN.id {
+            let token = args.query.iter().find(|(n, _)| n == field::TOKEN).map(|(_, v)| v.clone()).unwrap_or_default();
+            self.form_post(op.path, &[(field::TOKEN, token)], true).await
+        } else {
+            send(request_for(&self.client, op), args).await
         }
     }
 
     /// Any route, authenticated like every other call.
     pub async fn request(&self, method: &str, path: &str, args: Args) -> Result<CommandResult, Error> {
         let method: Method = method.parse().map_err(|_| Error::Config(format!("{method:?} is not an HTTP method")))?;
-        let mut request = self.client.request(method, path);
-        for (name, value) in &args.query {
-            request = request.query(name, value);
-        }
-        if let Some(body) = &args.body {
-            request = request.json(body)?;
-        }
-        Ok(request.send_raw().await?.into())
+        send(self.client.request(method, path), args).await
     }
 
     async fn form_post(&self, path: &str, form: &[(&str, String)], basic: bool) -> Result<CommandResult, Error> {
@@ -150,4 +154,15 @@ impl Harness {
         let text = response.text().await?;
         Ok(RawAnswer { status, headers, text }.into())
     }
+}
+
+/// Sends `request` with `args`, answering whatever status came back.
+async fn send(mut request: RequestBuilder, args: Args) -> Result<CommandResult, Error> {
+    for (name, value) in &args.query {
+        request = request.query(name, value);
+    }
+    if let Some(body) = &args.body {
+        request = request.json(body)?;
+    }
+    Ok(request.send_raw().await?.into())
 }

@@ -2,12 +2,21 @@
 //! `oauth2AccessToken` and `oauth2RevokeToken`), with `login`/`logout` and the token's state.
 
 use secrecy::{ExposeSecret, SecretString};
+use talon_wire::operation::OAUTH2_REVOKE_TOKEN;
 use talon_wire::token::field;
 
 use crate::client::Client;
 use crate::error::{ApiError, Error, FailReason};
 
 /// The OAuth2 service over a [`Client`] (whose token it manages).
+///
+/// ```no_run
+/// # async fn run(client: talon::Client) -> Result<(), talon::Error> {
+/// let oauth2 = talon::OAuth2::new(client);
+/// let token = oauth2.token().await?; // a SecretString: Debug and Display do not show it
+/// oauth2.revoke(&token).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct OAuth2 {
     client: Client,
@@ -23,6 +32,7 @@ pub enum TokenStatus {
 }
 
 impl OAuth2 {
+    /// The OAuth2 service over `client`: the token it gets is the one every clone of `client` uses.
     pub fn new(client: Client) -> OAuth2 {
         OAuth2 { client }
     }
@@ -43,7 +53,7 @@ impl OAuth2 {
         let response = self
             .client
             .http()
-            .post(self.client.url("/oauth2/revoke"))
+            .post(self.client.url(OAUTH2_REVOKE_TOKEN.path))
             .basic_auth(&c.client_id, Some(c.client_secret.expose_secret()))
             .form(&[(field::TOKEN, token.expose_secret())])
             .send()
@@ -84,6 +94,7 @@ impl OAuth2 {
         self.client.has_token() && !self.client.has_fresh_token()
     }
 
+    /// The HTTP status of the last token request (FalconPy's `token_status`).
     pub async fn token_status(&self) -> TokenStatus {
         self.client.refresh_state(|s| s.last_status.map_or(TokenStatus::None, TokenStatus::Status)).await
     }

@@ -6,17 +6,21 @@
 //! the router to prove each documented method and path is served. Each operation also lists its inputs
 //! (query parameters and request body, with a JSON schema and an example); the tests send the examples and
 //! leave out each required input in turn, so the document cannot claim what the router does not accept.
+//! The emulated Falcon operations take their ID, method, path and scope from `talon_wire::operation`, the
+//! table the SDK calls them by.
 
 use serde_json::{json, Map, Value};
 use talon_wire::admin::path as admin;
 use talon_wire::discovery::{INTROSPECT_PATH, JWKS_PATH, METADATA_PATH};
+use talon_wire::operation as wire;
+use talon_wire::Scope;
 
 /// How an operation authenticates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Auth {
     None,
     /// `Authorization: Bearer <token>` holding this scope.
-    Bearer(&'static str),
+    Bearer(Scope),
     /// Client credentials: Basic, or `client_id`/`client_secret` in the form.
     Client,
 }
@@ -101,20 +105,30 @@ const fn op(
     Operation { method, path, id, summary, auth, query: &[], body: None }
 }
 
+/// An emulated Falcon operation: ID, method, path and scope from talon-wire's table (which the SDK calls
+/// by), the summary and inputs from here. A scope-less Falcon operation is an OAuth2 endpoint, which takes
+/// client credentials.
+const fn falcon(o: wire::Operation, summary: &'static str) -> Operation {
+    let auth = match o.scope {
+        Some(scope) => Auth::Bearer(scope),
+        None => Auth::Client,
+    };
+    op(o.method.lowercase(), o.path, o.id, summary, auth)
+}
+
 /// Every route of the server.
 pub const OPERATIONS: &[Operation] = &[
-    op("post", "/oauth2/token", "oauth2AccessToken", "Issue an access token for client credentials", Auth::Client)
-        .body(
-            FORM,
-            r#"{"type": "object", "properties": {
+    falcon(wire::OAUTH2_ACCESS_TOKEN, "Issue an access token for client credentials").body(
+        FORM,
+        r#"{"type": "object", "properties": {
             "client_id": {"type": "string", "description": "Required unless given in a Basic header"},
             "client_secret": {"type": "string", "description": "Required unless given in a Basic header"},
             "member_cid": {"type": "string", "description": "Lock the token to a child customer (MSSP)"},
             "grant_type": {"type": "string", "enum": ["client_credentials"]}}}"#,
-            r#"{"client_id": "0123456789abcdef0123456789abcdef",
+        r#"{"client_id": "0123456789abcdef0123456789abcdef",
             "client_secret": "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123"}"#,
-        ),
-    op("post", "/oauth2/revoke", "oauth2RevokeToken", "Revoke one of the caller's tokens", Auth::Client).body(
+    ),
+    falcon(wire::OAUTH2_REVOKE_TOKEN, "Revoke one of the caller's tokens").body(
         FORM,
         r#"{"type": "object", "required": ["token"], "properties": {
             "token": {"type": "string"}, "client_id": {"type": "string"}}}"#,
@@ -129,27 +143,13 @@ pub const OPERATIONS: &[Operation] = &[
         ),
     op("get", JWKS_PATH, "oauth2Jwks", "The public keys that verify access tokens", Auth::None),
     op("get", METADATA_PATH, "oauth2Metadata", "RFC 8414 server metadata", Auth::None),
-    op(
-        "get",
-        "/devices/queries/devices/v1",
-        "QueryDevicesByFilter",
-        "Search hosts with FQL, sorted and paged",
-        Auth::Bearer("devices:read"),
-    )
-    .query(&[
+    falcon(wire::QUERY_DEVICES_BY_FILTER, "Search hosts with FQL, sorted and paged").query(&[
         query("offset", r#"{"type": "integer", "minimum": 0}"#, "0", "Index of the first ID"),
         query("limit", r#"{"type": "integer", "minimum": 1, "maximum": 5000}"#, "100", "Most IDs (default 100)"),
         query("sort", r#"{"type": "string"}"#, "hostname.asc", "field.asc or field.desc, on any device field"),
         query("filter", r#"{"type": "string"}"#, "platform_name:'Windows'", "FQL"),
     ]),
-    op(
-        "get",
-        "/devices/entities/devices/v2",
-        "GetDeviceDetailsV2",
-        "Details of up to 100 hosts",
-        Auth::Bearer("devices:read"),
-    )
-    .query(&[query(
+    falcon(wire::GET_DEVICE_DETAILS_V2, "Details of up to 100 hosts").query(&[query(
         "ids",
         r#"{"type": "array", "minItems": 1, "maxItems": 100, "items": {"type": "string", "minLength": 1}}"#,
         EXAMPLE_DEVICE_ID,
@@ -157,53 +157,26 @@ pub const OPERATIONS: &[Operation] = &[
     )
     .required()
     .repeated()]),
-    op(
-        "post",
-        "/devices/entities/devices/v2",
-        "PostDeviceDetailsV2",
-        "Details of up to 5000 hosts",
-        Auth::Bearer("devices:read"),
-    )
-    .json_body(IDS_BODY, IDS_EXAMPLE),
-    op(
-        "post",
-        "/devices/entities/devices-actions/v2",
-        "PerformActionV2",
-        "Contain, lift containment, hide or unhide hosts",
-        Auth::Bearer("devices:write"),
-    )
-    .query(&[query(
-        "action_name",
-        r#"{"type": "string", "enum": ["contain", "lift_containment", "hide_host", "unhide_host"]}"#,
-        "contain",
-        "What to do to every named host (all of them or none)",
-    )
-    .required()])
-    .json_body(
-        r#"{"type": "object", "required": ["ids"], "properties": {"ids": {"type": "array",
+    falcon(wire::POST_DEVICE_DETAILS_V2, "Details of up to 5000 hosts").json_body(IDS_BODY, IDS_EXAMPLE),
+    falcon(wire::PERFORM_ACTION_V2, "Contain, lift containment, hide or unhide hosts")
+        .query(&[query(
+            "action_name",
+            r#"{"type": "string", "enum": ["contain", "lift_containment", "hide_host", "unhide_host"]}"#,
+            "contain",
+            "What to do to every named host (all of them or none)",
+        )
+        .required()])
+        .json_body(
+            r#"{"type": "object", "required": ["ids"], "properties": {"ids": {"type": "array",
             "minItems": 1, "maxItems": 100, "items": {"type": "string", "minLength": 1}}}}"#,
-        IDS_EXAMPLE,
-    ),
-    op(
-        "get",
-        "/settings/entities/policy/v1",
-        "GetCSPMPolicySettings",
-        "CSPM policy settings",
-        Auth::Bearer("cspm-registration:read"),
-    )
-    .query(&[
+            IDS_EXAMPLE,
+        ),
+    falcon(wire::GET_CSPM_POLICY_SETTINGS, "CSPM policy settings").query(&[
         query("service", r#"{"type": "string"}"#, "S3", "Cloud service, e.g. EC2, S3, IAM"),
         query("policy-id", r#"{"type": "integer", "minimum": 0}"#, "4", "One policy"),
         query("cloud-platform", r#"{"type": "string", "enum": ["aws", "azure", "gcp"]}"#, "aws", "Cloud"),
     ]),
-    op(
-        "patch",
-        "/settings/entities/policy/v1",
-        "UpdateCSPMPolicySettings",
-        "Change CSPM policy settings",
-        Auth::Bearer("cspm-registration:write"),
-    )
-    .json_body(
+    falcon(wire::UPDATE_CSPM_POLICY_SETTINGS, "Change CSPM policy settings").json_body(
         r#"{"type": "object", "required": ["resources"], "properties": {"resources": {"type": "array",
             "minItems": 1, "maxItems": 100, "items": {"type": "object", "required": ["policy_id"], "properties": {
                 "policy_id": {"type": "integer", "minimum": 0},
@@ -213,49 +186,55 @@ pub const OPERATIONS: &[Operation] = &[
                 "tag_excluded": {"type": "boolean"}}}}}}"#,
         r#"{"resources": [{"policy_id": 4, "enabled": false, "severity": "high"}]}"#,
     ),
-    op("get", admin::CLIENTS, "ListApiClients", "API clients, paged (offset, limit)", Auth::Bearer("api-clients:read")),
+    op(
+        "get",
+        admin::CLIENTS,
+        "ListApiClients",
+        "API clients, paged (offset, limit)",
+        Auth::Bearer(Scope::API_CLIENTS_READ),
+    ),
     op(
         "post",
         admin::CLIENTS,
         "CreateApiClient",
         "Create an API client; the answer holds its secret, shown this once",
-        Auth::Bearer("api-clients:write"),
+        Auth::Bearer(Scope::API_CLIENTS_WRITE),
     ),
-    op("get", admin::CLIENT, "GetApiClient", "One API client", Auth::Bearer("api-clients:read")),
+    op("get", admin::CLIENT, "GetApiClient", "One API client", Auth::Bearer(Scope::API_CLIENTS_READ)),
     op(
         "patch",
         admin::CLIENT,
         "UpdateApiClient",
         "Change an API client's name, description, scopes, member CIDs, allow-list or enabled state",
-        Auth::Bearer("api-clients:write"),
+        Auth::Bearer(Scope::API_CLIENTS_WRITE),
     ),
     op(
         "delete",
         admin::CLIENT,
         "DeleteApiClient",
         "Delete an API client; its tokens are refused at once",
-        Auth::Bearer("api-clients:write"),
+        Auth::Bearer(Scope::API_CLIENTS_WRITE),
     ),
     op(
         "post",
         admin::RESET_SECRET,
         "ResetApiClientSecret",
         "Replace an API client's secret (shown this once); the old one and its tokens stop working",
-        Auth::Bearer("api-clients:write"),
+        Auth::Bearer(Scope::API_CLIENTS_WRITE),
     ),
     op(
         "post",
         admin::REVOKE_TOKENS,
         "RevokeApiClientTokens",
         "Refuse every token an API client holds",
-        Auth::Bearer("api-clients:write"),
+        Auth::Bearer(Scope::API_CLIENTS_WRITE),
     ),
     op(
         "get",
         admin::AUDIT,
         "ListAuditEvents",
         "The audit log, newest first, paged (offset, limit)",
-        Auth::Bearer("api-clients:read"),
+        Auth::Bearer(Scope::API_CLIENTS_READ),
     ),
     op("get", "/console", "consoleIndex", "The web console (sign in with an admin client)", Auth::None),
     op("get", "/console/app.js", "consoleApp", "The web console's views", Auth::None),
@@ -280,7 +259,7 @@ pub fn document() -> Value {
     for o in OPERATIONS {
         let security = match o.auth {
             Auth::None => json!([]),
-            Auth::Bearer(scope) => json!([{ "bearer": [scope] }]),
+            Auth::Bearer(scope) => json!([{ "bearer": [scope.to_string()] }]),
             // Basic, or client_id/client_secret as form fields (which OpenAPI 3.0 cannot name as a scheme).
             Auth::Client => json!([{ "basic": [] }, {}]),
         };

@@ -240,7 +240,7 @@ async fn documented_inputs_are_what_the_router_accepts() {
         assert_eq!(entry["parameters"].as_array().map_or(0, Vec::len), op.query.len(), "{}", op.id);
         assert_eq!(entry["requestBody"].is_object(), op.body.is_some(), "{}", op.id);
 
-        let client = h.client(&[Scope::parse(scope).expect("scope")]).await;
+        let client = h.client(&[scope]).await;
         let token = h.token(&client).await;
         // The examples are valid input: success, or 404 where they name a host that does not exist.
         let reply = h.send(documented_request(op, &token, None)).await;

@@ -1,6 +1,7 @@
 //! talon-wire: the Falcon OAuth2 wire contract as Rust types.
 //!
-//! This crate is the only place that knows JSON field names, header names and form field names.
+//! This crate is the only place that knows JSON field names, header names and form field names, and
+//! (in [`operation`]) the routes of the emulated Falcon operations.
 //! It does no I/O; the server renders these types and the SDK parses them.
 
 pub mod admin;
@@ -12,6 +13,7 @@ pub mod envelope;
 pub mod form;
 pub mod headers;
 pub mod ids;
+pub mod operation;
 pub mod policy;
 pub mod scope;
 pub mod token;

@@ -19,9 +19,14 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> TestServer {
+        TestServer::with_hosts(3).await
+    }
+
+    /// A server whose default customer has `demo_hosts` deterministic demo hosts.
+    pub async fn with_hosts(demo_hosts: usize) -> TestServer {
         let db = talon_testkit::TestDb::sqlite();
         let store = talon_store::open(&db.url, SystemClock.now()).await.expect("store");
-        let config = Config { demo_hosts: 3, ..Config::default() };
+        let config = Config { demo_hosts, ..Config::default() };
         let state = AppState::new(store.clone(), config, Arc::new(SystemClock)).await.expect("state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base_url = format!("http://{}", listener.local_addr().expect("addr"));
@@ -43,6 +48,19 @@ impl TestServer {
 
     pub fn sdk(&self, id: &str, secret: &str) -> Client {
         Client::builder(Credentials::new(id, secret, Cloud::Custom(self.base_url.clone()))).build().expect("client")
+    }
+
+    /// How many requests the server answered on `route` (its template) with `method` and `status`.
+    pub async fn requests(&self, route: &str, method: &str, status: u16) -> u64 {
+        let text =
+            reqwest::get(format!("{}/metrics", self.base_url)).await.expect("metrics").text().await.expect("text");
+        let labels = [format!("route=\"{route}\""), format!("method=\"{method}\""), format!("status=\"{status}\"")];
+        text.lines()
+            .filter(|l| l.starts_with("talon_http_requests_total{"))
+            .find(|l| labels.iter().all(|label| l.contains(label.as_str())))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
     }
 
     pub async fn tokens_issued(&self) -> u64 {
