@@ -35,7 +35,9 @@ impl Default for Limits {
             auth_failures: 15,
             api_per_customer: 6000,
             bad_token_per_ip: 15,
-            max_body_bytes: 64 * 1024,
+            // The largest body the contract defines is PostDeviceDetailsV2's 5000 IDs (~175 KB of JSON);
+            // 256 KiB leaves room for it and still bounds what one request can make the server hold.
+            max_body_bytes: 256 * 1024,
         }
     }
 }

@@ -393,3 +393,18 @@ async fn every_answer_carries_trace_region_and_rate_headers() {
     traces.dedup();
     assert_eq!(traces.len(), 5, "each request has its own trace ID");
 }
+
+#[tokio::test]
+async fn post_device_details_takes_the_contracts_5000_ids_with_the_default_body_limit() {
+    let h = Harness::default().await;
+    let token = h.token(&h.client(&[Scope::DEVICES_READ]).await).await;
+    let ids = |n: usize| serde_json::json!({ "ids": (0..n).map(|i| format!("{i:032x}")).collect::<Vec<_>>() });
+    // 5000 IDs are ~175 KB of JSON: more than a 64 KiB cap, so the default must leave room for them.
+    let most = ids(5000).to_string();
+    assert!(most.len() > 64 * 1024);
+    let reply = h.send(bearer_json_post("/devices/entities/devices/v2", &token, &most)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
+    assert_eq!(reply.json()["resources"], serde_json::json!([]), "unknown IDs are left out");
+    let over = h.send(bearer_json_post("/devices/entities/devices/v2", &token, &ids(5001).to_string())).await;
+    assert_eq!(over.status, StatusCode::BAD_REQUEST);
+}

@@ -216,7 +216,7 @@ async fn malformed_bodies_get_clear_4xx_never_5xx() {
     let no_type = Request::post("/oauth2/token").body(Body::from(c.form())).expect("req");
     assert_eq!(h.send(no_type).await.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
-    let huge = format!("{}&pad={}", c.form(), "a".repeat(70 * 1024));
+    let huge = format!("{}&pad={}", c.form(), "a".repeat(Limits::default().max_body_bytes));
     assert_envelope_error(
         &h.send(form_post("/oauth2/token", &huge)).await,
         StatusCode::PAYLOAD_TOO_LARGE,
