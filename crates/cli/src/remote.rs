@@ -20,7 +20,8 @@ pub struct ApiArgs {
     /// The API's base URL, e.g. http://127.0.0.1:8080 for a local Talon (wins over --cloud).
     #[arg(long, env = "FALCON_BASE_URL")]
     base_url: Option<String>,
-    /// A Falcon cloud: us-1, us-2, us-3, eu-1, us-gov-1, us-gov-2.
+    /// A Falcon cloud: us-1, us-2, us-3, eu-1, us-gov-1, us-gov-2, or auto. A commercial cloud follows the
+    /// API to the client's own region (308 or X-Cs-Region); a gov cloud must be named; --base-url never moves.
     #[arg(long, env = "FALCON_CLOUD", default_value = "us-1")]
     cloud: String,
 }
