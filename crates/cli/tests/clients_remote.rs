@@ -8,18 +8,7 @@ use std::process::{Command, Output};
 use common::*;
 
 fn remote(base: &str, id: &str, secret: &str, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("clients")
-        .arg("--remote")
-        .args(args)
-        .env("FALCON_BASE_URL", base)
-        .env("FALCON_CLIENT_ID", id)
-        .env("FALCON_CLIENT_SECRET", secret)
-        .env_remove("FALCON_CLOUD")
-        .env_remove("FALCON_MEMBER_CID")
-        .env_remove("TALON_DATABASE_URL")
-        .output()
-        .expect("run talon")
+    talon_as(base, id, secret, &[&["clients", "--remote"], args].concat())
 }
 
 fn remote_json(base: &str, id: &str, secret: &str, args: &[&str]) -> serde_json::Value {

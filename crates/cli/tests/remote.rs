@@ -8,15 +8,7 @@ use std::process::{Command, Output};
 use common::*;
 
 fn talon(base: &str, id: &str, secret: &str, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env("FALCON_BASE_URL", base)
-        .env("FALCON_CLIENT_ID", id)
-        .env("FALCON_CLIENT_SECRET", secret)
-        .env_remove("FALCON_CLOUD")
-        .env_remove("FALCON_MEMBER_CID")
-        .output()
-        .expect("run talon")
+    talon_as(base, id, secret, args)
 }
 
 #[tokio::test]

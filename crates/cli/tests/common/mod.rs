@@ -40,6 +40,21 @@ pub fn clients(db: &str, args: &[&str]) -> Output {
     Command::new(BIN).arg("clients").arg("--database").arg(db).args(args).output().expect("run talon")
 }
 
+/// Runs `talon ARGS...` as an API client would: credentials and base URL from the environment only (the
+/// FALCON_* variables every Falcon SDK reads), with nothing inherited that could point it elsewhere.
+pub fn talon_as(base: &str, id: &str, secret: &str, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("FALCON_BASE_URL", base)
+        .env("FALCON_CLIENT_ID", id)
+        .env("FALCON_CLIENT_SECRET", secret)
+        .env_remove("FALCON_CLOUD")
+        .env_remove("FALCON_MEMBER_CID")
+        .env_remove("TALON_DATABASE_URL")
+        .output()
+        .expect("run talon")
+}
+
 /// Runs a `clients` command that must succeed and print JSON.
 pub fn clients_json(db: &str, args: &[&str]) -> serde_json::Value {
     let out = clients(db, args);
