@@ -3,7 +3,7 @@
 use std::net::Ipv4Addr;
 
 use talon_auth::CustomerId;
-use talon_wire::device::action;
+pub use talon_wire::device::DeviceAction;
 
 use crate::fql::{self, Filter, FqlError};
 
@@ -77,33 +77,18 @@ pub struct Host {
     pub hidden: bool,
 }
 
-/// An action of `PerformActionV2`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeviceAction {
-    Contain,
-    LiftContainment,
-    HideHost,
-    UnhideHost,
-}
-
-impl DeviceAction {
-    /// The `action_name`s, as talon-wire spells them (the SDK sends the same constants).
-    pub const NAMES: &'static [&'static str] =
-        &[action::CONTAIN, action::LIFT_CONTAINMENT, action::HIDE_HOST, action::UNHIDE_HOST];
-
-    pub fn parse(name: &str) -> Option<DeviceAction> {
-        match name {
-            action::CONTAIN => Some(DeviceAction::Contain),
-            action::LIFT_CONTAINMENT => Some(DeviceAction::LiftContainment),
-            action::HIDE_HOST => Some(DeviceAction::HideHost),
-            action::UNHIDE_HOST => Some(DeviceAction::UnhideHost),
-            _ => None,
-        }
-    }
-
+/// What a [`DeviceAction`] does to a host: the emulator's half of the action (its name is talon-wire's).
+pub trait HostAction {
     /// Applies the action. Containment goes straight to its settled state: the emulator has no sensor that
     /// would acknowledge a pending change, and scripts that poll for `contained` must see it.
-    pub fn apply(self, host: &mut Host) {
+    fn apply(self, host: &mut Host);
+
+    /// Whether the action applies to hidden hosts (only unhiding does).
+    fn targets_hidden(self) -> bool;
+}
+
+impl HostAction for DeviceAction {
+    fn apply(self, host: &mut Host) {
         match self {
             DeviceAction::Contain => host.status = HostStatus::Contained,
             DeviceAction::LiftContainment => host.status = HostStatus::Normal,
@@ -112,8 +97,7 @@ impl DeviceAction {
         }
     }
 
-    /// Whether the action applies to hidden hosts (only unhiding does).
-    pub fn targets_hidden(self) -> bool {
+    fn targets_hidden(self) -> bool {
         matches!(self, DeviceAction::UnhideHost)
     }
 }

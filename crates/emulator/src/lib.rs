@@ -10,5 +10,6 @@ pub mod policy;
 
 pub use fql::{Filter, FqlError};
 pub use host::{
-    DeviceAction, Host, HostIndex, HostQuery, HostSort, HostStatus, Platform, QueryError, QueryParams, SortField,
+    DeviceAction, Host, HostAction, HostIndex, HostQuery, HostSort, HostStatus, Platform, QueryError, QueryParams,
+    SortField,
 };

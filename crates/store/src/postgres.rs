@@ -8,7 +8,7 @@ use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use sqlx::Postgres;
 use talon_auth::{ApiClient, ClientId, CustomerId, SigningKey};
 use talon_emulator::policy::{self, PolicyChange, PolicyError, PolicySetting};
-use talon_emulator::{DeviceAction, Host};
+use talon_emulator::{DeviceAction, Host, HostAction};
 
 use crate::records::{
     json_list, missing_ids, page_bounds, revocation, AuditRecord, ClientLists, ClientRecord, HostRecord, PolicyRecord,

@@ -79,6 +79,64 @@ pub mod action {
     pub const UNHIDE_HOST: &str = "unhide_host";
 }
 
+/// An action of `PerformActionV2` (its `action_name`): the one definition the server, the emulator and
+/// the SDK share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeviceAction {
+    /// Network-contain the hosts (they keep talking to the Falcon cloud only).
+    Contain,
+    /// End the hosts' containment.
+    LiftContainment,
+    /// Hide the hosts from queries and details.
+    HideHost,
+    /// Show hidden hosts again.
+    UnhideHost,
+}
+
+impl DeviceAction {
+    /// Every action.
+    pub const ALL: [DeviceAction; 4] =
+        [DeviceAction::Contain, DeviceAction::LiftContainment, DeviceAction::HideHost, DeviceAction::UnhideHost];
+
+    /// Every `action_name`, in the order of [`DeviceAction::ALL`].
+    pub const NAMES: [&'static str; 4] =
+        [action::CONTAIN, action::LIFT_CONTAINMENT, action::HIDE_HOST, action::UNHIDE_HOST];
+
+    /// The `action_name` on the wire: `contain`, `lift_containment`, `hide_host`, `unhide_host`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceAction::Contain => action::CONTAIN,
+            DeviceAction::LiftContainment => action::LIFT_CONTAINMENT,
+            DeviceAction::HideHost => action::HIDE_HOST,
+            DeviceAction::UnhideHost => action::UNHIDE_HOST,
+        }
+    }
+
+    /// The action of a wire name, exactly as spelled (the API is case-sensitive here).
+    pub fn parse(name: &str) -> Option<DeviceAction> {
+        DeviceAction::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for DeviceAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is no [`DeviceAction`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown device action {0:?}: use one of contain, lift_containment, hide_host, unhide_host")]
+pub struct UnknownAction(pub String);
+
+impl std::str::FromStr for DeviceAction {
+    type Err = UnknownAction;
+
+    fn from_str(s: &str) -> Result<DeviceAction, UnknownAction> {
+        DeviceAction::parse(s).ok_or_else(|| UnknownAction(s.to_owned()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +151,16 @@ mod tests {
         assert_eq!((device.hostname.as_str(), device.status.as_str()), ("h", "normal"));
         assert_eq!(device.external_ip, "", "a missing field reads as empty");
         assert!(serde_json::from_str::<Device>(r#"{"hostname":"h"}"#).is_err(), "a device needs its ID");
+    }
+
+    #[test]
+    fn actions_round_trip_through_their_wire_names() {
+        for (action, name) in DeviceAction::ALL.into_iter().zip(DeviceAction::NAMES) {
+            assert_eq!(action.as_str(), name);
+            assert_eq!(name.parse::<DeviceAction>(), Ok(action));
+        }
+        assert_eq!(DeviceAction::LiftContainment.to_string(), "lift_containment");
+        assert_eq!("Contain".parse::<DeviceAction>(), Err(UnknownAction("Contain".into())));
+        assert_eq!(DeviceAction::parse("shutdown"), None);
     }
 }
