@@ -205,7 +205,7 @@ pub async fn run(args: ClientsArgs) -> anyhow::Result<()> {
         ClientsCommand::Audit { offset, limit, json } => (Request::Audit { offset, limit }, json),
     };
     let answer = if args.remote {
-        remote(ApiClients::new(args.api.client()?), request).await?
+        remote(ApiClients::new(args.api.talon_client()?), request).await?
     } else {
         local(&*args.database.open().await?, request).await?
     };

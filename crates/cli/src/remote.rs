@@ -27,6 +27,15 @@ pub struct ApiArgs {
 }
 
 impl ApiArgs {
+    /// A client of Talon itself (its admin API exists nowhere else): a base URL is required, so that a
+    /// forgotten FALCON_BASE_URL cannot send admin credentials to a Falcon cloud.
+    pub(crate) fn talon_client(&self) -> anyhow::Result<Client> {
+        if self.base_url.is_none() {
+            bail!("--remote needs the Talon server's address: set FALCON_BASE_URL (or --base-url)");
+        }
+        self.client()
+    }
+
     pub(crate) fn client(&self) -> anyhow::Result<Client> {
         let (Some(id), Some(secret)) = (&self.client_id, &self.client_secret) else {
             bail!("set FALCON_CLIENT_ID and FALCON_CLIENT_SECRET (or --client-id and --client-secret)");

@@ -101,3 +101,19 @@ fn local_changes_are_audited_too() {
     let out = clients(&db, &["create", "--name", " ", "--scope", "devices:read"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("name must not be empty"));
 }
+
+#[test]
+fn remote_without_a_base_url_refuses_before_sending_the_credentials_anywhere() {
+    let out = Command::new(BIN)
+        .args(["clients", "--remote", "list"])
+        .env("FALCON_CLIENT_ID", "0123456789abcdef0123456789abcdef")
+        .env("FALCON_CLIENT_SECRET", "s3cretS3cretS3cretS3cretS3cretS3cretS3cr")
+        .env_remove("FALCON_BASE_URL")
+        .env_remove("FALCON_CLOUD")
+        .output()
+        .expect("run talon");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("FALCON_BASE_URL"), "{stderr}");
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+}

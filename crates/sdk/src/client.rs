@@ -16,6 +16,10 @@ use crate::cloud::Cloud;
 use crate::credentials::Credentials;
 use crate::error::{ApiError, Error, FailReason};
 
+/// The shortest and longest token lifetimes believed, in seconds, whatever `expires_in` says.
+const MIN_TOKEN_LIFETIME: u64 = 10;
+const MAX_TOKEN_LIFETIME: u64 = 24 * 3600;
+
 /// How long before expiry a token is renewed.
 pub const DEFAULT_RENEW_WINDOW: Duration = Duration::from_secs(120);
 
@@ -453,7 +457,9 @@ impl Client {
             Error::Transport(error)
         })?;
         let token = SecretString::from(body.access_token);
-        let lifetime = Duration::from_secs(body.expires_in);
+        // The server chooses `expires_in`: clamped, so that 0 does not make every call log in again and a
+        // huge value cannot overflow the clock (Falcon's tokens live 1799 s).
+        let lifetime = Duration::from_secs(body.expires_in.clamp(MIN_TOKEN_LIFETIME, MAX_TOKEN_LIFETIME));
         let renew_margin = self.0.renew_window.min(lifetime / 2);
         let region = header(&answer.headers, REGION).map(str::to_owned);
         let cached = CachedToken { value: token.clone(), expires_at: answer.started + lifetime, renew_margin, base };
@@ -829,7 +835,7 @@ fn rate_limit_wait(headers: &HeaderMap) -> Option<Duration> {
         |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<i64>().ok());
     let seconds = if let Some(epoch) = header(talon_wire::headers::RATELIMIT_RETRY_AFTER) {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-        epoch - now
+        epoch.saturating_sub(now)
     } else {
         header("retry-after")?
     };

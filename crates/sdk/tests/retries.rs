@@ -299,3 +299,34 @@ async fn a_401_gets_one_new_token_and_one_retry() {
     assert_eq!(calls.expired.load(Ordering::SeqCst), 2, "sent twice");
     assert_eq!(calls.tokens.load(Ordering::SeqCst), 2, "the first token, then one renewal");
 }
+
+/// A server whose tokens say `expires_in` (any JSON number), counting token requests, with one route.
+async fn start_with_lifetime(expires_in: &'static str) -> (String, Arc<AtomicU32>) {
+    let tokens = Arc::new(AtomicU32::new(0));
+    let app = Router::new()
+        .route(
+            "/oauth2/token",
+            post(move |State(t): State<Arc<AtomicU32>>| async move {
+                t.fetch_add(1, Ordering::SeqCst);
+                answer(201, &[], format!(r#"{{"access_token":"t","token_type":"bearer","expires_in":{expires_in}}}"#))
+            }),
+        )
+        .route("/ok", get(|| async { answer(200, &[], envelope(200, "[]")) }))
+        .with_state(tokens.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (base, tokens)
+}
+
+#[tokio::test]
+async fn a_token_lifetime_of_zero_or_enormous_neither_hammers_nor_panics() {
+    for expires_in in ["0", "18446744073709551615"] {
+        let (base, tokens) = start_with_lifetime(expires_in).await;
+        let c = client(&base);
+        for _ in 0..3 {
+            c.request(Method::GET, "/ok").send().await.expect(expires_in);
+        }
+        assert_eq!(tokens.load(Ordering::SeqCst), 1, "expires_in {expires_in}: one token for three calls");
+    }
+}
