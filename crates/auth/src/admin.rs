@@ -6,6 +6,7 @@ use ipnet::IpNet;
 use talon_wire::admin::{ApiClientView, CreateClientRequest, UpdateClientRequest};
 use talon_wire::ScopeSet;
 
+use crate::authorize::Principal;
 use crate::client::{ApiClient, ClientChanges, ClientSpec};
 use crate::ids::CustomerId;
 use crate::secret::ClientSecret;
@@ -177,9 +178,82 @@ impl ApiClient {
     }
 }
 
+/// Which clients an administrator reaches. The operator (an admin of the installation's default customer,
+/// with a token not locked to a member) reaches every customer; any other admin reaches only the customer
+/// its token acts for, and may hand out only the member CIDs its own client holds. So a child customer's
+/// admin cannot see, change or mint clients of another customer, nor give itself a member CID it lacks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminReach {
+    /// Every customer.
+    Everything,
+    /// One customer, and the member CIDs the caller's own client may delegate.
+    Customer { cid: CustomerId, member_cids: Vec<CustomerId> },
+}
+
+impl AdminReach {
+    /// The reach of `principal`, whose client is `caller`, on an installation whose default customer is
+    /// `default_cid`.
+    pub fn of(principal: &Principal, caller: &ApiClient, default_cid: &CustomerId) -> AdminReach {
+        if &principal.customer == default_cid {
+            AdminReach::Everything
+        } else {
+            AdminReach::Customer { cid: principal.customer.clone(), member_cids: caller.member_cids.clone() }
+        }
+    }
+
+    /// Whether `client` is within reach (outside it, a client is answered as unknown).
+    pub fn sees(&self, client: &ApiClient) -> bool {
+        match self {
+            AdminReach::Everything => true,
+            AdminReach::Customer { cid, .. } => &client.cid == cid,
+        }
+    }
+
+    /// Whether the audit log (every customer's entries) is within reach.
+    pub fn sees_audit_log(&self) -> bool {
+        matches!(self, AdminReach::Everything)
+    }
+
+    /// The customer a new client belongs to when the request names none.
+    pub fn home(&self, default_cid: CustomerId) -> CustomerId {
+        match self {
+            AdminReach::Everything => default_cid,
+            AdminReach::Customer { cid, .. } => cid.clone(),
+        }
+    }
+
+    /// Checks the customer and member CIDs an admin wants to give a client.
+    pub fn may_assign(&self, cid: Option<&CustomerId>, member_cids: &[CustomerId]) -> Result<(), String> {
+        let AdminReach::Customer { cid: own, member_cids: delegable } = self else { return Ok(()) };
+        if cid.is_some_and(|c| c != own) {
+            return Err(format!("cid: an admin of customer {own} can create clients of that customer only"));
+        }
+        match member_cids.iter().find(|m| !delegable.contains(m)) {
+            Some(m) => Err(format!("member_cids: {m} is not a member CID the caller's own client holds")),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The scopes of `wanted` that `held` lacks, space-separated, or `None` when it lacks none.
+pub fn scopes_beyond(held: ScopeSet, wanted: ScopeSet) -> Option<String> {
+    let missing: Vec<String> = wanted.iter().filter(|s| !held.contains(*s)).map(|s| s.to_string()).collect();
+    (!missing.is_empty()).then(|| missing.join(" "))
+}
+
+/// Checks that an admin holding `held` may change `target`: no admin acts on a client that holds scopes
+/// it lacks (resetting that client's secret would hand it those scopes).
+pub fn may_change(held: ScopeSet, target: &ApiClient) -> Result<(), String> {
+    match scopes_beyond(held, target.scopes) {
+        None => Ok(()),
+        Some(missing) => Err(format!("access denied, the client holds scopes the caller does not: {missing}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use talon_wire::Scope;
 
     fn request() -> CreateClientRequest {
         CreateClientRequest {
@@ -236,5 +310,46 @@ mod tests {
         assert_eq!(changes.describe(), "scopes=[devices:read], enabled=false");
         let bad = UpdateClientRequest { scopes: Some(vec![]), ..Default::default() };
         assert!(ClientChanges::from_request(&bad).is_err());
+    }
+
+    fn admin(cid: &str, members: &[&str], scopes: ScopeSet) -> ApiClient {
+        let mut spec = ClientSpec::new("admin", scopes, CustomerId::parse(cid).expect("cid"));
+        spec.member_cids = members.iter().map(|m| CustomerId::parse(m).expect("member")).collect();
+        ApiClient::generate(spec, 0).0
+    }
+
+    #[test]
+    fn the_operator_reaches_everything_and_a_customer_admin_only_its_customer() {
+        let (home, child, other) = ("a".repeat(32), "b".repeat(32), "c".repeat(32));
+        let cid = |s: &str| CustomerId::parse(s).expect("cid");
+        let operator = admin(&home, &[], ScopeSet::all());
+        let as_principal = |c: &ApiClient, customer: &str| Principal {
+            client_id: c.id.clone(),
+            customer: cid(customer),
+            scopes: c.scopes,
+        };
+        assert_eq!(AdminReach::of(&as_principal(&operator, &home), &operator, &cid(&home)), AdminReach::Everything);
+        // The operator's client with a token locked to a member acts for that member only.
+        let locked = AdminReach::of(&as_principal(&operator, &child), &operator, &cid(&home));
+        assert!(!locked.sees(&operator) && !locked.sees_audit_log());
+
+        let parent = admin(&child, &[&other], ScopeSet::all());
+        let reach = AdminReach::of(&as_principal(&parent, &child), &parent, &cid(&home));
+        assert!(reach.sees(&parent));
+        assert!(!reach.sees(&operator), "another customer's client is out of reach");
+        assert_eq!(reach.home(cid(&home)), cid(&child), "new clients belong to the admin's customer");
+        assert!(reach.may_assign(None, &[cid(&other)]).is_ok(), "a member CID it holds may be delegated");
+        assert!(reach.may_assign(Some(&cid(&home)), &[]).is_err(), "no clients of another customer");
+        assert!(reach.may_assign(None, &[cid(&home)]).is_err(), "no member CID it does not hold");
+        assert!(AdminReach::Everything.may_assign(Some(&cid(&other)), &[cid(&child)]).is_ok());
+    }
+
+    #[test]
+    fn no_admin_changes_a_client_holding_scopes_it_lacks() {
+        let cid = "a".repeat(32);
+        let target = admin(&cid, &[], [Scope::DEVICES_READ, Scope::DEVICES_WRITE].into_iter().collect());
+        assert!(may_change(ScopeSet::all(), &target).is_ok());
+        let err = may_change([Scope::DEVICES_READ].into_iter().collect(), &target).expect_err("lacks write");
+        assert!(err.contains("devices:write"), "{err}");
     }
 }

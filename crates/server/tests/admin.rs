@@ -410,3 +410,86 @@ async fn a_burst_of_failed_authentications_is_audited_once() {
     let again = a.audit().await;
     assert_eq!(again.iter().filter(|e| e["action"] == "auth.failure-burst").count(), 2);
 }
+
+#[tokio::test]
+async fn no_admin_changes_a_client_holding_scopes_it_lacks() {
+    let a = Admin::new().await;
+    // A delegated admin: the admin scopes and devices:read, not every scope.
+    let delegated = a.h.client(&[Scope::API_CLIENTS_READ, Scope::API_CLIENTS_WRITE, Scope::DEVICES_READ]).await;
+    let token = a.h.token(&delegated).await;
+    let as_delegated = |method: Method, path: &str, body: Option<&str>| call(method, path, &token, body);
+    let stronger = one(CLIENTS, a.creds.id());
+    for (method, path, body) in [
+        (Method::POST, format!("{stronger}/reset-secret"), None),
+        (Method::POST, format!("{stronger}/revoke-tokens"), None),
+        (Method::PATCH, stronger.clone(), Some(r#"{"allowed_ips":["10.9.9.9"]}"#)),
+        (Method::DELETE, stronger.clone(), None),
+    ] {
+        let reply = a.h.send(as_delegated(method.clone(), &path, body)).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{method} {path}: {}", String::from_utf8_lossy(&reply.body));
+        assert!(reply.message().contains("devices:write"), "{}", reply.message());
+    }
+    // The stronger client is untouched: its secret and token still work.
+    assert_eq!(a.token_status(a.creds.id(), a.creds.secret()).await, StatusCode::CREATED);
+    assert_eq!(a.hosts_status(&a.token).await, StatusCode::OK);
+    // A client within the delegated admin's scopes it may change, and it may read the stronger one.
+    let weaker = a.create(r#"{"name":"reader","scopes":["devices:read"]}"#).await;
+    let reset = a.h.send(as_delegated(
+        Method::POST,
+        &format!("{}/reset-secret", one(CLIENTS, str_of(&weaker, "client_id"))),
+        None,
+    ));
+    assert_eq!(reset.await.status, StatusCode::OK);
+    assert_eq!(a.h.send(as_delegated(Method::GET, &stronger, None)).await.status, StatusCode::OK);
+    // Nor may an admin take its own admin scope away by mistake.
+    let me = one(CLIENTS, delegated.id());
+    let drop_admin =
+        a.h.send(as_delegated(Method::PATCH, &me, Some(r#"{"scopes":["devices:read","api-clients:read"]}"#)));
+    assert_eq!(drop_admin.await.status, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn a_customer_admin_reaches_only_its_own_customer() {
+    let a = Admin::new().await;
+    let (child, other) = ("c".repeat(32), "d".repeat(32));
+    let cid = |s: &str| talon_auth::CustomerId::parse(s).expect("cid");
+    let child_admin =
+        a.h.client_with(ADMIN, |spec| {
+            spec.cid = cid(&child);
+            spec.member_cids = vec![cid(&other)];
+        })
+        .await;
+    let token = a.h.token(&child_admin).await;
+    let send = |method: Method, path: String, body: Option<&'static str>| a.h.send(call(method, &path, &token, body));
+
+    // It sees its own client only: the operator's admin is unknown to it.
+    let listed = send(Method::GET, CLIENTS.to_owned(), None).await.json();
+    let ids: Vec<&str> = listed["resources"].as_array().expect("list").iter().map(|c| str_of(c, "client_id")).collect();
+    assert_eq!(ids, [child_admin.id()]);
+    assert_eq!(listed["meta"]["pagination"]["total"], 1);
+    let operator = one(CLIENTS, a.creds.id());
+    assert_eq!(send(Method::GET, operator.clone(), None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(send(Method::POST, format!("{operator}/reset-secret"), None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(send(Method::DELETE, operator, None).await.status, StatusCode::NOT_FOUND);
+
+    // What it creates belongs to its customer; another customer, or a member CID it lacks, is refused.
+    let created = send(Method::POST, CLIENTS.to_owned(), Some(r#"{"name":"kid","scopes":["devices:read"]}"#)).await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert_eq!(created.json()["resources"][0]["cid"], child.as_str());
+    let default_cid = a.h.store.default_customer().await.expect("cid").to_string();
+    let foreign = format!(r#"{{"name":"x","scopes":["devices:read"],"cid":"{default_cid}"}}"#);
+    let foreign = a.h.send(call(Method::POST, CLIENTS, &token, Some(&foreign))).await;
+    assert_eq!(foreign.status, StatusCode::FORBIDDEN, "{}", foreign.message());
+    let stranger = format!(r#"{{"member_cids":["{default_cid}"]}}"#);
+    let patch = a.h.send(call(Method::PATCH, &one(CLIENTS, child_admin.id()), &token, Some(&stranger))).await;
+    assert_eq!(patch.status, StatusCode::FORBIDDEN, "{}", patch.message());
+    let own_member = format!(r#"{{"name":"m","scopes":["devices:read"],"member_cids":["{other}"]}}"#);
+    let delegated = a.h.send(call(Method::POST, CLIENTS, &token, Some(&own_member))).await;
+    assert_eq!(delegated.status, StatusCode::CREATED, "a member CID it holds may be delegated");
+
+    // The audit log spans every customer: the operator's admins only.
+    assert_eq!(send(Method::GET, AUDIT.to_owned(), None).await.status, StatusCode::FORBIDDEN);
+    // The operator sees the child's clients too.
+    let all = a.send(Method::GET, CLIENTS, None).await.json();
+    assert_eq!(all["meta"]["pagination"]["total"], 4, "its admin, the child admin and the two it created");
+}

@@ -1,13 +1,16 @@
 //! The admin API (`api-clients:read` / `api-clients:write`): list, show, create, update, reset the secret
 //! of, delete and revoke the tokens of API clients, and read the audit log. Each change is
 //! `talon_store::admin`'s operation (written, then audited), then made visible on this node's token and
-//! bearer paths at once (other nodes follow through the store's change counters).
+//! bearer paths at once (other nodes follow through the store's change counters). Every operation stays
+//! within the caller's reach (`AdminReach`: its customer, or every customer for the operator) and acts
+//! only on clients holding no scope the caller lacks.
 
 use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::header::CACHE_CONTROL;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use talon_auth::admin::{may_change, scopes_beyond, AdminReach};
 use talon_auth::{ApiClient, ClientChanges, ClientId, ClientSpec, InvalidClient, Principal};
 use talon_store::admin::{self, AdminError};
 use talon_store::AuditEntry;
@@ -62,18 +65,49 @@ fn unknown_client(id: &ClientId) -> ApiError {
     ApiError::not_found(format!("no API client {id}"))
 }
 
+fn forbidden(message: String) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, message)
+}
+
 /// An admin may grant only scopes it holds itself, so `api-clients:write` alone is not every scope.
 fn check_grant(principal: &Principal, wanted: ScopeSet) -> Result<(), ApiError> {
-    let missing: Vec<String> =
-        wanted.iter().filter(|s| !principal.scopes.contains(*s)).map(|s| s.to_string()).collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            format!("access denied, cannot grant scopes the caller does not hold: {}", missing.join(" ")),
-        ))
+    match scopes_beyond(principal.scopes, wanted) {
+        None => Ok(()),
+        Some(missing) => {
+            Err(forbidden(format!("access denied, cannot grant scopes the caller does not hold: {missing}")))
+        }
     }
+}
+
+/// The clients the caller reaches (see [`AdminReach`]) and the installation's default customer.
+async fn reach(state: &AppState, principal: &Principal) -> Result<(AdminReach, talon_auth::CustomerId), ApiError> {
+    let default_cid = state.store().default_customer().await?;
+    let clients = state.clients();
+    // The guard let the request in, so its client is in the snapshot; were it gone meanwhile, the
+    // narrowest reach (its own customer, nothing to delegate) is the safe answer.
+    let reach = match clients.get(&principal.client_id) {
+        Some(caller) => AdminReach::of(principal, caller, &default_cid),
+        None => AdminReach::Customer { cid: principal.customer.clone(), member_cids: vec![] },
+    };
+    Ok((reach, default_cid))
+}
+
+/// The client `id` when the caller reaches it; a client out of reach is answered as unknown.
+async fn reachable(state: &AppState, principal: &Principal, id: &ClientId) -> Result<ApiClient, ApiError> {
+    let (reach, _) = reach(state, principal).await?;
+    let client = existing(state, id).await?;
+    if reach.sees(&client) {
+        Ok(client)
+    } else {
+        Err(unknown_client(id))
+    }
+}
+
+/// The client `id`, when the caller may change it: within reach, and holding no scope the caller lacks.
+async fn changeable(state: &AppState, principal: &Principal, id: &ClientId) -> Result<ApiClient, ApiError> {
+    let client = reachable(state, principal, id).await?;
+    may_change(principal.scopes, &client).map_err(forbidden)?;
+    Ok(client)
 }
 
 /// An admin may not delete or disable the client it is signed in as (the last admin would lock itself out).
@@ -117,12 +151,14 @@ async fn existing(state: &AppState, id: &ClientId) -> Result<ApiClient, ApiError
 /// `GET /api-clients/entities/clients/v1?offset=&limit=`: clients in creation order, paged.
 pub async fn list(
     State(state): State<AppState>,
-    _auth: Authorized<ApiClientsRead>,
+    auth: Authorized<ApiClientsRead>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let (offset, limit) = paging(raw.as_deref())?;
+    let (reach, _) = reach(&state, &auth.principal).await?;
     // From the store, not the node's snapshot: last-use times and other nodes' changes are current.
-    let clients = state.store().clients().await?;
+    let mut clients = state.store().clients().await?;
+    clients.retain(|c| reach.sees(c));
     let total = clients.len() as u64;
     let page: Vec<ApiClientView> =
         clients.iter().skip(offset.min(total) as usize).take(limit as usize).map(ApiClient::view).collect();
@@ -132,10 +168,10 @@ pub async fn list(
 /// `GET /api-clients/entities/clients/v1/{id}`.
 pub async fn show(
     State(state): State<AppState>,
-    _auth: Authorized<ApiClientsRead>,
+    auth: Authorized<ApiClientsRead>,
     ClientPath(id): ClientPath,
 ) -> Result<Response, ApiError> {
-    Ok(answer(StatusCode::OK, vec![existing(&state, &id).await?.view()], None))
+    Ok(answer(StatusCode::OK, vec![reachable(&state, &auth.principal, &id).await?.view()], None))
 }
 
 /// `POST /api-clients/entities/clients/v1`: 201 with the client and its secret, the only time it is shown.
@@ -147,8 +183,10 @@ pub async fn create(
     Body(body): Body,
 ) -> Result<Response, ApiError> {
     let request: CreateClientRequest = read_json(&headers, &body, r#"{"name": "...", "scopes": ["devices:read"]}"#)?;
-    let spec = ClientSpec::from_request(&request, state.store().default_customer().await?).map_err(invalid)?;
+    let (reach, default_cid) = reach(&state, &auth.principal).await?;
+    let spec = ClientSpec::from_request(&request, reach.home(default_cid)).map_err(invalid)?;
     check_grant(&auth.principal, spec.scopes)?;
+    reach.may_assign(Some(&spec.cid), &spec.member_cids).map_err(forbidden)?;
     let actor = audit::actor(auth.principal.client_id.as_str(), ip);
     let (client, secret) = admin::create(&**state.store(), &actor, spec, state.now()).await?;
     take_effect(&state).await;
@@ -169,8 +207,15 @@ pub async fn update(
     if changes.is_empty() {
         return Err(ApiError::bad_request("the body names nothing to change"));
     }
+    changeable(&state, &auth.principal, &id).await?;
     if let Some(scopes) = changes.scopes {
         check_grant(&auth.principal, scopes)?;
+        if !scopes.contains(talon_wire::Scope::API_CLIENTS_WRITE) {
+            check_not_self(&auth.principal, &id, "take api-clients:write from")?;
+        }
+    }
+    if let Some(members) = &changes.member_cids {
+        reach(&state, &auth.principal).await?.0.may_assign(None, members).map_err(forbidden)?;
     }
     if changes.enabled == Some(false) {
         check_not_self(&auth.principal, &id, "disable")?;
@@ -189,6 +234,7 @@ pub async fn delete(
     ClientIp(ip): ClientIp,
 ) -> Result<Response, ApiError> {
     check_not_self(&auth.principal, &id, "delete")?;
+    changeable(&state, &auth.principal, &id).await?;
     let actor = audit::actor(auth.principal.client_id.as_str(), ip);
     admin::delete(&**state.store(), &actor, &id, state.now()).await?;
     take_effect(&state).await;
@@ -202,6 +248,7 @@ pub async fn reset_secret(
     ClientPath(id): ClientPath,
     ClientIp(ip): ClientIp,
 ) -> Result<Response, ApiError> {
+    changeable(&state, &auth.principal, &id).await?;
     let actor = audit::actor(auth.principal.client_id.as_str(), ip);
     let (client, secret) = admin::reset_secret(&**state.store(), &actor, &id, state.now()).await?;
     take_effect(&state).await;
@@ -216,6 +263,7 @@ pub async fn revoke_tokens(
     ClientPath(id): ClientPath,
     ClientIp(ip): ClientIp,
 ) -> Result<Response, ApiError> {
+    changeable(&state, &auth.principal, &id).await?;
     let actor = audit::actor(auth.principal.client_id.as_str(), ip);
     let client = admin::revoke_tokens(&**state.store(), &actor, &id, state.now()).await?;
     take_effect(&state).await;
@@ -225,10 +273,15 @@ pub async fn revoke_tokens(
 /// `GET /api-clients/entities/audit/v1?offset=&limit=`: the audit log, newest first.
 pub async fn audit_log(
     State(state): State<AppState>,
-    _auth: Authorized<ApiClientsRead>,
+    auth: Authorized<ApiClientsRead>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let (offset, limit) = paging(raw.as_deref())?;
+    if !reach(&state, &auth.principal).await?.0.sees_audit_log() {
+        return Err(forbidden(
+            "access denied, the audit log spans every customer: the operator's admins read it".into(),
+        ));
+    }
     // Entries of this node's token path that are still queued are written first, so the page is current.
     if let Err(e) = state.flush_audit().await {
         tracing::warn!(error = %e, "could not write queued audit entries");
