@@ -61,7 +61,7 @@ impl ApiClient {
     /// Replaces the secret; tokens issued before now stop working.
     pub fn reset_secret(&mut self, digest: SecretDigest, now: i64) {
         self.secret_digest = digest;
-        self.tokens_not_before = now;
+        self.tokens_not_before = self.tokens_not_before.max(now);
         self.updated_at = now;
     }
 

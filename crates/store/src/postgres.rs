@@ -307,7 +307,8 @@ impl Store for PostgresStore {
     async fn set_secret_audited(&self, client: &ApiClient, audit: Option<&AuditEntry>) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
-            "UPDATE api_clients SET secret_digest = $1, tokens_not_before = $2, updated_at = $3 WHERE client_id = $4",
+            "UPDATE api_clients SET secret_digest = $1, tokens_not_before = GREATEST(tokens_not_before, $2), \
+             updated_at = $3 WHERE client_id = $4",
         )
         .bind(client.secret_digest.as_bytes().as_slice())
         .bind(client.tokens_not_before)

@@ -342,7 +342,8 @@ impl Store for SqliteStore {
     async fn set_secret_audited(&self, client: &ApiClient, audit: Option<&AuditEntry>) -> Result<bool> {
         let mut tx = self.write().await?;
         let done = sqlx::query(
-            "UPDATE api_clients SET secret_digest = ?, tokens_not_before = ?, updated_at = ? WHERE client_id = ?",
+            "UPDATE api_clients SET secret_digest = ?, tokens_not_before = MAX(tokens_not_before, ?), updated_at = ? \
+             WHERE client_id = ?",
         )
         .bind(client.secret_digest.as_bytes().as_slice())
         .bind(client.tokens_not_before)

@@ -235,6 +235,11 @@ async fn secret_reset_writes_only_the_secret(backend: Backend) {
     assert!(stored.secret_digest.matches(secret.expose()), "the update did not undo the reset");
     assert_eq!(stored.tokens_not_before, NOW + 2);
     assert_eq!(stored.name, "renamed");
+    // A reset from a node whose clock is behind cannot move tokens_not_before back.
+    let mut late = original.clone();
+    late.reset_secret(ClientSecret::generate().digest(), NOW + 1);
+    assert!(store.set_secret(&late).await.expect("late reset"));
+    assert_eq!(store.client(&original.id).await.expect("get").expect("exists").tokens_not_before, NOW + 2);
     assert!(!store.set_secret(&client(&cid, vec![])).await.expect("unknown"), "no such client");
 }
 
