@@ -67,6 +67,10 @@ fn gone(id: &ClientId, written: bool) -> AdminResult<()> {
     }
 }
 
+fn found(id: &ClientId, written: Option<ApiClient>) -> AdminResult<ApiClient> {
+    written.ok_or_else(|| AdminError::UnknownClient(id.clone()))
+}
+
 /// Creates a client from its spec; the secret in clear is returned once.
 pub async fn create(
     store: &dyn Store,
@@ -89,11 +93,11 @@ pub async fn update(
     changes: ClientChanges,
     now: i64,
 ) -> AdminResult<ApiClient> {
-    let mut client = existing(store, id).await?;
     let entry = actor.entry(now, action::CLIENT_UPDATE, Some(id.as_str()), changes.describe());
-    client.apply(changes, now);
-    gone(id, store.update_client_audited(&client, Some(&entry)).await?)?;
-    Ok(client)
+    // Applied to the row as the store holds it, inside its transaction: two admins changing one client at
+    // once (one its scopes, the other its networks) both keep their change.
+    let apply = |client: &mut ApiClient| client.apply(changes.clone(), now);
+    found(id, store.modify_client_audited(id, &apply, Some(&entry)).await?)
 }
 
 /// Replaces a client's secret (returned once); the old one and the tokens issued before now stop working.
@@ -115,13 +119,13 @@ pub async fn reset_secret(
 /// Refuses every token issued to the client before now (in whole seconds, see `tokens_not_before`); the
 /// client itself keeps working.
 pub async fn revoke_tokens(store: &dyn Store, actor: &Actor, id: &ClientId, now: i64) -> AdminResult<ApiClient> {
-    let mut client = existing(store, id).await?;
-    client.tokens_not_before = client.tokens_not_before.max(now);
-    client.updated_at = now;
     let details = "tokens issued before now refused".to_owned();
     let entry = actor.entry(now, action::CLIENT_REVOKE_TOKENS, Some(id.as_str()), details);
-    gone(id, store.update_client_audited(&client, Some(&entry)).await?)?;
-    Ok(client)
+    let revoke = |client: &mut ApiClient| {
+        client.tokens_not_before = client.tokens_not_before.max(now);
+        client.updated_at = now;
+    };
+    found(id, store.modify_client_audited(id, &revoke, Some(&entry)).await?)
 }
 
 /// Deletes a client; answers what it was.

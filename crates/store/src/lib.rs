@@ -115,6 +115,9 @@ pub struct RevocationCursor(pub(crate) i64);
 pub struct UnknownHosts(pub Vec<String>);
 
 /// Everything Talon stores. Implementations must be safe to use from several processes at once.
+/// A change to a client made inside the store's transaction (see [`Store::modify_client_audited`]).
+pub type ClientChange<'a> = dyn Fn(&mut ApiClient) + Send + Sync + 'a;
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// The customer created on first start.
@@ -152,6 +155,16 @@ pub trait Store: Send + Sync + 'static {
     // together or not at all (an entry is written only when the change happened).
     async fn create_client_audited(&self, client: &ApiClient, audit: Option<&AuditEntry>) -> Result<()>;
     async fn update_client_audited(&self, client: &ApiClient, audit: Option<&AuditEntry>) -> Result<bool>;
+    /// Reads client `id`, lets `change` alter it and writes it back (as [`Store::update_client`] would)
+    /// with `audit`, in one transaction that holds the row (SQLite's write lock, PostgreSQL's `FOR
+    /// UPDATE`): of two concurrent changes to one client, each sees the other's, so neither is lost.
+    /// Answers the client as written, or `None` when there is no such client (nothing written).
+    async fn modify_client_audited(
+        &self,
+        id: &ClientId,
+        change: &ClientChange<'_>,
+        audit: Option<&AuditEntry>,
+    ) -> Result<Option<ApiClient>>;
     async fn set_secret_audited(&self, client: &ApiClient, audit: Option<&AuditEntry>) -> Result<bool>;
     async fn delete_client_audited(&self, id: &ClientId, audit: Option<&AuditEntry>) -> Result<bool>;
     /// Records when clients last got a token (batched by the server; not a change of the clients).

@@ -15,7 +15,8 @@ use crate::records::{
     AUDIT_COLUMNS,
 };
 use crate::{
-    AuditEntry, ChangeVersion, Result, Revocation, RevocationCursor, Store, StoreError, UnknownHosts, ADOPT_CONFLICT,
+    AuditEntry, ChangeVersion, ClientChange, Result, Revocation, RevocationCursor, Store, StoreError, UnknownHosts,
+    ADOPT_CONFLICT,
 };
 
 /// Advisory lock key that serialises first-start initialisation and first-client creation across nodes.
@@ -165,6 +166,29 @@ impl PostgresStore {
         }
     }
 
+    /// Writes every field of an existing client but its secret (`tokens_not_before` only forward), on
+    /// `tx`; false when there is no such client.
+    async fn write_client(tx: &mut sqlx::Transaction<'_, Postgres>, client: &ApiClient) -> Result<bool> {
+        Self::ensure_customers(tx, client, client.updated_at).await?;
+        let lists = ClientLists::of(client);
+        let done = sqlx::query(
+            "UPDATE api_clients SET name = $1, description = $2, scopes = $3, member_cids = $4, allowed_ips = $5, \
+             enabled = $6, tokens_not_before = GREATEST(tokens_not_before, $7), updated_at = $8 WHERE client_id = $9",
+        )
+        .bind(&client.name)
+        .bind(&client.description)
+        .bind(lists.scopes)
+        .bind(lists.member_cids)
+        .bind(lists.allowed_ips)
+        .bind(client.enabled)
+        .bind(client.tokens_not_before)
+        .bind(client.updated_at)
+        .bind(client.id.as_str())
+        .execute(&mut **tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn insert_client(&self, client: &ApiClient, only_if_first: bool, audit: Option<&AuditEntry>) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         if only_if_first {
@@ -282,26 +306,30 @@ impl Store for PostgresStore {
 
     async fn update_client_audited(&self, client: &ApiClient, audit: Option<&AuditEntry>) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
-        Self::ensure_customers(&mut tx, client, client.updated_at).await?;
-        let lists = ClientLists::of(client);
-        let done = sqlx::query(
-            "UPDATE api_clients SET name = $1, description = $2, scopes = $3, member_cids = $4, allowed_ips = $5, \
-             enabled = $6, tokens_not_before = GREATEST(tokens_not_before, $7), updated_at = $8 WHERE client_id = $9",
-        )
-        .bind(&client.name)
-        .bind(&client.description)
-        .bind(lists.scopes)
-        .bind(lists.member_cids)
-        .bind(lists.allowed_ips)
-        .bind(client.enabled)
-        .bind(client.tokens_not_before)
-        .bind(client.updated_at)
-        .bind(client.id.as_str())
-        .execute(&mut *tx)
-        .await?;
-        Self::audit_if(&mut tx, done.rows_affected() == 1, audit).await?;
+        let written = Self::write_client(&mut tx, client).await?;
+        Self::audit_if(&mut tx, written, audit).await?;
         tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        Ok(written)
+    }
+
+    async fn modify_client_audited(
+        &self,
+        id: &ClientId,
+        change: &ClientChange<'_>,
+        audit: Option<&AuditEntry>,
+    ) -> Result<Option<ApiClient>> {
+        let mut tx = self.pool.begin().await?;
+        let record = sqlx::query_as::<_, ClientRecord>("SELECT * FROM api_clients WHERE client_id = $1 FOR UPDATE")
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(record) = record else { return Ok(None) };
+        let mut client = record.into_client()?;
+        change(&mut client);
+        let written = Self::write_client(&mut tx, &client).await?;
+        Self::audit_if(&mut tx, written, audit).await?;
+        tx.commit().await?;
+        Ok(written.then_some(client))
     }
 
     async fn set_secret_audited(&self, client: &ApiClient, audit: Option<&AuditEntry>) -> Result<bool> {

@@ -33,6 +33,7 @@ suite!(
     secret_reset_writes_only_the_secret,
     a_new_signing_key_bumps_the_keys_counter,
     concurrent_host_actions_all_apply,
+    concurrent_client_changes_all_apply,
     copy_from_sqlite_moves_everything_idempotently,
     policy_settings_are_stored_per_customer,
     concurrent_policy_changes_all_apply_and_refusals_write_nothing,
@@ -249,6 +250,35 @@ async fn a_new_signing_key_bumps_the_keys_counter(backend: Backend) {
     store.add_signing_key(&talon_auth::SigningKey::generate(NOW + 1)).await.expect("add key");
     assert!(store.change_version().await.expect("version").keys > v0.keys);
     assert_eq!(store.signing_keys().await.expect("keys").len(), 2);
+}
+
+async fn concurrent_client_changes_all_apply(backend: Backend) {
+    let Some((_db, store)) = fresh(backend).await else { return };
+    let cid = store.default_customer().await.expect("cid");
+    let original = client(&cid, vec![]);
+    store.create_client(&original).await.expect("create");
+    // Sixteen admins at once, each adding its own allowed network: a read-modify-write outside the
+    // store's transaction would keep only some of them.
+    let changes = (0..16u8).map(|i| {
+        let (store, id) = (store.clone(), original.id.clone());
+        tokio::spawn(async move {
+            let net: ipnet::IpNet = format!("10.0.{i}.0/24").parse().expect("net");
+            let add = move |c: &mut ApiClient| c.allowed_ips.push(net);
+            store.modify_client_audited(&id, &add, None).await
+        })
+    });
+    for change in changes {
+        change.await.expect("join").expect("no store error under concurrency").expect("the client exists");
+    }
+    let stored = store.client(&original.id).await.expect("get").expect("exists");
+    assert_eq!(
+        stored.allowed_ips.len(),
+        original.allowed_ips.len() + 16,
+        "every change kept: {:?}",
+        stored.allowed_ips
+    );
+    let none = store.modify_client_audited(&client(&cid, vec![]).id, &|_: &mut ApiClient| {}, None).await;
+    assert!(none.expect("no error").is_none(), "an unknown client is no write");
 }
 
 async fn concurrent_host_actions_all_apply(backend: Backend) {
