@@ -13,6 +13,7 @@ use talon_store::{AuditEntry, Store};
 use talon_wire::admin::{ApiClientView, AuditEntryView, CreateClientRequest, UpdateClientRequest};
 
 use crate::remote::ApiArgs;
+use crate::terminal::printable;
 use crate::DatabaseArg;
 
 #[derive(clap::Args)]
@@ -285,7 +286,7 @@ fn print(answer: Answer, json: bool) {
         Answer::Clients(list) => {
             println!("{:<32}  {:<8}  {:>6}  NAME", "CLIENT_ID", "ENABLED", "SCOPES");
             for c in &list {
-                println!("{:<32}  {:<8}  {:>6}  {}", c.client_id, c.enabled, c.scopes.len(), c.name);
+                println!("{:<32}  {:<8}  {:>6}  {}", c.client_id, c.enabled, c.scopes.len(), printable(&c.name));
             }
         }
         Answer::Deleted(id) => println!("deleted client {id}"),
@@ -294,8 +295,10 @@ fn print(answer: Answer, json: bool) {
         Answer::Audit(entries, total) => {
             println!("{} of {total} entries, newest first", entries.len());
             for e in &entries {
-                let target = e.target.as_deref().unwrap_or("-");
-                println!("{}  {:<22} {:<38} {:<32} {}  {}", e.at, e.action, e.actor, target, e.source_ip, e.details);
+                let target = printable(e.target.as_deref().unwrap_or("-"));
+                let (action, actor, ip, details) =
+                    (printable(&e.action), printable(&e.actor), printable(&e.source_ip), printable(&e.details));
+                println!("{}  {action:<22} {actor:<38} {target:<32} {ip}  {details}", e.at);
             }
         }
     }
@@ -309,8 +312,8 @@ fn json_of<T: serde::Serialize>(value: &T) -> String {
 fn print_client(c: &ApiClientView) {
     let list = |items: &[String]| if items.is_empty() { "(none)".to_owned() } else { items.join(", ") };
     println!("client_id:    {}", c.client_id);
-    println!("name:         {}", c.name);
-    println!("description:  {}", c.description);
+    println!("name:         {}", printable(&c.name));
+    println!("description:  {}", printable(&c.description));
     println!("scopes:       {}", list(&c.scopes));
     println!("cid:          {}", c.cid);
     println!("member_cids:  {}", list(&c.member_cids));

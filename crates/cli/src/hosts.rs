@@ -8,6 +8,7 @@ use clap::Subcommand;
 use talon::{Device, DeviceAction, HostQuery, Hosts, MAX_QUERY_LIMIT};
 
 use crate::remote::ApiArgs;
+use crate::terminal::printable;
 
 #[derive(clap::Args)]
 pub struct HostsArgs {
@@ -114,19 +115,9 @@ fn print_table(devices: &[Device]) {
     }
 }
 
-/// Server data without control characters, so a hostname cannot move the cursor or recolour the terminal.
-fn printable(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn printable_replaces_control_characters() {
-        assert_eq!(printable("web\x1b[31m-01\n"), "web?[31m-01?");
-    }
 
     #[test]
     fn in_order_follows_the_ids() {

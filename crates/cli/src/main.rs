@@ -6,6 +6,7 @@ mod hosts;
 mod keys;
 mod remote;
 mod serve;
+mod terminal;
 
 use clap::{Parser, Subcommand};
 

@@ -159,13 +159,14 @@ async fn update_changes_scopes_and_disable_refuses_tokens_at_once() {
     assert_eq!(a.token_status(id, secret).await, StatusCode::CREATED);
 
     let actions: Vec<String> = a.audit().await.iter().map(|e| format!("{} {}", e["action"], e["details"])).collect();
+    let cid = a.h.store.default_customer().await.expect("cid");
     assert_eq!(
         actions,
         [
-            r#""client.update" "enabled=true""#,
-            r#""client.update" "enabled=false""#,
-            r#""client.update" "name=\"renamed\", scopes=[devices:write]""#,
-            r#""client.create" "name=\"n\", scopes=[devices:read devices:write]""#,
+            r#""client.update" "enabled=true""#.to_owned(),
+            r#""client.update" "enabled=false""#.to_owned(),
+            r#""client.update" "name=\"renamed\", scopes=[devices:write]""#.to_owned(),
+            format!(r#""client.create" "name=\"n\", scopes=[devices:read devices:write], cid={cid}""#),
         ]
     );
 }

@@ -79,7 +79,17 @@ pub async fn create(
     now: i64,
 ) -> AdminResult<(ApiClient, ClientSecret)> {
     let (client, secret) = ApiClient::generate(spec, now);
-    let details = format!("name={:?}, scopes=[{}]", client.name, client.scopes.to_strings().join(" "));
+    // The same words as an update's, for the fields a creation sets (lists and `enabled` when not empty or
+    // not the default), and the customer.
+    let set = ClientChanges {
+        name: Some(client.name.clone()),
+        scopes: Some(client.scopes),
+        member_cids: (!client.member_cids.is_empty()).then(|| client.member_cids.clone()),
+        allowed_ips: (!client.allowed_ips.is_empty()).then(|| client.allowed_ips.clone()),
+        enabled: (!client.enabled).then_some(false),
+        ..ClientChanges::default()
+    };
+    let details = format!("{}, cid={}", set.describe(), client.cid);
     let entry = actor.entry(now, action::CLIENT_CREATE, Some(client.id.as_str()), details);
     store.create_client_audited(&client, Some(&entry)).await?;
     Ok((client, secret))
