@@ -39,12 +39,16 @@ impl ApiClients {
 
     /// Every client, page by page.
     pub async fn list_all(&self) -> Result<Vec<ApiClientView>, Error> {
-        let mut all = vec![];
+        let mut all: Vec<ApiClientView> = vec![];
+        let mut seen = std::collections::HashSet::new();
         loop {
             let page = self.list(all.len() as u64, talon_wire::admin::MAX_PAGE).await?;
-            let done = page.items.is_empty() || all.len() as u64 + page.items.len() as u64 >= page.total;
-            all.extend(page.items);
-            if done {
+            let total = page.total;
+            let before = all.len();
+            all.extend(page.items.into_iter().filter(|c| seen.insert(c.client_id.clone())));
+            // Done at the total, or when a page brings nothing new (a server that ignores `offset` would
+            // otherwise be asked for the same page for ever).
+            if all.len() == before || all.len() as u64 >= total {
                 return Ok(all);
             }
         }

@@ -155,7 +155,13 @@ impl Hosts {
         let mut seen = HashSet::new();
         let mut all = Vec::new();
         while let Some(page) = pages.next_page().await? {
+            let before = all.len();
             all.extend(page.ids.into_iter().filter(|id| seen.insert(id.clone())));
+            // A page of IDs seen already means the server is not paging (it ignores `offset`): stop rather
+            // than ask for the same page until its `total` says enough.
+            if all.len() == before {
+                break;
+            }
         }
         Ok(all)
     }
@@ -240,7 +246,7 @@ impl DeviceIdPages {
         let query = HostQuery { offset: Some(self.next_offset), ..self.query.clone() };
         let page = self.hosts.query_devices_by_filter(&query).await?;
         let end = *self.end.get_or_insert(page.pagination.total);
-        self.next_offset += page.ids.len() as u64;
+        self.next_offset = self.next_offset.saturating_add(page.ids.len() as u64);
         // An empty page ends the walk too: no progress is possible past it.
         self.done = page.ids.is_empty() || self.next_offset >= end;
         Ok((!page.ids.is_empty()).then_some(page))

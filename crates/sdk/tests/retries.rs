@@ -330,3 +330,29 @@ async fn a_token_lifetime_of_zero_or_enormous_neither_hammers_nor_panics() {
         assert_eq!(tokens.load(Ordering::SeqCst), 1, "expires_in {expires_in}: one token for three calls");
     }
 }
+
+#[tokio::test]
+async fn paging_through_a_server_that_ignores_offset_ends() {
+    let app = Router::new()
+        .route(
+            "/oauth2/token",
+            post(|| async { answer(201, &[], r#"{"access_token":"t","token_type":"bearer","expires_in":1799}"#.into()) }),
+        )
+        .route(
+            "/devices/queries/devices/v1",
+            // The same page whatever the offset, and a total no walk could reach.
+            get(|| async {
+                let body = r#"{"meta":{"query_time":0.001,"powered_by":"test","trace_id":"t","pagination":{"offset":0,"limit":2,"total":18446744073709551615}},"resources":["a","b"],"errors":[]}"#;
+                answer(200, &[], body.into())
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let hosts = talon::Hosts::new(client(&base));
+    let all = tokio::time::timeout(Duration::from_secs(10), hosts.query_all(&talon::HostQuery::new()))
+        .await
+        .expect("the walk ends")
+        .expect("ids");
+    assert_eq!(all, ["a", "b"]);
+}
