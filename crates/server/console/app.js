@@ -236,6 +236,15 @@ async function clientForm(client, submitLabel, onSubmit) {
   return form;
 }
 
+// The fields of `body` that differ from client `c` (lists compared as sets). A save sends only what the
+// admin changed, so a form loaded a while ago cannot undo another admin's change to another field.
+function changedFields(c, body) {
+  const same = (value, current) => (Array.isArray(value)
+    ? [...value].sort().join('\n') === [...(current ?? [])].sort().join('\n')
+    : value === (current ?? ''));
+  return Object.fromEntries(Object.entries(body).filter(([key, value]) => !same(value, c[key])));
+}
+
 async function createView() {
   const form = await clientForm(null, 'Create API client', async (body) => {
     const answer = await api.call('POST', api.CLIENTS, body);
@@ -278,7 +287,7 @@ async function detailView(id) {
   const list = (items) => (items.length ? items.join(', ') : 'none');
   const facts = h('dl', { class: 'card facts' },
     h('dt', {}, 'Client ID'), h('dd', {}, h('code', { id: 'detail-id' }, c.client_id)),
-    h('dt', {}, 'Description'), h('dd', {}, c.description || '—'),
+    h('dt', {}, 'Description'), h('dd', { id: 'detail-description' }, c.description || '—'),
     h('dt', {}, 'Status'), h('dd', { id: 'detail-status' }, c.enabled ? 'Enabled' : 'Disabled'),
     h('dt', {}, 'Scopes'), h('dd', {}, list(c.scopes)),
     h('dt', {}, 'CID'), h('dd', {}, h('code', {}, c.cid)),
@@ -321,7 +330,12 @@ async function detailView(id) {
   const notice = (text) => { status.textContent = text; };
 
   const edit = await clientForm(c, 'Save changes', async (body) => {
-    await api.call('PATCH', path, body);
+    const changed = changedFields(c, body);
+    if (Object.keys(changed).length === 0) {
+      notice('Nothing to save: no field was changed.');
+      return;
+    }
+    await api.call('PATCH', path, changed);
     await detailView(c.client_id);
   });
   show(

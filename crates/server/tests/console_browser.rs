@@ -287,6 +287,24 @@ async fn console_manages_a_client_end_to_end_in_chromium() {
     assert_eq!(hosts_status(&http, &base, &new_token).await, 401, "the disabled client's token is refused");
     assert_eq!(token_status(&http, &base, &id, &new_secret).await.0, 403);
 
+    // Edit one field: the save sends that field only (the audit entry names nothing else), so a form
+    // loaded earlier cannot undo another admin's change to another field.
+    b.type_into("description", "edited nightly").await;
+    b.click("save").await;
+    b.wait_xpath("//dd[@id='detail-description' and text()='edited nightly']").await;
+    let (_, admin_token) = token_status(&http, &base, &admin_id, &admin_secret).await;
+    let audit: serde_json::Value = http
+        .get(format!("{base}/api-clients/entities/audit/v1?limit=1"))
+        .bearer_auth(admin_token.expect("admin token"))
+        .send()
+        .await
+        .expect("audit")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(audit["resources"][0]["action"], "client.update");
+    assert_eq!(audit["resources"][0]["details"], "description", "only the edited field was sent");
+
     // The list shows the name as text; no alert ever opened.
     b.go(&format!("{base}/console#/clients")).await;
     b.wait_xpath(&format!("//table[@id='clients']//a[text()='{XSS_NAME}']")).await;
