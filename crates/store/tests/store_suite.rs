@@ -2,6 +2,7 @@
 //! run against every backend. PostgreSQL runs on the local test server and fails loudly without it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use talon_auth::{ApiClient, ClientChanges, ClientId, ClientSecret, ClientSpec, CustomerId};
 use talon_emulator::{demo, DeviceAction, HostStatus};
@@ -498,4 +499,43 @@ async fn audited_writes_store_their_entry_only_when_they_change_something(backen
     let (entries, total) = store.audit_entries(0, 10).await.expect("audit");
     assert_eq!(total, 4);
     assert_eq!(entries.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["delete", "reset", "update", "create"]);
+}
+
+/// Two changes to one client where the first holds its transaction open between its read and its write
+/// (its change sleeps) while the second starts: the second must wait for the first and see its change.
+/// On a multi-thread runtime, so that the sleeping change does not stop the other.
+async fn a_change_waits_for_one_in_flight(backend: Backend) {
+    let Some((_db, store)) = fresh(backend).await else { return };
+    let cid = store.default_customer().await.expect("cid");
+    let original = client(&cid, vec![]);
+    store.create_client(&original).await.expect("create");
+    let change = |store: Arc<dyn Store>, id: ClientId, net: &'static str, hold: Duration| {
+        tokio::spawn(async move {
+            let net: ipnet::IpNet = net.parse().expect("net");
+            let add = move |c: &mut ApiClient| {
+                c.allowed_ips.push(net);
+                // Blocking on purpose: the row is read, the write not yet made.
+                std::thread::sleep(hold);
+            };
+            store.modify_client_audited(&id, &add, None).await
+        })
+    };
+    let slow = change(store.clone(), original.id.clone(), "192.0.2.0/24", Duration::from_millis(600));
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let quick = change(store.clone(), original.id.clone(), "198.51.100.0/24", Duration::ZERO);
+    slow.await.expect("join").expect("slow change").expect("exists");
+    quick.await.expect("join").expect("quick change").expect("exists");
+    let stored = store.client(&original.id).await.expect("get").expect("exists");
+    let nets: Vec<String> = stored.allowed_ips.iter().map(ToString::to_string).collect();
+    assert!(nets.contains(&"192.0.2.0/24".into()) && nets.contains(&"198.51.100.0/24".into()), "{nets:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_change_waits_for_one_in_flight() {
+    a_change_waits_for_one_in_flight(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_change_waits_for_one_in_flight() {
+    a_change_waits_for_one_in_flight(Backend::Postgres).await
 }
