@@ -5,6 +5,8 @@
 //! within the caller's reach (`AdminReach`: its customer, or every customer for the operator) and acts
 //! only on clients holding no scope the caller lacks.
 
+use std::net::IpAddr;
+
 use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::header::CACHE_CONTROL;
 use axum::http::request::Parts;
@@ -12,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use talon_auth::admin::{may_change, scopes_beyond, AdminReach};
 use talon_auth::{ApiClient, ClientChanges, ClientId, ClientSpec, InvalidClient, Principal};
-use talon_store::admin::{self, AdminError};
+use talon_store::admin::{self, Actor, AdminError};
 use talon_store::AuditEntry;
 use talon_wire::admin::{
     ApiClientView, AuditEntryView, CreateClientRequest, UpdateClientRequest, DEFAULT_PAGE, MAX_PAGE,
@@ -79,35 +81,43 @@ fn check_grant(principal: &Principal, wanted: ScopeSet) -> Result<(), ApiError> 
     }
 }
 
-/// The clients the caller reaches (see [`AdminReach`]) and the installation's default customer.
-async fn reach(state: &AppState, principal: &Principal) -> Result<(AdminReach, talon_auth::CustomerId), ApiError> {
-    let default_cid = state.store().default_customer().await?;
-    let clients = state.clients();
-    // The guard let the request in, so its client is in the snapshot; were it gone meanwhile, the
-    // narrowest reach (its own customer, nothing to delegate) is the safe answer.
-    let reach = match clients.get(&principal.client_id) {
-        Some(caller) => AdminReach::of(principal, caller, &default_cid),
-        None => AdminReach::Customer { cid: principal.customer.clone(), member_cids: vec![] },
-    };
-    Ok((reach, default_cid))
+/// Who is acting, worked out once per request: its principal, what it reaches (see [`AdminReach`]) and
+/// the installation's default customer.
+struct Caller<'a> {
+    principal: &'a Principal,
+    reach: AdminReach,
+    default_cid: talon_auth::CustomerId,
 }
 
-/// The client `id` when the caller reaches it; a client out of reach is answered as unknown.
-async fn reachable(state: &AppState, principal: &Principal, id: &ClientId) -> Result<ApiClient, ApiError> {
-    let (reach, _) = reach(state, principal).await?;
-    let client = existing(state, id).await?;
-    if reach.sees(&client) {
-        Ok(client)
-    } else {
-        Err(unknown_client(id))
+impl<'a> Caller<'a> {
+    async fn of(state: &AppState, principal: &'a Principal) -> Result<Caller<'a>, ApiError> {
+        let default_cid = state.store().default_customer().await?;
+        // The guard let the request in, so its client is in the snapshot; were it gone meanwhile, the
+        // narrowest reach (its own customer, nothing to delegate) is the safe answer.
+        let reach = match state.clients().get(&principal.client_id) {
+            Some(client) => AdminReach::of(principal, client, &default_cid),
+            None => AdminReach::Customer { cid: principal.customer.clone(), member_cids: vec![] },
+        };
+        Ok(Caller { principal, reach, default_cid })
     }
-}
 
-/// The client `id`, when the caller may change it: within reach, and holding no scope the caller lacks.
-async fn changeable(state: &AppState, principal: &Principal, id: &ClientId) -> Result<ApiClient, ApiError> {
-    let client = reachable(state, principal, id).await?;
-    may_change(principal.scopes, &client).map_err(forbidden)?;
-    Ok(client)
+    /// The client `id` when the caller reaches it; a client out of reach is answered as unknown.
+    async fn reachable(&self, state: &AppState, id: &ClientId) -> Result<ApiClient, ApiError> {
+        let client = state.store().client(id).await?.filter(|c| self.reach.sees(c));
+        client.ok_or_else(|| unknown_client(id))
+    }
+
+    /// The client `id`, when the caller may change it: within reach, and holding no scope the caller lacks.
+    async fn changeable(&self, state: &AppState, id: &ClientId) -> Result<ApiClient, ApiError> {
+        let client = self.reachable(state, id).await?;
+        may_change(self.principal.scopes, &client).map_err(forbidden)?;
+        Ok(client)
+    }
+
+    /// The caller as the audit log names it, in this request from `ip`.
+    fn actor(&self, ip: IpAddr) -> Actor {
+        audit::actor(self.principal.client_id.as_str(), ip)
+    }
 }
 
 /// An admin may not delete or disable the client it is signed in as (the last admin would lock itself out).
@@ -144,10 +154,6 @@ fn answer<R: serde::Serialize>(status: StatusCode, resources: Vec<R>, pagination
     ([(CACHE_CONTROL, "no-store")], response).into_response()
 }
 
-async fn existing(state: &AppState, id: &ClientId) -> Result<ApiClient, ApiError> {
-    state.store().client(id).await?.ok_or_else(|| unknown_client(id))
-}
-
 /// `GET /api-clients/entities/clients/v1?offset=&limit=`: clients in creation order, paged.
 pub async fn list(
     State(state): State<AppState>,
@@ -155,10 +161,10 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let (offset, limit) = paging(raw.as_deref())?;
-    let (reach, _) = reach(&state, &auth.principal).await?;
+    let caller = Caller::of(&state, &auth.principal).await?;
     // From the store, not the node's snapshot: last-use times and other nodes' changes are current.
     let mut clients = state.store().clients().await?;
-    clients.retain(|c| reach.sees(c));
+    clients.retain(|c| caller.reach.sees(c));
     let total = clients.len() as u64;
     let page: Vec<ApiClientView> =
         clients.iter().skip(offset.min(total) as usize).take(limit as usize).map(ApiClient::view).collect();
@@ -171,7 +177,11 @@ pub async fn show(
     auth: Authorized<ApiClientsRead>,
     ClientPath(id): ClientPath,
 ) -> Result<Response, ApiError> {
-    Ok(answer(StatusCode::OK, vec![reachable(&state, &auth.principal, &id).await?.view()], None))
+    Ok(answer(
+        StatusCode::OK,
+        vec![Caller::of(&state, &auth.principal).await?.reachable(&state, &id).await?.view()],
+        None,
+    ))
 }
 
 /// `POST /api-clients/entities/clients/v1`: 201 with the client and its secret, the only time it is shown.
@@ -183,12 +193,11 @@ pub async fn create(
     Body(body): Body,
 ) -> Result<Response, ApiError> {
     let request: CreateClientRequest = read_json(&headers, &body, r#"{"name": "...", "scopes": ["devices:read"]}"#)?;
-    let (reach, default_cid) = reach(&state, &auth.principal).await?;
-    let spec = ClientSpec::from_request(&request, reach.home(default_cid)).map_err(invalid)?;
+    let caller = Caller::of(&state, &auth.principal).await?;
+    let spec = ClientSpec::from_request(&request, caller.reach.home(caller.default_cid.clone())).map_err(invalid)?;
     check_grant(&auth.principal, spec.scopes)?;
-    reach.may_assign(Some(&spec.cid), &spec.member_cids).map_err(forbidden)?;
-    let actor = audit::actor(auth.principal.client_id.as_str(), ip);
-    let (client, secret) = admin::create(&**state.store(), &actor, spec, state.now()).await?;
+    caller.reach.may_assign(Some(&spec.cid), &spec.member_cids).map_err(forbidden)?;
+    let (client, secret) = admin::create(&**state.store(), &caller.actor(ip), spec, state.now()).await?;
     take_effect(&state).await;
     Ok(answer(StatusCode::CREATED, vec![client.view_with_secret(&secret)], None))
 }
@@ -207,7 +216,8 @@ pub async fn update(
     if changes.is_empty() {
         return Err(ApiError::bad_request("the body names nothing to change"));
     }
-    changeable(&state, &auth.principal, &id).await?;
+    let caller = Caller::of(&state, &auth.principal).await?;
+    caller.changeable(&state, &id).await?;
     if let Some(scopes) = changes.scopes {
         check_grant(&auth.principal, scopes)?;
         if !scopes.contains(talon_wire::Scope::API_CLIENTS_WRITE) {
@@ -215,13 +225,12 @@ pub async fn update(
         }
     }
     if let Some(members) = &changes.member_cids {
-        reach(&state, &auth.principal).await?.0.may_assign(None, members).map_err(forbidden)?;
+        caller.reach.may_assign(None, members).map_err(forbidden)?;
     }
     if changes.enabled == Some(false) {
         check_not_self(&auth.principal, &id, "disable")?;
     }
-    let actor = audit::actor(auth.principal.client_id.as_str(), ip);
-    let client = admin::update(&**state.store(), &actor, &id, changes, state.now()).await?;
+    let client = admin::update(&**state.store(), &caller.actor(ip), &id, changes, state.now()).await?;
     take_effect(&state).await;
     Ok(answer(StatusCode::OK, vec![client.view()], None))
 }
@@ -234,9 +243,9 @@ pub async fn delete(
     ClientIp(ip): ClientIp,
 ) -> Result<Response, ApiError> {
     check_not_self(&auth.principal, &id, "delete")?;
-    changeable(&state, &auth.principal, &id).await?;
-    let actor = audit::actor(auth.principal.client_id.as_str(), ip);
-    admin::delete(&**state.store(), &actor, &id, state.now()).await?;
+    let caller = Caller::of(&state, &auth.principal).await?;
+    caller.changeable(&state, &id).await?;
+    admin::delete(&**state.store(), &caller.actor(ip), &id, state.now()).await?;
     take_effect(&state).await;
     Ok(answer(StatusCode::OK, vec![id.to_string()], None))
 }
@@ -248,9 +257,9 @@ pub async fn reset_secret(
     ClientPath(id): ClientPath,
     ClientIp(ip): ClientIp,
 ) -> Result<Response, ApiError> {
-    changeable(&state, &auth.principal, &id).await?;
-    let actor = audit::actor(auth.principal.client_id.as_str(), ip);
-    let (client, secret) = admin::reset_secret(&**state.store(), &actor, &id, state.now()).await?;
+    let caller = Caller::of(&state, &auth.principal).await?;
+    caller.changeable(&state, &id).await?;
+    let (client, secret) = admin::reset_secret(&**state.store(), &caller.actor(ip), &id, state.now()).await?;
     take_effect(&state).await;
     Ok(answer(StatusCode::OK, vec![client.view_with_secret(&secret)], None))
 }
@@ -263,9 +272,9 @@ pub async fn revoke_tokens(
     ClientPath(id): ClientPath,
     ClientIp(ip): ClientIp,
 ) -> Result<Response, ApiError> {
-    changeable(&state, &auth.principal, &id).await?;
-    let actor = audit::actor(auth.principal.client_id.as_str(), ip);
-    let client = admin::revoke_tokens(&**state.store(), &actor, &id, state.now()).await?;
+    let caller = Caller::of(&state, &auth.principal).await?;
+    caller.changeable(&state, &id).await?;
+    let client = admin::revoke_tokens(&**state.store(), &caller.actor(ip), &id, state.now()).await?;
     take_effect(&state).await;
     Ok(answer(StatusCode::OK, vec![client.view()], None))
 }
@@ -277,7 +286,7 @@ pub async fn audit_log(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let (offset, limit) = paging(raw.as_deref())?;
-    if !reach(&state, &auth.principal).await?.0.sees_audit_log() {
+    if !Caller::of(&state, &auth.principal).await?.reach.sees_audit_log() {
         return Err(forbidden(
             "access denied, the audit log spans every customer: the operator's admins read it".into(),
         ));
