@@ -126,7 +126,7 @@ impl std::fmt::Display for DeviceAction {
 
 /// A name that is no [`DeviceAction`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown device action {0:?}: use one of contain, lift_containment, hide_host, unhide_host")]
+#[error("unknown device action {0:?}: use one of {names}", names = DeviceAction::NAMES.join(", "))]
 pub struct UnknownAction(pub String);
 
 impl std::str::FromStr for DeviceAction {
@@ -162,5 +162,9 @@ mod tests {
         assert_eq!(DeviceAction::LiftContainment.to_string(), "lift_containment");
         assert_eq!("Contain".parse::<DeviceAction>(), Err(UnknownAction("Contain".into())));
         assert_eq!(DeviceAction::parse("shutdown"), None);
+        assert_eq!(
+            UnknownAction("shutdown".into()).to_string(),
+            r#"unknown device action "shutdown": use one of contain, lift_containment, hide_host, unhide_host"#
+        );
     }
 }
