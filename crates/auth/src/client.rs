@@ -61,6 +61,12 @@ impl ApiClient {
     /// Replaces the secret; tokens issued before now stop working.
     pub fn reset_secret(&mut self, digest: SecretDigest, now: i64) {
         self.secret_digest = digest;
+        self.refuse_tokens_before(now);
+    }
+
+    /// Tokens issued before `now` (whole seconds) stop working; `tokens_not_before` only moves forward, so
+    /// a clock that is behind cannot revive tokens an earlier reset, disable or revocation ended.
+    pub fn refuse_tokens_before(&mut self, now: i64) {
         self.tokens_not_before = self.tokens_not_before.max(now);
         self.updated_at = now;
     }
@@ -98,7 +104,7 @@ impl ApiClient {
         }
         if let Some(enabled) = changes.enabled {
             if self.enabled && !enabled {
-                self.tokens_not_before = now;
+                self.refuse_tokens_before(now);
             }
             self.enabled = enabled;
         }

@@ -131,10 +131,7 @@ pub async fn reset_secret(
 pub async fn revoke_tokens(store: &dyn Store, actor: &Actor, id: &ClientId, now: i64) -> AdminResult<ApiClient> {
     let details = "tokens issued before now refused".to_owned();
     let entry = actor.entry(now, action::CLIENT_REVOKE_TOKENS, Some(id.as_str()), details);
-    let revoke = |client: &mut ApiClient| {
-        client.tokens_not_before = client.tokens_not_before.max(now);
-        client.updated_at = now;
-    };
+    let revoke = |client: &mut ApiClient| client.refuse_tokens_before(now);
     found(id, store.modify_client_audited(id, &revoke, Some(&entry)).await?)
 }
 
