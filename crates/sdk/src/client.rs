@@ -482,8 +482,13 @@ impl Client {
     ) -> Result<TokenAnswer, Error> {
         let started = Instant::now();
         let sent = async {
-            let response =
-                self.0.http.post(join(base, talon_wire::operation::OAUTH2_ACCESS_TOKEN.path)).form(form).send().await?;
+            let response = self
+                .0
+                .http
+                .post(join(base, talon_wire::operation::OAUTH2_ACCESS_TOKEN.path()))
+                .form(form)
+                .send()
+                .await?;
             let status = response.status().as_u16();
             let headers = response.headers().clone();
             let text = response.text().await?;

@@ -43,7 +43,7 @@ impl CspmRegistration {
         policy_id: Option<u32>,
         cloud_platform: Option<&str>,
     ) -> Result<Vec<PolicySettings>, Error> {
-        let mut request = request_for(&self.client, &GET_CSPM_POLICY_SETTINGS);
+        let mut request = request_for(&self.client, GET_CSPM_POLICY_SETTINGS);
         if let Some(service) = service {
             request = request.query(param::SERVICE, service);
         }
@@ -64,7 +64,7 @@ impl CspmRegistration {
             return Ok(vec![]);
         }
         let body = PolicyUpdateBody { resources: changes.to_vec() };
-        let request = request_for(&self.client, &UPDATE_CSPM_POLICY_SETTINGS).json(&body)?;
+        let request = request_for(&self.client, UPDATE_CSPM_POLICY_SETTINGS).json(&body)?;
         Ok(resources::<PolicySettings>(request.send().await?)?.0)
     }
 }

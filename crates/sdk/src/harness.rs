@@ -21,15 +21,10 @@ use crate::error::Error;
 
 pub use talon_wire::operation::Operation;
 
-/// The operations the harness knows by ID: the OAuth2 collection and the emulated hosts and CSPM APIs.
-/// This is talon-wire's table, the one the typed services and Talon's server are built from, so an
-/// operation ID means the same route everywhere.
-pub const OPERATIONS: &[Operation] = operation::FALCON;
-
 /// An authenticated request for `op`: its method and path on `client`. The typed services start every
 /// call here, so no route string is written twice.
-pub(crate) fn request_for(client: &Client, op: &Operation) -> RequestBuilder {
-    client.request(http_method(op.method), op.path)
+pub(crate) fn request_for(client: &Client, op: operation::OperationId) -> RequestBuilder {
+    client.request(http_method(op.method()), op.path())
 }
 
 fn http_method(method: operation::Method) -> Method {
@@ -38,6 +33,8 @@ fn http_method(method: operation::Method) -> Method {
         operation::Method::Post => Method::POST,
         operation::Method::Patch => Method::PATCH,
         operation::Method::Delete => Method::DELETE,
+        operation::Method::Put => Method::PUT,
+        operation::Method::Head => Method::HEAD,
     }
 }
 
@@ -118,7 +115,7 @@ impl Harness {
     pub async fn command(&self, operation_id: &str, args: Args) -> Result<CommandResult, Error> {
         let op = operation::find(operation_id)
             .ok_or_else(|| Error::Config(format!("unknown operation {operation_id:?}; use request() for any route")))?;
-        if op.id == operation::OAUTH2_ACCESS_TOKEN.id {
+        if op.id == operation::OAUTH2_ACCESS_TOKEN.as_str() {
             let c = self.client.credentials();
             let mut form = vec![
                 (field::CLIENT_ID, c.client_id.clone()),
@@ -127,12 +124,12 @@ impl Harness {
             if let Some(member) = &c.member_cid {
                 form.push((field::MEMBER_CID, member.clone()));
             }
-            self.form_post(op.path, &form, false).await
-        } else if op.id == operation::OAUTH2_REVOKE_TOKEN.id {
+            self.form_post(&op.path, &form, false).await
+        } else if op.id == operation::OAUTH2_REVOKE_TOKEN.as_str() {
             let token = args.query.iter().find(|(n, _)| n == field::TOKEN).map(|(_, v)| v.clone()).unwrap_or_default();
-            self.form_post(op.path, &[(field::TOKEN, token)], true).await
+            self.form_post(&op.path, &[(field::TOKEN, token)], true).await
         } else {
-            send(request_for(&self.client, op), args).await
+            send(self.client.request(http_method(op.method), &op.path), args).await
         }
     }
 

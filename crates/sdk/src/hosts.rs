@@ -111,7 +111,7 @@ impl Hosts {
     /// `QueryDevicesByFilter`: one page of the IDs of the hosts that match, with the pagination.
     /// A filter or sort the API refuses is an `Error::Api` with status 400 and the API's message.
     pub async fn query_devices_by_filter(&self, query: &HostQuery) -> Result<DeviceIdPage, Error> {
-        let mut request = request_for(&self.client, &QUERY_DEVICES_BY_FILTER);
+        let mut request = request_for(&self.client, QUERY_DEVICES_BY_FILTER);
         if let Some(filter) = &query.filter {
             request = request.query(param::FILTER, filter);
         }
@@ -172,7 +172,7 @@ impl Hosts {
     pub async fn get_device_details<S: AsRef<str>>(&self, ids: &[S]) -> Result<Vec<Device>, Error> {
         let mut devices = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(MAX_GET_IDS) {
-            let mut request = request_for(&self.client, &GET_DEVICE_DETAILS_V2);
+            let mut request = request_for(&self.client, GET_DEVICE_DETAILS_V2);
             for id in chunk {
                 request = request.query(param::IDS, id.as_ref());
             }
@@ -187,7 +187,7 @@ impl Hosts {
         let mut devices = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(MAX_POST_IDS) {
             let body = ids_body(chunk);
-            let request = request_for(&self.client, &POST_DEVICE_DETAILS_V2).json(&body)?;
+            let request = request_for(&self.client, POST_DEVICE_DETAILS_V2).json(&body)?;
             devices.extend(resources::<Device>(request.send().await?)?.0);
         }
         Ok(devices)
@@ -206,7 +206,7 @@ impl Hosts {
         for chunk in ids.chunks(MAX_ACTION_IDS) {
             let body = ids_body(chunk);
             let request =
-                request_for(&self.client, &PERFORM_ACTION_V2).query(param::ACTION_NAME, action.as_str()).json(&body)?;
+                request_for(&self.client, PERFORM_ACTION_V2).query(param::ACTION_NAME, action.as_str()).json(&body)?;
             results.extend(resources::<ActionResult>(request.send().await?)?.0);
         }
         Ok(results)

@@ -40,10 +40,10 @@
 //!
 //! # The Uber harness
 //!
-//! [`Harness::command`] runs any operation of [`OPERATIONS`] by its Falcon operation ID and answers status,
-//! headers and body as they came (a non-2xx status is an answer, not an error); [`Harness::request`] runs
-//! any route. The table is talon-wire's [`operation`] table, the same one the typed services and Talon's
-//! server are built from.
+//! [`Harness::command`] runs any operation of the [`catalogue()`] (every operation of the Falcon API, with
+//! its deprecated aliases) by its Falcon operation ID and answers status, headers and body as they came (a
+//! non-2xx status is an answer, not an error); [`Harness::request`] runs any route. The catalogue is the
+//! same one the typed services and Talon's server are built from.
 //!
 //! ```no_run
 //! # async fn run(client: talon::Client) -> Result<(), talon::Error> {
@@ -89,12 +89,13 @@ pub use cloud::Cloud;
 pub use credentials::Credentials;
 pub use cspm::CspmRegistration;
 pub use error::{ApiError, Error, FailReason, ForbiddenCause};
-pub use harness::{Args, CommandResult, Harness, Operation, OPERATIONS};
+pub use harness::{Args, CommandResult, Harness, Operation};
 pub use hosts::{
     DeviceAction, DeviceIdPage, DeviceIdPages, HostQuery, Hosts, MAX_ACTION_IDS, MAX_GET_IDS, MAX_POST_IDS,
     MAX_QUERY_LIMIT,
 };
 pub use oauth2::{OAuth2, TokenStatus};
+pub use talon_wire::catalogue::{catalogue, Catalogue};
 pub use talon_wire::device::{ActionResult, Device};
 pub use talon_wire::envelope::Pagination;
 pub use talon_wire::operation;

@@ -53,7 +53,7 @@ impl OAuth2 {
         let response = self
             .client
             .http()
-            .post(self.client.url(OAUTH2_REVOKE_TOKEN.path))
+            .post(self.client.url(OAUTH2_REVOKE_TOKEN.path()))
             .basic_auth(&c.client_id, Some(c.client_secret.expose_secret()))
             .form(&[(field::TOKEN, token.expose_secret())])
             .send()

@@ -25,11 +25,17 @@ pub enum Auth {
     Client,
 }
 
-/// One operation: method, path, Falcon-style operation ID, summary, authentication, inputs.
+/// Where an operation's method and path come from: the Falcon catalogue, or this table (Talon's own routes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Falcon(wire::OperationId),
+    Own { method: &'static str, path: &'static str },
+}
+
+/// One operation: route, Falcon-style operation ID, summary, authentication, inputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Operation {
-    pub method: &'static str,
-    pub path: &'static str,
+    pub route: Route,
     pub id: &'static str,
     pub summary: &'static str,
     pub auth: Auth,
@@ -77,6 +83,22 @@ impl QueryParam {
 }
 
 impl Operation {
+    /// The method in lowercase, as OpenAPI keys it.
+    pub fn method(&self) -> &'static str {
+        match self.route {
+            Route::Falcon(id) => id.method().lowercase(),
+            Route::Own { method, .. } => method,
+        }
+    }
+
+    /// The route.
+    pub fn path(&self) -> &'static str {
+        match self.route {
+            Route::Falcon(id) => id.path(),
+            Route::Own { path, .. } => path,
+        }
+    }
+
     const fn query(self, query: &'static [QueryParam]) -> Operation {
         Operation { query, ..self }
     }
@@ -102,23 +124,23 @@ const fn op(
     summary: &'static str,
     auth: Auth,
 ) -> Operation {
-    Operation { method, path, id, summary, auth, query: &[], body: None }
+    Operation { route: Route::Own { method, path }, id, summary, auth, query: &[], body: None }
 }
 
 /// An emulated Falcon operation: ID, method, path and scope from talon-wire's table (which the SDK calls
 /// by), the summary and inputs from here. A scope-less Falcon operation is an OAuth2 endpoint, which takes
 /// client credentials.
-const fn falcon(o: wire::Operation, summary: &'static str) -> Operation {
-    let auth = match o.scope {
+const fn falcon(o: wire::OperationId, scope: Option<Scope>, summary: &'static str) -> Operation {
+    let auth = match scope {
         Some(scope) => Auth::Bearer(scope),
         None => Auth::Client,
     };
-    op(o.method.lowercase(), o.path, o.id, summary, auth)
+    Operation { route: Route::Falcon(o), id: o.as_str(), summary, auth, query: &[], body: None }
 }
 
 /// Every route of the server.
 pub const OPERATIONS: &[Operation] = &[
-    falcon(wire::OAUTH2_ACCESS_TOKEN, "Issue an access token for client credentials").body(
+    falcon(wire::OAUTH2_ACCESS_TOKEN, None, "Issue an access token for client credentials").body(
         FORM,
         r#"{"type": "object", "properties": {
             "client_id": {"type": "string", "description": "Required unless given in a Basic header"},
@@ -128,7 +150,7 @@ pub const OPERATIONS: &[Operation] = &[
         r#"{"client_id": "0123456789abcdef0123456789abcdef",
             "client_secret": "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123"}"#,
     ),
-    falcon(wire::OAUTH2_REVOKE_TOKEN, "Revoke one of the caller's tokens").body(
+    falcon(wire::OAUTH2_REVOKE_TOKEN, None, "Revoke one of the caller's tokens").body(
         FORM,
         r#"{"type": "object", "required": ["token"], "properties": {
             "token": {"type": "string"}, "client_id": {"type": "string"}}}"#,
@@ -143,13 +165,15 @@ pub const OPERATIONS: &[Operation] = &[
         ),
     op("get", JWKS_PATH, "oauth2Jwks", "The public keys that verify access tokens", Auth::None),
     op("get", METADATA_PATH, "oauth2Metadata", "RFC 8414 server metadata", Auth::None),
-    falcon(wire::QUERY_DEVICES_BY_FILTER, "Search hosts with FQL, sorted and paged").query(&[
-        query("offset", r#"{"type": "integer", "minimum": 0}"#, "0", "Index of the first ID"),
-        query("limit", r#"{"type": "integer", "minimum": 1, "maximum": 5000}"#, "100", "Most IDs (default 100)"),
-        query("sort", r#"{"type": "string"}"#, "hostname.asc", "field.asc or field.desc, on any device field"),
-        query("filter", r#"{"type": "string"}"#, "platform_name:'Windows'", "FQL"),
-    ]),
-    falcon(wire::GET_DEVICE_DETAILS_V2, "Details of up to 100 hosts").query(&[query(
+    falcon(wire::QUERY_DEVICES_BY_FILTER, Some(Scope::DEVICES_READ), "Search hosts with FQL, sorted and paged").query(
+        &[
+            query("offset", r#"{"type": "integer", "minimum": 0}"#, "0", "Index of the first ID"),
+            query("limit", r#"{"type": "integer", "minimum": 1, "maximum": 5000}"#, "100", "Most IDs (default 100)"),
+            query("sort", r#"{"type": "string"}"#, "hostname.asc", "field.asc or field.desc, on any device field"),
+            query("filter", r#"{"type": "string"}"#, "platform_name:'Windows'", "FQL"),
+        ],
+    ),
+    falcon(wire::GET_DEVICE_DETAILS_V2, Some(Scope::DEVICES_READ), "Details of up to 100 hosts").query(&[query(
         "ids",
         r#"{"type": "array", "minItems": 1, "maxItems": 100, "items": {"type": "string", "minLength": 1}}"#,
         EXAMPLE_DEVICE_ID,
@@ -157,8 +181,9 @@ pub const OPERATIONS: &[Operation] = &[
     )
     .required()
     .repeated()]),
-    falcon(wire::POST_DEVICE_DETAILS_V2, "Details of up to 5000 hosts").json_body(IDS_BODY, IDS_EXAMPLE),
-    falcon(wire::PERFORM_ACTION_V2, "Contain, lift containment, hide or unhide hosts")
+    falcon(wire::POST_DEVICE_DETAILS_V2, Some(Scope::DEVICES_READ), "Details of up to 5000 hosts")
+        .json_body(IDS_BODY, IDS_EXAMPLE),
+    falcon(wire::PERFORM_ACTION_V2, Some(Scope::DEVICES_WRITE), "Contain, lift containment, hide or unhide hosts")
         .query(&[query(
             "action_name",
             r#"{"type": "string", "enum": ["contain", "lift_containment", "hide_host", "unhide_host"]}"#,
@@ -171,12 +196,12 @@ pub const OPERATIONS: &[Operation] = &[
             "minItems": 1, "maxItems": 100, "items": {"type": "string", "minLength": 1}}}}"#,
             IDS_EXAMPLE,
         ),
-    falcon(wire::GET_CSPM_POLICY_SETTINGS, "CSPM policy settings").query(&[
+    falcon(wire::GET_CSPM_POLICY_SETTINGS, Some(Scope::CSPM_READ), "CSPM policy settings").query(&[
         query("service", r#"{"type": "string"}"#, "S3", "Cloud service, e.g. EC2, S3, IAM"),
         query("policy-id", r#"{"type": "integer", "minimum": 0}"#, "4", "One policy"),
         query("cloud-platform", r#"{"type": "string", "enum": ["aws", "azure", "gcp"]}"#, "aws", "Cloud"),
     ]),
-    falcon(wire::UPDATE_CSPM_POLICY_SETTINGS, "Change CSPM policy settings").json_body(
+    falcon(wire::UPDATE_CSPM_POLICY_SETTINGS, Some(Scope::CSPM_WRITE), "Change CSPM policy settings").json_body(
         r#"{"type": "object", "required": ["resources"], "properties": {"resources": {"type": "array",
             "minItems": 1, "maxItems": 100, "items": {"type": "object", "required": ["policy_id"], "properties": {
                 "policy_id": {"type": "integer", "minimum": 0},
@@ -250,7 +275,11 @@ pub const OPERATIONS: &[Operation] = &[
 /// The path of an operation, for the router. Panics on an unknown ID: a programming error that every test
 /// run would show at once.
 pub fn path_of(id: &str) -> &'static str {
-    OPERATIONS.iter().find(|o| o.id == id).map(|o| o.path).unwrap_or_else(|| panic!("operation {id} is not documented"))
+    OPERATIONS
+        .iter()
+        .find(|o| o.id == id)
+        .map(|o| o.path())
+        .unwrap_or_else(|| panic!("operation {id} is not documented"))
 }
 
 /// The OpenAPI document.
@@ -278,8 +307,8 @@ pub fn document() -> Value {
                 "content": { body.media_type: { "schema": parse(body.schema), "example": parse(body.example) } }
             });
         }
-        let item = paths.entry(o.path.to_owned()).or_insert_with(|| json!({}));
-        item[o.method] = entry;
+        let item = paths.entry(o.path().to_owned()).or_insert_with(|| json!({}));
+        item[o.method()] = entry;
     }
     json!({
         "openapi": "3.0.3",

@@ -1,11 +1,12 @@
 //! talon-wire: the Falcon OAuth2 wire contract as Rust types.
 //!
 //! This crate is the only place that knows JSON field names, header names and form field names, and
-//! (in [`operation`]) the routes of the emulated Falcon operations.
+//! (in [`catalogue`]) every Falcon operation's route, scope and parameters.
 //! It does no I/O; the server renders these types and the SDK parses them.
 
 pub mod admin;
 pub mod basic;
+pub mod catalogue;
 pub mod claims;
 pub mod device;
 pub mod discovery;
@@ -16,6 +17,7 @@ pub mod ids;
 pub mod operation;
 pub mod policy;
 pub mod scope;
+mod scope_resources;
 pub mod token;
 
 pub use envelope::{Envelope, ErrorItem, Meta, Pagination};

@@ -1,10 +1,10 @@
-//! The Falcon operations Talon emulates, by their operation IDs: method, path and the scope each needs.
-//!
-//! One table for both halves: the server builds its router and its OpenAPI document from it, the SDK its
-//! typed services (`Hosts`, `CspmRegistration`) and its Uber harness. A route string is written here once,
-//! so the server cannot serve a path the SDK does not call, nor the SDK call one the server does not serve.
-//! Talon's own admin API keeps its paths in [`crate::admin::path`].
+//! Operations by name: the HTTP [`Method`] and the [`OperationId`]s that Talon's typed services and the
+//! server's handlers use. Every route comes from the [catalogue](crate::catalogue), so the server cannot
+//! serve a path the SDK does not call, nor the SDK call one the server does not serve. Talon's own admin
+//! API keeps its paths in [`crate::admin::path`].
 
+use crate::catalogue::catalogue;
+pub use crate::catalogue::Operation;
 use crate::scope::Scope;
 
 /// An HTTP method of an operation (the few the Falcon API uses).
@@ -18,6 +18,10 @@ pub enum Method {
     Patch,
     /// `DELETE`
     Delete,
+    /// `PUT`
+    Put,
+    /// `HEAD`
+    Head,
 }
 
 impl Method {
@@ -28,6 +32,8 @@ impl Method {
             Method::Post => "POST",
             Method::Patch => "PATCH",
             Method::Delete => "DELETE",
+            Method::Put => "PUT",
+            Method::Head => "HEAD",
         }
     }
 
@@ -38,7 +44,23 @@ impl Method {
             Method::Post => "post",
             Method::Patch => "patch",
             Method::Delete => "delete",
+            Method::Put => "put",
+            Method::Head => "head",
         }
+    }
+
+    /// Every method, in the order above.
+    pub const ALL: [Method; 6] = [Method::Get, Method::Post, Method::Patch, Method::Delete, Method::Put, Method::Head];
+}
+
+impl std::str::FromStr for Method {
+    type Err = String;
+    /// The method as HTTP writes it (uppercase).
+    fn from_str(s: &str) -> Result<Method, String> {
+        Method::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| format!("{s:?} is not a method of the Falcon API"))
     }
 }
 
@@ -48,49 +70,64 @@ impl std::fmt::Display for Method {
     }
 }
 
-/// One operation: its Falcon operation ID (as FalconPy's Uber class and the swagger name it), method, path,
-/// and the scope a bearer token needs for it (`None`: the OAuth2 endpoints, which take client credentials).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Operation {
-    /// The operation ID, e.g. `QueryDevicesByFilter`.
-    pub id: &'static str,
-    /// The HTTP method.
-    pub method: Method,
+/// An operation by its Falcon operation ID: a name the typed services and the server's handlers use, whose
+/// method, route and scope come from the [catalogue](crate::catalogue) (so no route string is written twice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OperationId(pub &'static str);
+
+impl OperationId {
+    /// The ID as the API writes it.
+    pub const fn as_str(self) -> &'static str {
+        self.0
+    }
+
+    /// The catalogue's entry. Panics when the ID is not in the catalogue: every constant below is checked
+    /// by this crate's tests, so that is a build defect, not a runtime condition.
+    pub fn operation(self) -> &'static Operation {
+        catalogue().get(self.0).unwrap_or_else(|| panic!("operation {} is not in the catalogue", self.0))
+    }
+
     /// The route, e.g. `/devices/queries/devices/v1`.
-    pub path: &'static str,
-    /// The scope the bearer token must hold; `None` for the OAuth2 endpoints.
-    pub scope: Option<Scope>,
+    pub fn path(self) -> &'static str {
+        &self.operation().path
+    }
+
+    /// The HTTP method.
+    pub fn method(self) -> Method {
+        self.operation().method
+    }
+
+    /// The scope a bearer token needs (`None` for the OAuth2 operations).
+    pub fn scope(self) -> Option<Scope> {
+        self.operation().scope
+    }
 }
 
-const fn op(id: &'static str, method: Method, path: &'static str, scope: Option<Scope>) -> Operation {
-    Operation { id, method, path, scope }
+impl std::fmt::Display for OperationId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
 }
 
 /// `POST /oauth2/token`: client credentials in, a bearer token out.
-pub const OAUTH2_ACCESS_TOKEN: Operation = op("oauth2AccessToken", Method::Post, "/oauth2/token", None);
+pub const OAUTH2_ACCESS_TOKEN: OperationId = OperationId("oauth2AccessToken");
 /// `POST /oauth2/revoke`: revoke one of the caller's tokens (Basic credentials).
-pub const OAUTH2_REVOKE_TOKEN: Operation = op("oauth2RevokeToken", Method::Post, "/oauth2/revoke", None);
+pub const OAUTH2_REVOKE_TOKEN: OperationId = OperationId("oauth2RevokeToken");
 /// `GET /devices/queries/devices/v1`: device IDs matching an FQL filter, sorted and paged.
-pub const QUERY_DEVICES_BY_FILTER: Operation =
-    op("QueryDevicesByFilter", Method::Get, "/devices/queries/devices/v1", Some(Scope::DEVICES_READ));
+pub const QUERY_DEVICES_BY_FILTER: OperationId = OperationId("QueryDevicesByFilter");
 /// `GET /devices/entities/devices/v2?ids=..`: details of up to 100 devices.
-pub const GET_DEVICE_DETAILS_V2: Operation =
-    op("GetDeviceDetailsV2", Method::Get, "/devices/entities/devices/v2", Some(Scope::DEVICES_READ));
+pub const GET_DEVICE_DETAILS_V2: OperationId = OperationId("GetDeviceDetailsV2");
 /// `POST /devices/entities/devices/v2` with `{"ids": [..]}`: details of up to 5000 devices.
-pub const POST_DEVICE_DETAILS_V2: Operation =
-    op("PostDeviceDetailsV2", Method::Post, "/devices/entities/devices/v2", Some(Scope::DEVICES_READ));
+pub const POST_DEVICE_DETAILS_V2: OperationId = OperationId("PostDeviceDetailsV2");
 /// `POST /devices/entities/devices-actions/v2?action_name=..` with `{"ids": [..]}`: contain, lift, hide, unhide.
-pub const PERFORM_ACTION_V2: Operation =
-    op("PerformActionV2", Method::Post, "/devices/entities/devices-actions/v2", Some(Scope::DEVICES_WRITE));
+pub const PERFORM_ACTION_V2: OperationId = OperationId("PerformActionV2");
 /// `GET /settings/entities/policy/v1`: CSPM policy settings.
-pub const GET_CSPM_POLICY_SETTINGS: Operation =
-    op("GetCSPMPolicySettings", Method::Get, "/settings/entities/policy/v1", Some(Scope::CSPM_READ));
+pub const GET_CSPM_POLICY_SETTINGS: OperationId = OperationId("GetCSPMPolicySettings");
 /// `PATCH /settings/entities/policy/v1`: change CSPM policy settings.
-pub const UPDATE_CSPM_POLICY_SETTINGS: Operation =
-    op("UpdateCSPMPolicySettings", Method::Patch, "/settings/entities/policy/v1", Some(Scope::CSPM_WRITE));
+pub const UPDATE_CSPM_POLICY_SETTINGS: OperationId = OperationId("UpdateCSPMPolicySettings");
 
-/// Every emulated Falcon operation.
-pub const FALCON: &[Operation] = &[
+/// The operations named above: the ones Talon's typed services call and its server emulates in full.
+pub const NAMED: &[OperationId] = &[
     OAUTH2_ACCESS_TOKEN,
     OAUTH2_REVOKE_TOKEN,
     QUERY_DEVICES_BY_FILTER,
@@ -101,9 +138,9 @@ pub const FALCON: &[Operation] = &[
     UPDATE_CSPM_POLICY_SETTINGS,
 ];
 
-/// The operation with this ID (case matters, as in the swagger).
+/// The catalogue's operation with this ID or alias (case matters, as in the swagger).
 pub fn find(id: &str) -> Option<&'static Operation> {
-    FALCON.iter().find(|o| o.id == id)
+    catalogue().get(id)
 }
 
 #[cfg(test)]
@@ -111,16 +148,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_are_unique_and_method_and_path_pairs_too() {
-        for (i, a) in FALCON.iter().enumerate() {
-            for b in &FALCON[i + 1..] {
-                assert_ne!(a.id, b.id);
-                assert!((a.method, a.path) != (b.method, b.path), "{} and {} share a route", a.id, b.id);
-            }
+    fn named_operations_are_in_the_catalogue_with_their_routes_and_scopes() {
+        for id in NAMED {
+            assert_eq!(id.operation().id, id.as_str());
         }
-        assert_eq!(find("PerformActionV2").map(|o| o.scope), Some(Some(Scope::DEVICES_WRITE)));
+        assert_eq!(QUERY_DEVICES_BY_FILTER.path(), "/devices/queries/devices/v1");
+        assert_eq!(PERFORM_ACTION_V2.scope(), Some(Scope::DEVICES_WRITE));
+        assert_eq!(UPDATE_CSPM_POLICY_SETTINGS.method(), Method::Patch);
+        assert_eq!(OAUTH2_ACCESS_TOKEN.scope(), None);
         assert_eq!(find("performactionv2"), None);
         assert_eq!(Method::Patch.to_string(), "PATCH");
         assert_eq!(Method::Patch.lowercase(), "patch");
+        assert_eq!("PUT".parse::<Method>(), Ok(Method::Put));
+        assert!("FETCH".parse::<Method>().is_err());
     }
 }

@@ -1,50 +1,26 @@
 //! The scope catalogue: `<resource>:read` / `<resource>:write`, as Falcon names them on the wire.
 //!
 //! One catalogue serves the CLI, the server and the SDK, so an unknown scope is caught wherever it is typed.
-//! A [`ScopeSet`] is a bitset over the catalogue: checking a scope on the bearer path is one AND.
+//! A [`ScopeSet`] is a bitset over the catalogue: checking a scope on the bearer path is one AND. The
+//! resources are generated with the operation catalogue (`scope_resources.rs`), so every scope a Falcon
+//! route requires can be granted.
 
 use std::fmt;
 
-/// Every resource that may appear in a scope, in catalogue order. The console shows `devices` as "Hosts".
-/// At most 64 entries: a [`ScopeSet`] holds two bits (read, write) per resource in a `u128`.
-pub const RESOURCES: &[&str] = &[
-    "alerts",
-    "api-clients",
-    "api-integrations",
-    "cloud-connect-aws",
-    "cspm-registration",
-    "custom-ioa",
-    "d4c-registration",
-    "detects",
-    "device-control-policies",
-    "devices",
-    "event-streams",
-    "falconx-sandbox",
-    "firewall-management",
-    "host-group",
-    "identity-protection",
-    "incidents",
-    "installation-tokens",
-    "ioa-exclusions",
-    "iocs",
-    "kubernetes-protection",
-    "malquery",
-    "ml-exclusions",
-    "mobile-enrollment",
-    "prevention-policies",
-    "quarantine",
-    "real-time-response",
-    "real-time-response-admin",
-    "response-policies",
-    "sample-uploads",
-    "sensor-installers",
-    "sensor-update-policies",
-    "sensor-visibility-exclusions",
-    "spotlight-vulnerabilities",
-    "streaming",
-    "user-management",
-    "zero-trust-assessment",
+pub use crate::scope_resources::RESOURCES;
+
+/// Resource names Talon used before its catalogue took Falcon's own, each with the Falcon name it now
+/// means. They still parse (clients stored, scripts written and tokens issued under them keep working) and
+/// always print as the Falcon name; migration 0003 rewrites the stored clients.
+pub const LEGACY_RESOURCES: &[(&str, &str)] = &[
+    ("event-streams", "streaming"),
+    ("ioa-exclusions", "self-service-ioa-exclusions"),
+    ("sample-uploads", "samplestore"),
+    ("user-management", "usermgmt"),
 ];
+
+/// Words of a [`ScopeSet`]: two bits (read, write) per resource.
+const WORDS: usize = (RESOURCES.len() * 2).div_ceil(64);
 
 /// Read or write access to a resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -113,8 +89,8 @@ impl Scope {
             "write" => Access::Write,
             _ => return Err(ScopeError::Malformed(s.to_owned())),
         };
-        let index =
-            RESOURCES.iter().position(|r| *r == resource).ok_or_else(|| ScopeError::UnknownResource(s.to_owned()))?;
+        let resource = LEGACY_RESOURCES.iter().find(|(old, _)| *old == resource).map_or(resource, |(_, new)| new);
+        let index = RESOURCES.binary_search(&resource).map_err(|_| ScopeError::UnknownResource(s.to_owned()))?;
         Ok(Scope { resource: index as u8, access })
     }
 
@@ -132,8 +108,10 @@ impl Scope {
             .flat_map(|resource| [Access::Read, Access::Write].map(|access| Scope { resource, access }))
     }
 
-    fn bit(self) -> u128 {
-        1u128 << (self.resource as u32 * 2 + matches!(self.access, Access::Write) as u32)
+    /// The word and bit of this scope in a [`ScopeSet`].
+    fn slot(self) -> (usize, u64) {
+        let bit = self.resource as usize * 2 + matches!(self.access, Access::Write) as usize;
+        (bit / 64, 1u64 << (bit % 64))
     }
 }
 
@@ -173,29 +151,31 @@ impl std::str::FromStr for Scope {
 
 /// A set of scopes as a bitset over the catalogue.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct ScopeSet(u128);
+pub struct ScopeSet([u64; WORDS]);
 
 impl ScopeSet {
-    pub const EMPTY: ScopeSet = ScopeSet(0);
+    pub const EMPTY: ScopeSet = ScopeSet([0; WORDS]);
 
     pub fn all() -> ScopeSet {
         Scope::all().collect()
     }
 
     pub fn contains(self, scope: Scope) -> bool {
-        self.0 & scope.bit() != 0
+        let (word, bit) = scope.slot();
+        self.0[word] & bit != 0
     }
 
     pub fn insert(&mut self, scope: Scope) {
-        self.0 |= scope.bit();
+        let (word, bit) = scope.slot();
+        self.0[word] |= bit;
     }
 
     pub fn intersection(self, other: ScopeSet) -> ScopeSet {
-        ScopeSet(self.0 & other.0)
+        ScopeSet(std::array::from_fn(|i| self.0[i] & other.0[i]))
     }
 
     pub fn is_empty(self) -> bool {
-        self.0 == 0
+        self.0.iter().all(|w| *w == 0)
     }
 
     /// The scopes in catalogue order.
@@ -257,12 +237,31 @@ mod tests {
     }
 
     #[test]
-    fn catalogue_fits_the_bitset_and_has_no_duplicates() {
-        assert!(RESOURCES.len() <= 64);
-        let mut sorted = RESOURCES.to_vec();
-        sorted.sort();
-        sorted.dedup();
-        assert_eq!(sorted.len(), RESOURCES.len());
+    fn catalogue_is_sorted_without_duplicates_and_fits_a_byte() {
+        // `parse` binary-searches, and `Scope` keeps the resource's index in a u8.
+        assert!(RESOURCES.windows(2).all(|w| w[0] < w[1]));
+        assert!(RESOURCES.len() <= 256);
+    }
+
+    #[test]
+    fn legacy_names_parse_as_falcon_names_and_print_as_them() {
+        for (old, new) in LEGACY_RESOURCES {
+            assert!(!RESOURCES.contains(old), "{old} is still a resource of its own");
+            let scope = Scope::parse(&format!("{old}:write")).expect("legacy name parses");
+            assert_eq!(scope.to_string(), format!("{new}:write"));
+        }
+        let set = ScopeSet::parse_all(["sample-uploads:read", "samplestore:read"]).expect("both parse");
+        assert_eq!(set.to_strings(), ["samplestore:read"]);
+    }
+
+    #[test]
+    fn the_last_resource_has_its_own_bits() {
+        let last = Scope::parse(&format!("{}:write", RESOURCES[RESOURCES.len() - 1])).expect("parses");
+        let mut set = ScopeSet::EMPTY;
+        set.insert(last);
+        assert!(set.contains(last));
+        assert_eq!(set.iter().collect::<Vec<_>>(), [last]);
+        assert!(!set.contains(Scope::DEVICES_WRITE));
     }
 
     #[test]
