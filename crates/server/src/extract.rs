@@ -1,7 +1,6 @@
 //! Extractors that turn request parts into domain values or an [`ApiError`]: the source address, a
-//! size-capped body, and the bearer guard ([`Authorized`]).
+//! size-capped body, and the bearer guard ([`Authorized`], reading the route's [`RequiredScope`]).
 
-use std::marker::PhantomData;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -67,55 +66,20 @@ pub fn read_json<T: serde::de::DeserializeOwned>(
         .map_err(|e| ApiError::bad_request(format!("body must be JSON of the form {expected}: {e}")))
 }
 
-/// The scope a resource route needs, as a type, so that the guard runs before the body is read.
-pub trait RouteScope: Send + Sync + 'static {
-    const SCOPE: Scope;
-}
+/// The scope a resource route needs, put in the request's extensions by the route itself (the router
+/// wraps each bearer route with it: a Falcon operation's from its catalogue entry, an admin route's from its
+/// table), so the guard runs before the body is read and no route names its scope twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequiredScope(pub Scope);
 
-/// `devices:read`.
-pub struct DevicesRead;
-impl RouteScope for DevicesRead {
-    const SCOPE: Scope = Scope::DEVICES_READ;
-}
-
-/// `devices:write`.
-pub struct DevicesWrite;
-impl RouteScope for DevicesWrite {
-    const SCOPE: Scope = Scope::DEVICES_WRITE;
-}
-
-/// `cspm-registration:read`.
-pub struct CspmRead;
-impl RouteScope for CspmRead {
-    const SCOPE: Scope = Scope::CSPM_READ;
-}
-
-/// `cspm-registration:write`.
-pub struct CspmWrite;
-impl RouteScope for CspmWrite {
-    const SCOPE: Scope = Scope::CSPM_WRITE;
-}
-
-/// `api-clients:read`: the admin API's reads (clients, audit log).
-pub struct ApiClientsRead;
-impl RouteScope for ApiClientsRead {
-    const SCOPE: Scope = Scope::API_CLIENTS_READ;
-}
-
-/// `api-clients:write`: the admin API's changes.
-pub struct ApiClientsWrite;
-impl RouteScope for ApiClientsWrite {
-    const SCOPE: Scope = Scope::API_CLIENTS_WRITE;
-}
-
-/// The bearer guard: a request that reaches a handler taking `Authorized<S>` carries a valid, unrevoked
-/// token of an enabled client, from an allowed address, holding `S::SCOPE`, within the customer's rate.
-pub struct Authorized<S> {
+/// The bearer guard: a request that reaches a handler taking `Authorized` carries a valid, unrevoked
+/// token of an enabled client, from an allowed address, holding the route's [`RequiredScope`], within the
+/// customer's rate. A route without a `RequiredScope` refuses everyone (fail closed).
+pub struct Authorized {
     pub principal: Principal,
-    _scope: PhantomData<S>,
 }
 
-impl<S: RouteScope, St> FromRequestParts<St> for Authorized<S>
+impl<St> FromRequestParts<St> for Authorized
 where
     AppState: FromRef<St>,
     St: Send + Sync,
@@ -124,6 +88,10 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
+        let Some(&RequiredScope(scope)) = parts.extensions.get::<RequiredScope>() else {
+            tracing::error!("a bearer route has no required scope; refusing the request");
+            return Err(ApiError::authorization_failed("missing-scope").powered_by(POWERED_BY_GATEWAY));
+        };
         let ClientIp(ip) = ClientIp::from_request_parts(parts, &state).await?;
         let refuse_token = || -> ApiError {
             match state.limit_bad_token(ip) {
@@ -144,14 +112,14 @@ where
         // The gateway answers these, as on the real API.
         let gateway = |e: ApiError| e.powered_by(POWERED_BY_GATEWAY);
         let client = clients.get(&verified.client_id).map(Arc::as_ref);
-        let principal = match authorize_request(client, &verified, ip, S::SCOPE) {
+        let principal = match authorize_request(client, &verified, ip, scope) {
             Ok(p) => p,
             Err(RequestDenied::TokenNoLongerValid) => return Err(refuse_token()),
             Err(RequestDenied::ScopeMissing) => return Err(gateway(ApiError::authorization_failed("missing-scope"))),
             Err(RequestDenied::IpNotAllowed) => return Err(gateway(ApiError::authorization_failed("ip-not-allowed"))),
         };
         state.limit_customer(&principal.customer).map_err(gateway)?;
-        Ok(Authorized { principal, _scope: PhantomData })
+        Ok(Authorized { principal })
     }
 }
 

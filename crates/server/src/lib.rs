@@ -21,8 +21,8 @@ use std::net::SocketAddr;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
+use axum::routing::{delete, get, patch, post, MethodRouter};
+use axum::{Extension, Router};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -32,23 +32,31 @@ pub use state::AppState;
 
 /// The application with every route and layer.
 pub fn router(state: AppState) -> Router {
-    // Paths come from the OpenAPI table, so every route is documented (see `openapi`).
+    // Talon's own paths come from the OpenAPI table, so every route is documented (see `openapi`); the
+    // Falcon API's from the operation catalogue (see `routes::falcon`).
     let at = openapi::path_of;
-    console::routes(Router::new())
-        .route(at("oauth2AccessToken"), post(routes::oauth2::token))
-        .route(at("oauth2RevokeToken"), post(routes::oauth2::revoke))
+    let own = |id: &str, route: MethodRouter<AppState>| match openapi::auth_of(id) {
+        openapi::Auth::Bearer(scope) => route.layer(Extension(extract::RequiredScope(scope))),
+        _ => route,
+    };
+    let router = routes::falcon::routes(console::routes(Router::new()));
+    router
         .route(at("oauth2IntrospectToken"), post(routes::oauth2::introspect))
         .route(at("oauth2Jwks"), get(routes::discovery::jwks))
         .route(at("oauth2Metadata"), get(routes::discovery::metadata))
-        .route(at("QueryDevicesByFilter"), get(routes::devices::query))
-        .route(at("GetDeviceDetailsV2"), get(routes::devices::details_get).post(routes::devices::details_post))
-        .route(at("PerformActionV2"), post(routes::devices::action))
-        .route(at("GetCSPMPolicySettings"), get(routes::policies::get).patch(routes::policies::update))
-        .route(at("ListApiClients"), get(routes::admin::list).post(routes::admin::create))
-        .route(at("GetApiClient"), get(routes::admin::show).patch(routes::admin::update).delete(routes::admin::delete))
-        .route(at("ResetApiClientSecret"), post(routes::admin::reset_secret))
-        .route(at("RevokeApiClientTokens"), post(routes::admin::revoke_tokens))
-        .route(at("ListAuditEvents"), get(routes::admin::audit_log))
+        .route(
+            at("ListApiClients"),
+            own("ListApiClients", get(routes::admin::list)).merge(own("CreateApiClient", post(routes::admin::create))),
+        )
+        .route(
+            at("GetApiClient"),
+            own("GetApiClient", get(routes::admin::show))
+                .merge(own("UpdateApiClient", patch(routes::admin::update)))
+                .merge(own("DeleteApiClient", delete(routes::admin::delete))),
+        )
+        .route(at("ResetApiClientSecret"), own("ResetApiClientSecret", post(routes::admin::reset_secret)))
+        .route(at("RevokeApiClientTokens"), own("RevokeApiClientTokens", post(routes::admin::revoke_tokens)))
+        .route(at("ListAuditEvents"), own("ListAuditEvents", get(routes::admin::audit_log)))
         .route(at("healthz"), get(routes::healthz))
         .route(at("readyz"), get(routes::readyz))
         .route(at("metrics"), get(routes::metrics))

@@ -282,6 +282,11 @@ pub fn path_of(id: &str) -> &'static str {
         .unwrap_or_else(|| panic!("operation {id} is not documented"))
 }
 
+/// How the operation `id` of this table authenticates. Panics on an unknown ID, as [`path_of`] does.
+pub fn auth_of(id: &str) -> Auth {
+    OPERATIONS.iter().find(|o| o.id == id).map(|o| o.auth).unwrap_or_else(|| panic!("operation {id} is not documented"))
+}
+
 /// The OpenAPI document.
 pub fn document() -> Value {
     let mut paths = Map::new();

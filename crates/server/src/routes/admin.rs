@@ -26,7 +26,7 @@ use talon_wire::ScopeSet;
 
 use crate::audit;
 use crate::error::{envelope, ApiError};
-use crate::extract::{read_json, ApiClientsRead, ApiClientsWrite, Authorized, Body, ClientIp};
+use crate::extract::{read_json, Authorized, Body, ClientIp};
 use crate::routes::devices::query_params;
 use crate::state::AppState;
 
@@ -157,7 +157,7 @@ fn answer<R: serde::Serialize>(status: StatusCode, resources: Vec<R>, pagination
 /// `GET /api-clients/entities/clients/v1?offset=&limit=`: clients in creation order, paged.
 pub async fn list(
     State(state): State<AppState>,
-    auth: Authorized<ApiClientsRead>,
+    auth: Authorized,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let (offset, limit) = paging(raw.as_deref())?;
@@ -174,7 +174,7 @@ pub async fn list(
 /// `GET /api-clients/entities/clients/v1/{id}`.
 pub async fn show(
     State(state): State<AppState>,
-    auth: Authorized<ApiClientsRead>,
+    auth: Authorized,
     ClientPath(id): ClientPath,
 ) -> Result<Response, ApiError> {
     Ok(answer(
@@ -187,7 +187,7 @@ pub async fn show(
 /// `POST /api-clients/entities/clients/v1`: 201 with the client and its secret, the only time it is shown.
 pub async fn create(
     State(state): State<AppState>,
-    auth: Authorized<ApiClientsWrite>,
+    auth: Authorized,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Body(body): Body,
@@ -205,7 +205,7 @@ pub async fn create(
 /// `PATCH /api-clients/entities/clients/v1/{id}`: changes the fields the body names.
 pub async fn update(
     State(state): State<AppState>,
-    auth: Authorized<ApiClientsWrite>,
+    auth: Authorized,
     ClientPath(id): ClientPath,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
@@ -238,7 +238,7 @@ pub async fn update(
 /// `DELETE /api-clients/entities/clients/v1/{id}`: its live tokens are refused at once.
 pub async fn delete(
     State(state): State<AppState>,
-    auth: Authorized<ApiClientsWrite>,
+    auth: Authorized,
     ClientPath(id): ClientPath,
     ClientIp(ip): ClientIp,
 ) -> Result<Response, ApiError> {
@@ -253,7 +253,7 @@ pub async fn delete(
 /// `POST .../{id}/reset-secret`: a new secret, shown once; the old one and its tokens stop working at once.
 pub async fn reset_secret(
     State(state): State<AppState>,
-    auth: Authorized<ApiClientsWrite>,
+    auth: Authorized,
     ClientPath(id): ClientPath,
     ClientIp(ip): ClientIp,
 ) -> Result<Response, ApiError> {
@@ -268,7 +268,7 @@ pub async fn reset_secret(
 /// keeps working.
 pub async fn revoke_tokens(
     State(state): State<AppState>,
-    auth: Authorized<ApiClientsWrite>,
+    auth: Authorized,
     ClientPath(id): ClientPath,
     ClientIp(ip): ClientIp,
 ) -> Result<Response, ApiError> {
@@ -282,7 +282,7 @@ pub async fn revoke_tokens(
 /// `GET /api-clients/entities/audit/v1?offset=&limit=`: the audit log, newest first.
 pub async fn audit_log(
     State(state): State<AppState>,
-    auth: Authorized<ApiClientsRead>,
+    auth: Authorized,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let (offset, limit) = paging(raw.as_deref())?;

@@ -1,8 +1,10 @@
-//! The routes: OAuth2 endpoints, the emulated hosts API, and the envelope answers for unknown routes.
+//! The routes: OAuth2 endpoints, the Falcon API (every catalogue operation: emulated or 501), the admin
+//! API, and the envelope answers for unknown routes.
 
 pub mod admin;
 pub mod devices;
 pub mod discovery;
+pub mod falcon;
 pub mod oauth2;
 pub mod policies;
 

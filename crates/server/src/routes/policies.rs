@@ -8,7 +8,7 @@ use talon_wire::headers::POWERED_BY_CSPM;
 use talon_wire::policy::{param, PolicySettingValues, PolicySettings, PolicyUpdateBody};
 
 use crate::error::{envelope, ApiError};
-use crate::extract::{read_json, Authorized, Body, CspmRead, CspmWrite};
+use crate::extract::{read_json, Authorized, Body};
 use crate::routes::devices::query_params;
 use crate::state::AppState;
 
@@ -19,7 +19,7 @@ const MAX_CHANGES: usize = 100;
 /// policies that match every given parameter.
 pub async fn get(
     State(state): State<AppState>,
-    auth: Authorized<CspmRead>,
+    auth: Authorized,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let params = query_params(raw.as_deref(), &[], talon_wire::form::MAX_FIELDS)?;
@@ -44,7 +44,7 @@ pub async fn get(
 /// every change or none; answers the changed policies.
 pub async fn update(
     State(state): State<AppState>,
-    auth: Authorized<CspmWrite>,
+    auth: Authorized,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
