@@ -46,6 +46,17 @@ COLLECTION_RESOURCE = {
     "stream": "streaming",
 }
 
+# Scopes the wire contract (falcon-wire.md, the project's shared contract page) states for the seed
+# workflow's operations, where the TSV has no row: known, not inferred.
+CONTRACT_SCOPES = {
+    ("GET", "/devices/queries/devices/v1"): "devices:read",
+    ("GET", "/devices/entities/devices/v2"): "devices:read",
+    ("POST", "/devices/entities/devices/v2"): "devices:read",
+    ("POST", "/devices/entities/devices-actions/v2"): "devices:write",
+    ("GET", "/settings/entities/policy/v1"): "cspm-registration:read",
+    ("PATCH", "/settings/entities/policy/v1"): "cspm-registration:write",
+}
+
 # The operations that take client credentials instead of a bearer token.
 CREDENTIAL_OPERATIONS = {"oauth2AccessToken", "oauth2RevokeToken"}
 
@@ -75,6 +86,9 @@ def load_known_scopes():
             known[(method, path)] = (f"{wire}:{access}", False)
         else:
             known[(method, path)] = (scope, True)
+    for route, scope in CONTRACT_SCOPES.items():
+        if not known.get(route, (None, False))[1]:
+            known[route] = (scope, True)
     return known
 
 

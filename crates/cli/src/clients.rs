@@ -22,7 +22,7 @@ pub struct ClientsArgs {
     database: DatabaseArg,
     /// Work through a running server's admin API (FALCON_BASE_URL, FALCON_CLIENT_ID and
     /// FALCON_CLIENT_SECRET, or the flags below) instead of on the database.
-    #[arg(long)]
+    #[arg(long, global = true)]
     remote: bool,
     #[command(flatten)]
     api: ApiArgs,

@@ -4,6 +4,7 @@ mod clients;
 mod db;
 mod hosts;
 mod keys;
+mod ops;
 mod remote;
 mod serve;
 mod terminal;
@@ -33,6 +34,8 @@ enum Command {
     Db(db::DbArgs),
     /// List and rotate the token signing keys.
     Keys(keys::KeysArgs),
+    /// The Falcon operation catalogue: list operations, show one's parameters and scope (offline).
+    Ops(ops::OpsArgs),
     /// List hosts, contain them and lift their containment (through the API, like `token`).
     Hosts(hosts::HostsArgs),
     /// Get an access token from the API and print it.
@@ -67,7 +70,9 @@ enum Command {
 #[derive(clap::Args, Clone)]
 pub struct DatabaseArg {
     /// Database URL: sqlite://PATH (the file is created and initialised if missing).
-    #[arg(long = "database", env = "TALON_DATABASE_URL", default_value = "sqlite://talon.db")]
+    /// Global: may come before or after the subcommand (`talon clients --database URL create ...` and
+    /// `talon clients create --database URL ...` both work).
+    #[arg(long = "database", env = "TALON_DATABASE_URL", default_value = "sqlite://talon.db", global = true)]
     pub url: String,
 }
 
@@ -90,6 +95,7 @@ async fn main() -> std::process::ExitCode {
         Command::Db(args) => db::run(args).await,
         Command::Keys(args) => keys::run(args).await,
         Command::Hosts(args) => hosts::run(args).await,
+        Command::Ops(args) => ops::run(args),
         Command::Token { api } => remote::token(api).await,
         Command::Revoke { api, token } => remote::revoke(api, token).await,
         Command::Request { api, method, path, query, data } => remote::request(api, method, path, query, data).await,

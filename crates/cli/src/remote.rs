@@ -9,20 +9,20 @@ use talon::{Client, Cloud, Credentials, OAuth2};
 /// Where and as whom to call the API.
 #[derive(clap::Args)]
 pub struct ApiArgs {
-    #[arg(long, env = "FALCON_CLIENT_ID")]
+    #[arg(long, env = "FALCON_CLIENT_ID", global = true)]
     client_id: Option<String>,
     /// The API client's secret (prefer the environment variable: flags show in process lists).
-    #[arg(long, env = "FALCON_CLIENT_SECRET", hide_env_values = true)]
+    #[arg(long, env = "FALCON_CLIENT_SECRET", hide_env_values = true, global = true)]
     client_secret: Option<String>,
     /// Lock the token to this child customer (MSSP).
     #[arg(long, env = "FALCON_MEMBER_CID")]
     member_cid: Option<String>,
     /// The API's base URL, e.g. http://127.0.0.1:8080 for a local Talon (wins over --cloud).
-    #[arg(long, env = "FALCON_BASE_URL")]
+    #[arg(long, env = "FALCON_BASE_URL", global = true)]
     base_url: Option<String>,
     /// A Falcon cloud: us-1, us-2, us-3, eu-1, us-gov-1, us-gov-2, or auto. A commercial cloud follows the
     /// API to the client's own region (308 or X-Cs-Region); a gov cloud must be named; --base-url never moves.
-    #[arg(long, env = "FALCON_CLOUD", default_value = "us-1")]
+    #[arg(long, env = "FALCON_CLOUD", default_value = "us-1", global = true)]
     cloud: String,
 }
 
