@@ -40,6 +40,7 @@ suite!(
     concurrent_policy_changes_all_apply_and_refusals_write_nothing,
     audit_log_pages_newest_first_and_ignores_repeats,
     audited_writes_store_their_entry_only_when_they_change_something,
+    clients_stored_under_legacy_scope_names_read_and_migrate_to_falcon_names,
 );
 
 /// A fresh database of `backend`, opened; `None` only when PostgreSQL was explicitly skipped.
@@ -538,4 +539,49 @@ async fn sqlite_a_change_waits_for_one_in_flight() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_a_change_waits_for_one_in_flight() {
     a_change_waits_for_one_in_flight(Backend::Postgres).await
+}
+
+/// A client stored before the scope catalogue took Falcon's names (`sample-uploads`, `ioa-exclusions`)
+/// reads back with the Falcon names at once, and migration 0003 rewrites the stored row, leaving a name
+/// that merely ends like a legacy one (`self-service-ioa-exclusions`) alone.
+async fn clients_stored_under_legacy_scope_names_read_and_migrate_to_falcon_names(backend: Backend) {
+    let Some((db, store)) = fresh(backend).await else { return };
+    let cid = store.default_customer().await.expect("cid");
+    let stored = client(&cid, vec![]);
+    store.create_client(&stored).await.expect("create");
+    let legacy = r#"["devices:read","ioa-exclusions:write","sample-uploads:read","self-service-ioa-exclusions:read"]"#;
+    let select = "SELECT scopes FROM api_clients WHERE client_id = $1";
+    let update = "UPDATE api_clients SET scopes = $1 WHERE client_id = $2";
+    let migration = match backend {
+        Backend::Sqlite => include_str!("../migrations/sqlite/0003_falcon_scope_names.sql"),
+        Backend::Postgres => include_str!("../migrations/postgres/0003_falcon_scope_names.sql"),
+    };
+    let expected: ScopeSet =
+        ["devices:read", "self-service-ioa-exclusions:write", "samplestore:read", "self-service-ioa-exclusions:read"]
+            .iter()
+            .map(|s| Scope::parse(s).expect("scope"))
+            .collect();
+    let raw = match backend {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&db.url).await.expect("connect");
+            sqlx::query(update).bind(legacy).bind(stored.id.as_str()).execute(&pool).await.expect("legacy row");
+            let read = store.client(&stored.id).await.expect("read").expect("client");
+            assert_eq!(read.scopes, expected, "legacy names read as Falcon's before the migration");
+            sqlx::raw_sql(migration).execute(&pool).await.expect("migration");
+            sqlx::query_scalar::<_, String>(select).bind(stored.id.as_str()).fetch_one(&pool).await.expect("row")
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&db.url).await.expect("connect");
+            sqlx::query(update).bind(legacy).bind(stored.id.as_str()).execute(&pool).await.expect("legacy row");
+            let read = store.client(&stored.id).await.expect("read").expect("client");
+            assert_eq!(read.scopes, expected, "legacy names read as Falcon's before the migration");
+            sqlx::raw_sql(migration).execute(&pool).await.expect("migration");
+            sqlx::query_scalar::<_, String>(select).bind(stored.id.as_str()).fetch_one(&pool).await.expect("row")
+        }
+    };
+    assert_eq!(
+        raw,
+        r#"["devices:read","self-service-ioa-exclusions:write","samplestore:read","self-service-ioa-exclusions:read"]"#
+    );
+    assert_eq!(store.client(&stored.id).await.expect("read").expect("client").scopes, expected);
 }
