@@ -187,8 +187,20 @@ async function scopeGrid(selected) {
     ['read', 'write'].map((access) => h('td', {},
       h('input', { type: 'checkbox', id: `scope-${r}-${access}`, value: `${r}:${access}`, checked: chosen.has(`${r}:${access}`),
         'aria-label': `${LABELS[r] ?? r}: ${access === 'read' ? 'Read' : 'Write'}` })))));
+  // The catalogue has over a hundred resources: a filter narrows the grid to the ones named, and keeps
+  // every row with a ticked box in view, so a filter never hides what the client will hold.
+  const filter = h('input', { type: 'search', id: 'scope-filter', placeholder: 'Filter scopes, e.g. host', 'aria-label': 'Filter scopes',
+    oninput: () => {
+      const wanted = filter.value.trim().toLowerCase();
+      for (const row of rows) {
+        const name = row.querySelector('th').textContent.toLowerCase();
+        const ticked = row.querySelector('input:checked') !== null;
+        row.hidden = wanted !== '' && !name.includes(wanted) && !ticked;
+      }
+    } });
   return h('fieldset', { class: 'scopes' },
     h('legend', {}, 'API scopes'),
+    h('label', { class: 'scope-filter' }, filter),
     h('div', { class: 'table-wrap' },
       h('table', { class: 'grid' },
         h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Scope'), h('th', { scope: 'col' }, 'Read'), h('th', { scope: 'col' }, 'Write'))),

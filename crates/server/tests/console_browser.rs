@@ -239,6 +239,25 @@ async fn console_manages_a_client_end_to_end_in_chromium() {
     b.type_into("name", XSS_NAME).await;
     b.type_into("description", "<img src=x onerror=alert(2)> nightly").await;
     b.click("scope-devices-read").await;
+    // The filter narrows the grid to what is named, keeping ticked rows in view.
+    b.type_into("scope-filter", "host-gr").await;
+    let shown = |id: &'static str| {
+        let client = b.client.clone();
+        async move {
+            let script = format!("return document.getElementById('{id}').closest('tr').hidden;");
+            client.execute(&script, vec![]).await.expect("script") == json!(false)
+        }
+    };
+    assert!(shown("scope-host-group-read").await, "a matching row is shown");
+    assert!(!shown("scope-mssp-read").await, "a row the filter does not name is hidden");
+    assert!(shown("scope-devices-read").await, "a ticked row stays in view");
+    b.client
+        .execute(
+            "const f = document.getElementById('scope-filter'); f.value = ''; f.dispatchEvent(new Event('input'));",
+            vec![],
+        )
+        .await
+        .expect("clear the filter");
     b.click("scope-devices-write").await;
     b.shot("desktop-03-create").await;
     b.click("save").await;
