@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod openapi;
+pub mod openapi_catalogue;
 pub mod routes;
 pub mod state;
 pub mod tls;

@@ -315,6 +315,11 @@ pub fn document() -> Value {
         let item = paths.entry(o.path().to_owned()).or_insert_with(|| json!({}));
         item[o.method()] = entry;
     }
+    // The rest of the Falcon API, as the catalogue describes it: routed, guarded, answered with 501.
+    for (path, method, entry) in crate::openapi_catalogue::not_emulated() {
+        let item = paths.entry(path).or_insert_with(|| json!({}));
+        item[method] = entry;
+    }
     json!({
         "openapi": "3.0.3",
         "info": { "title": "Talon", "version": env!("CARGO_PKG_VERSION"),

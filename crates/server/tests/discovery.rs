@@ -191,8 +191,13 @@ async fn the_openapi_document_lists_every_route_and_the_router_serves_each() {
         let status = h.send(request.expect("request")).await.status;
         assert!(status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED, "{op:?}: {status}");
     }
+    // And the rest of the catalogue, each route once, answered with 501.
+    let not_emulated = talon_server::openapi_catalogue::not_emulated();
+    for (path, method, _) in &not_emulated {
+        assert_eq!(doc["paths"][path][method]["x-talon-answer"], "501", "{method} {path}");
+    }
     assert_eq!(
-        documented,
+        documented + not_emulated.len(),
         doc["paths"].as_object().expect("paths").values().map(|p| p.as_object().expect("ops").len()).sum::<usize>()
     );
     assert_eq!(

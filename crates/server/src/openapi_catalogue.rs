@@ -1,0 +1,212 @@
+//! The OpenAPI entries of the Falcon catalogue's operations that this server does not emulate: each as the
+//! catalogue describes it (parameters with their types, array styles, enums, bounds and patterns; a JSON or
+//! form body), with the bearer scope the guard checks and the answers it can give (401, 403, 429, 501).
+//! Tagged `x-talon-answer: 501`, so tools can leave them out (the schemathesis run does).
+
+use serde_json::{json, Map, Value};
+use talon_wire::catalogue::{catalogue, ArrayFormat, Location, Operation, Param, ParamType};
+
+use crate::routes::falcon::{answer, Answer};
+
+/// `(path, lowercase method, entry)` for every catalogue operation answered with 501, one per route (a
+/// route with several operation IDs lists the others under `x-talon-operation-ids`).
+pub fn not_emulated() -> Vec<(String, &'static str, Value)> {
+    let c = catalogue();
+    c.operations()
+        .iter()
+        .filter(|o| answer(o) == Answer::NotImplemented)
+        .filter(|o| c.on_route(o.method, &o.path).next().is_some_and(|first| first.id == o.id))
+        .map(|o| (openapi_path(o), o.method.lowercase(), entry(o)))
+        .collect()
+}
+
+/// The route with every placeholder named (FalconPy's anonymous `{}` takes its path parameter's name).
+pub fn openapi_path(op: &Operation) -> String {
+    let mut names = op.placeholders().into_iter();
+    op.path
+        .split('/')
+        .map(|segment| {
+            if segment.starts_with('{') && segment.ends_with('}') {
+                format!("{{{}}}", names.next().unwrap_or("param"))
+            } else {
+                segment.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn entry(op: &Operation) -> Value {
+    let ids: Vec<&str> = catalogue().on_route(op.method, &op.path).map(|o| o.id.as_str()).collect();
+    let scope = op.scope.map(|s| s.to_string()).unwrap_or_default();
+    let mut e = json!({
+        "operationId": op.id,
+        "summary": format!("{} ({}): not emulated by this server", op.id, op.collection),
+        "tags": [op.collection],
+        "x-talon-answer": "501",
+        "x-talon-scope-known": op.scope_known,
+        "security": [{ "bearer": [scope] }],
+        "responses": {
+            "401": { "description": "access denied, invalid bearer token" },
+            "403": { "description": "access denied, authorization failed (scope or IP allow-list)" },
+            "429": { "description": "Rate limited; X-Ratelimit-Retryafter holds the epoch second to retry at" },
+            "501": { "description": "This Falcon operation is not emulated by this server (Falcon envelope)" }
+        }
+    });
+    if ids.len() > 1 {
+        e["x-talon-operation-ids"] = json!(ids);
+    }
+    if !op.aliases.is_empty() {
+        e["x-talon-aliases"] = json!(op.aliases);
+    }
+    let parameters: Vec<Value> = op
+        .params
+        .iter()
+        // OpenAPI ignores a header parameter named Authorization: the security scheme says it.
+        .filter(|p| matches!(p.location, Location::Query | Location::Path | Location::Header))
+        .filter(|p| !p.name.eq_ignore_ascii_case("authorization"))
+        .map(parameter)
+        .collect();
+    if !parameters.is_empty() {
+        e["parameters"] = json!(parameters);
+    }
+    if let Some(body) = request_body(op) {
+        e["requestBody"] = body;
+    }
+    e
+}
+
+fn parameter(p: &Param) -> Value {
+    let mut v = json!({
+        "name": p.name,
+        "in": p.location.as_str(),
+        "required": p.required || p.location == Location::Path,
+        "schema": schema(p),
+    });
+    if p.is_array() {
+        v["style"] = json!("form");
+        v["explode"] = json!(p.array_format != Some(ArrayFormat::Csv));
+    }
+    v
+}
+
+/// The JSON schema of a parameter's value, from the catalogue's facts.
+fn schema(p: &Param) -> Value {
+    let mut s = Map::new();
+    let kind = |k: ParamType| match k {
+        ParamType::File => json!({ "type": "string", "format": "binary" }),
+        other => json!({ "type": other.as_str() }),
+    };
+    match p.kind {
+        Some(ParamType::Array) => {
+            s.insert("type".into(), json!("array"));
+            s.insert("items".into(), kind(p.items.unwrap_or(ParamType::String)));
+        }
+        Some(k) => {
+            if let Value::Object(m) = kind(k) {
+                s.extend(m);
+            }
+        }
+        None => {}
+    }
+    let numbers = [("minimum", p.minimum), ("maximum", p.maximum)];
+    for (key, value) in numbers {
+        if let Some(n) = value {
+            s.insert(key.into(), json!(n));
+        }
+    }
+    let counts = [
+        ("minLength", p.min_length),
+        ("maxLength", p.max_length),
+        ("minItems", p.min_items),
+        ("maxItems", p.max_items),
+    ];
+    for (key, value) in counts {
+        if let Some(n) = value {
+            s.insert(key.into(), json!(n));
+        }
+    }
+    if let Some(pattern) = &p.pattern {
+        s.insert("pattern".into(), json!(pattern));
+    }
+    if !p.allowed.is_empty() {
+        if p.is_array() {
+            if let Some(Value::Object(items)) = s.get_mut("items") {
+                items.insert("enum".into(), json!(p.allowed));
+            }
+        } else {
+            s.insert("enum".into(), json!(p.allowed));
+        }
+    }
+    if let Some(default) = &p.default {
+        s.insert("default".into(), default.clone());
+    }
+    if let Some(format) = &p.format {
+        s.entry("format").or_insert_with(|| json!(format));
+    }
+    Value::Object(s)
+}
+
+/// A JSON body (`in: body`), or a form of the `formData` parameters (multipart when one is a file).
+fn request_body(op: &Operation) -> Option<Value> {
+    if let Some(body) = op.params.iter().find(|p| p.location == Location::Body) {
+        return Some(json!({
+            "required": body.required,
+            "content": { "application/json": { "schema": {} } }
+        }));
+    }
+    let fields: Vec<&Param> = op.params.iter().filter(|p| p.location == Location::FormData).collect();
+    if fields.is_empty() {
+        return None;
+    }
+    let media = if op.takes_file() { "multipart/form-data" } else { "application/x-www-form-urlencoded" };
+    let properties: Map<String, Value> = fields.iter().map(|p| (p.name.clone(), schema(p))).collect();
+    let required: Vec<&str> = fields.iter().filter(|p| p.required).map(|p| p.name.as_str()).collect();
+    let mut schema = json!({ "type": "object", "properties": properties });
+    if !required.is_empty() {
+        schema["required"] = json!(required);
+    }
+    Some(json!({ "required": !required.is_empty(), "content": { media: { "schema": schema } } }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_not_emulated_route_has_one_entry_with_named_placeholders() {
+        let entries = not_emulated();
+        assert!(entries.len() >= 1500, "{} entries", entries.len());
+        let mut seen = std::collections::HashSet::new();
+        for (path, method, e) in &entries {
+            assert!(!path.contains("{}"), "{path}");
+            assert!(seen.insert((path.clone(), *method)), "{method} {path} twice");
+            assert_eq!(e["x-talon-answer"], "501");
+            // Each placeholder is declared as a path parameter.
+            for segment in path.split('/').filter(|s| s.starts_with('{')) {
+                let name = &segment[1..segment.len() - 1];
+                let declared = e["parameters"]
+                    .as_array()
+                    .is_some_and(|ps| ps.iter().any(|p| p["in"] == "path" && p["name"] == name));
+                assert!(declared, "{method} {path}: {name} is not declared");
+            }
+        }
+    }
+
+    #[test]
+    fn arrays_carry_their_style_and_bodies_their_media_type() {
+        let c = catalogue();
+        let groups = entry(c.get("getHostGroups").expect("getHostGroups"));
+        let ids = &groups["parameters"][0];
+        assert_eq!(
+            (ids["name"].as_str(), ids["style"].as_str(), ids["explode"].as_bool()),
+            (Some("ids"), Some("form"), Some(true))
+        );
+        assert_eq!(groups["security"][0]["bearer"][0], "host-group:read");
+        let create = entry(c.get("createHostGroups").expect("createHostGroups"));
+        assert!(create["requestBody"]["content"]["application/json"].is_object(), "{create}");
+        let upload =
+            c.operations().iter().find(|o| o.takes_file() && answer(o) == Answer::NotImplemented).expect("an upload");
+        assert!(entry(upload)["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"].is_object());
+    }
+}
