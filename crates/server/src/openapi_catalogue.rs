@@ -129,22 +129,41 @@ fn schema(p: &Param) -> Value {
     if let Some(pattern) = &p.pattern {
         s.insert("pattern".into(), json!(pattern));
     }
-    if !p.allowed.is_empty() {
+    let value_kind =
+        if p.is_array() { p.items.unwrap_or(ParamType::String) } else { p.kind.unwrap_or(ParamType::String) };
+    let allowed: Vec<Value> = p.allowed.iter().filter_map(|v| typed(v, value_kind)).collect();
+    if !allowed.is_empty() {
         if p.is_array() {
             if let Some(Value::Object(items)) = s.get_mut("items") {
-                items.insert("enum".into(), json!(p.allowed));
+                items.insert("enum".into(), json!(allowed));
             }
         } else {
-            s.insert("enum".into(), json!(p.allowed));
+            s.insert("enum".into(), json!(allowed));
         }
     }
-    if let Some(default) = &p.default {
-        s.insert("default".into(), default.clone());
+    if let Some(default) = p.default.as_ref().filter(|_| !p.is_array()).and_then(|d| typed(d, value_kind)) {
+        s.insert("default".into(), default);
     }
     if let Some(format) = &p.format {
         s.entry("format").or_insert_with(|| json!(format));
     }
     Value::Object(s)
+}
+
+/// `value` as the JSON type `kind` says (FalconPy's data writes some integer defaults as text, `"0"`), or
+/// `None` when it is not one: a schema's own default must validate against it.
+fn typed(value: &Value, kind: ParamType) -> Option<Value> {
+    match (kind, value) {
+        (ParamType::Integer, Value::Number(n)) if n.is_i64() || n.is_u64() => Some(value.clone()),
+        (ParamType::Integer, Value::String(s)) => s.parse::<i64>().ok().map(Value::from),
+        (ParamType::Number, Value::Number(_)) => Some(value.clone()),
+        (ParamType::Number, Value::String(s)) => s.parse::<f64>().ok().map(Value::from),
+        (ParamType::Boolean, Value::Bool(_)) => Some(value.clone()),
+        (ParamType::Boolean, Value::String(s)) => s.parse::<bool>().ok().map(Value::from),
+        (ParamType::String | ParamType::File, Value::String(_)) => Some(value.clone()),
+        (ParamType::String, Value::Number(_) | Value::Bool(_)) => Some(Value::from(value.to_string())),
+        _ => None,
+    }
 }
 
 /// A JSON body (`in: body`), or a form of the `formData` parameters (multipart when one is a file).
@@ -191,6 +210,14 @@ mod tests {
                 assert!(declared, "{method} {path}: {name} is not declared");
             }
         }
+    }
+
+    #[test]
+    fn defaults_and_enums_take_the_parameter_type() {
+        assert_eq!(typed(&json!("0"), ParamType::Integer), Some(json!(0)));
+        assert_eq!(typed(&json!("x"), ParamType::Integer), None);
+        assert_eq!(typed(&json!("true"), ParamType::Boolean), Some(json!(true)));
+        assert_eq!(typed(&json!(5), ParamType::String), Some(json!("5")));
     }
 
     #[test]
