@@ -47,8 +47,10 @@ impl Metrics {
         Metrics { registry, requests, latency, tokens_issued, auth_failures }
     }
 
+    /// Counts one request. The method label is one of a fixed set ([`method_label`]): a client may send any
+    /// token as a method, and each new label value would be a new series kept for ever.
     pub fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
-        self.requests.with_label_values(&[route, method, status_label(status)]).inc();
+        self.requests.with_label_values(&[route, method_label(method), status_label(status)]).inc();
         self.latency.with_label_values(&[route]).observe(seconds);
     }
 
@@ -65,6 +67,12 @@ impl Default for Metrics {
     fn default() -> Metrics {
         Metrics::new()
     }
+}
+
+/// The methods HTTP and the Falcon API use, as labels; anything else is `other`.
+pub fn method_label(method: &str) -> &'static str {
+    const KNOWN: &[&str] = &["GET", "POST", "PATCH", "PUT", "DELETE", "HEAD", "OPTIONS"];
+    KNOWN.iter().find(|m| **m == method).copied().unwrap_or("other")
 }
 
 /// Status codes as static labels (no allocation per request).
@@ -85,4 +93,24 @@ fn status_label(status: u16) -> &'static str {
         (503, "503"),
     ];
     KNOWN.iter().find(|(code, _)| *code == status).map_or("other", |(_, label)| label)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_methods_share_one_label() {
+        let metrics = Metrics::new();
+        for i in 0..100 {
+            metrics.observe("/healthz", &format!("ZZ{i}"), 405, 0.001);
+        }
+        metrics.observe("/healthz", "GET", 200, 0.001);
+        let text = metrics.render();
+        let series = text.lines().filter(|l| l.starts_with("talon_http_requests_total{")).count();
+        assert_eq!(series, 2, "{text}");
+        assert!(text.contains(r#"method="other""#) && !text.contains("ZZ1"), "{text}");
+        assert_eq!(method_label("PATCH"), "PATCH");
+        assert_eq!(method_label("patch"), "other");
+    }
 }
