@@ -1,5 +1,6 @@
 //! `talon`: run the Talon server, administer its API clients, and call the API (tokens, hosts, any route).
 
+mod call;
 mod clients;
 mod db;
 mod hosts;
@@ -49,6 +50,9 @@ enum Command {
         api: remote::ApiArgs,
         token: Option<String>,
     },
+    /// Run any operation of the Falcon API by its ID (arguments checked against the catalogue first) and
+    /// print the JSON answer.
+    Call(call::CallArgs),
     /// Call any API route with automatic authentication and print the JSON answer.
     Request {
         #[command(flatten)]
@@ -96,6 +100,7 @@ async fn main() -> std::process::ExitCode {
         Command::Keys(args) => keys::run(args).await,
         Command::Hosts(args) => hosts::run(args).await,
         Command::Ops(args) => ops::run(args),
+        Command::Call(args) => call::run(args).await,
         Command::Token { api } => remote::token(api).await,
         Command::Revoke { api, token } => remote::revoke(api, token).await,
         Command::Request { api, method, path, query, data } => remote::request(api, method, path, query, data).await,

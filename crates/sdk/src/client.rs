@@ -12,6 +12,7 @@ use serde::Serialize;
 use talon_wire::headers::{RATELIMIT_LIMIT, RATELIMIT_REMAINING, RATELIMIT_RETRY_AFTER, REGION};
 use talon_wire::token::{field, TokenResponse};
 
+use crate::args::{Payload, Prepared};
 use crate::cloud::Cloud;
 use crate::credentials::Credentials;
 use crate::error::{ApiError, Error, FailReason};
@@ -599,7 +600,14 @@ impl Client {
     /// An authenticated request to `path` (e.g. `/devices/queries/devices/v1`), on the host that issued
     /// the token.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        RequestBuilder { client: self.clone(), method, path: path.to_owned(), query: vec![], body: None }
+        RequestBuilder {
+            client: self.clone(),
+            method,
+            path: path.to_owned(),
+            query: vec![],
+            headers: vec![],
+            body: Payload::None,
+        }
     }
 }
 
@@ -732,7 +740,8 @@ pub struct RequestBuilder {
     method: Method,
     path: String,
     query: Vec<(String, String)>,
-    body: Option<Vec<u8>>,
+    headers: Vec<(String, String)>,
+    body: Payload,
 }
 
 impl RequestBuilder {
@@ -744,8 +753,17 @@ impl RequestBuilder {
 
     /// Sends `body` as JSON. A value that cannot be serialised is an [`Error::Config`].
     pub fn json<T: Serialize>(mut self, body: &T) -> Result<RequestBuilder, Error> {
-        self.body = Some(serde_json::to_vec(body).map_err(|e| Error::Config(format!("request body: {e}")))?);
+        self.body = Payload::Json(serde_json::to_vec(body).map_err(|e| Error::Config(format!("request body: {e}")))?);
         Ok(self)
+    }
+
+    /// The request a harness command was checked and encoded into: its path, query, headers and body.
+    pub(crate) fn prepared(mut self, prepared: Prepared) -> RequestBuilder {
+        self.path = prepared.path;
+        self.query = prepared.query;
+        self.headers = prepared.headers;
+        self.body = prepared.body;
+        self
     }
 
     /// Sends with a valid token and the client's [`RetryPolicy`]; on a 401, renews the token once and sends
@@ -818,9 +836,26 @@ impl RequestBuilder {
             .request(self.method.clone(), join(base, &self.path))
             .bearer_auth(token.expose_secret())
             .query(&self.query);
-        if let Some(body) = &self.body {
-            request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
+        for (name, value) in &self.headers {
+            request = request.header(name.as_str(), value.as_str());
         }
+        // Built anew for each attempt: a multipart form is consumed by sending it.
+        request = match &self.body {
+            Payload::None => request,
+            Payload::Json(body) => request.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone()),
+            Payload::Form(fields) => request.form(fields),
+            Payload::Multipart { fields, files } => {
+                let mut form = reqwest::multipart::Form::new();
+                for (name, value) in fields {
+                    form = form.text(name.clone(), value.clone());
+                }
+                for file in files {
+                    let part = reqwest::multipart::Part::bytes(file.bytes.clone()).file_name(file.file_name.clone());
+                    form = form.part(file.field.clone(), part);
+                }
+                request.multipart(form)
+            }
+        };
         request.send().await
     }
 }

@@ -4,6 +4,8 @@
 
 use talon_wire::envelope::{Envelope, ErrorItem};
 
+use crate::args::CallError;
+
 /// Why the API refused a request, or why the client could not make it.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -20,6 +22,12 @@ pub enum Error {
     /// Getting a token failed (possibly earlier: the client backs off instead of hammering the endpoint).
     #[error("login failed: {0}")]
     Login(FailReason),
+    /// A harness command named an operation the catalogue does not have (nothing was sent).
+    #[error("{0}")]
+    UnknownOperation(talon_wire::catalogue::UnknownOperation),
+    /// A harness command's arguments do not fit the operation (nothing was sent).
+    #[error("{0}")]
+    Call(CallError),
 }
 
 /// An error answer of the API.

@@ -1,5 +1,7 @@
-//! The "Uber" harness: any operation by its Falcon operation ID, or any route, answering status, headers
-//! and JSON body as they came (no error for a non-2xx status: the caller looks at `status`).
+//! The "Uber" harness: any operation of the catalogue by its Falcon operation ID (or a deprecated alias),
+//! its arguments checked and encoded as the catalogue says before anything is sent (see [`Args`]), or any
+//! route; the answer is status, headers and JSON body as they came (no error for a non-2xx status: the
+//! caller looks at `status`).
 //!
 //! ```no_run
 //! # async fn run(client: talon::Client) -> Result<(), talon::Error> {
@@ -13,11 +15,13 @@
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 use secrecy::ExposeSecret;
+use talon_wire::catalogue::catalogue;
 use talon_wire::operation;
 use talon_wire::token::field;
 
+use crate::args::{prepare, Args};
 use crate::client::{Client, RawAnswer, RequestBuilder};
-use crate::error::Error;
+use crate::error::{ApiError, Error};
 
 pub use talon_wire::operation::Operation;
 
@@ -35,32 +39,6 @@ fn http_method(method: operation::Method) -> Method {
         operation::Method::Delete => Method::DELETE,
         operation::Method::Put => Method::PUT,
         operation::Method::Head => Method::HEAD,
-    }
-}
-
-/// Arguments of a command: query parameters (repeat a name for lists, e.g. `ids`) and a JSON body.
-#[derive(Debug, Clone, Default)]
-pub struct Args {
-    query: Vec<(String, String)>,
-    body: Option<serde_json::Value>,
-}
-
-impl Args {
-    /// No parameters, no body.
-    pub fn new() -> Args {
-        Args::default()
-    }
-
-    /// Adds a query parameter; a name given again adds another value (`?ids=a&ids=b`).
-    pub fn query(mut self, name: &str, value: impl ToString) -> Args {
-        self.query.push((name.to_owned(), value.to_string()));
-        self
-    }
-
-    /// Sets the JSON body (sent with `Content-Type: application/json`).
-    pub fn body(mut self, body: serde_json::Value) -> Args {
-        self.body = Some(body);
-        self
     }
 }
 
@@ -83,6 +61,23 @@ impl std::fmt::Debug for CommandResult {
             .field("status", &self.status)
             .field("body", &"[not shown]")
             .finish_non_exhaustive()
+    }
+}
+
+impl CommandResult {
+    /// The body of a 2xx answer; any other status is the [`Error::Api`] it amounts to (status, the
+    /// envelope's messages, the trace ID).
+    pub fn ok(self) -> Result<serde_json::Value, Error> {
+        match self.error() {
+            Some(e) => Err(e),
+            None => Ok(self.body),
+        }
+    }
+
+    /// The [`Error::Api`] a non-2xx answer amounts to; `None` for a 2xx.
+    pub fn error(&self) -> Option<Error> {
+        let failed = !(200..300).contains(&self.status);
+        failed.then(|| Error::Api(Box::new(ApiError::read(self.status, &self.headers, self.text.clone()))))
     }
 }
 
@@ -109,12 +104,15 @@ impl Harness {
         Harness { client }
     }
 
-    /// Runs `operation_id` with `args`. `oauth2AccessToken` requests a token with the client's credentials
-    /// and answers it (as FalconPy's Uber class does; the harness's other calls keep using the client's own
-    /// cached token); `oauth2RevokeToken` revokes the token given as `args.query("token", ...)`.
+    /// Runs `operation_id` (an ID or deprecated alias; case matters) with `args`, after checking them
+    /// against the catalogue: an unknown operation is an [`Error::UnknownOperation`] naming the closest
+    /// IDs, a call that does not fit is an [`Error::Call`]; neither sends anything.
+    ///
+    /// `oauth2AccessToken` requests a token with the client's credentials and answers it (as FalconPy's
+    /// Uber class does; the harness's other calls keep using the client's own cached token);
+    /// `oauth2RevokeToken` revokes the token given as `args.query("token", ...)` with Basic credentials.
     pub async fn command(&self, operation_id: &str, args: Args) -> Result<CommandResult, Error> {
-        let op = operation::find(operation_id)
-            .ok_or_else(|| Error::Config(format!("unknown operation {operation_id:?}; use request() for any route")))?;
+        let op = catalogue().resolve(operation_id).map_err(Error::UnknownOperation)?;
         if op.id == operation::OAUTH2_ACCESS_TOKEN.as_str() {
             let c = self.client.credentials();
             let mut form = vec![
@@ -126,10 +124,12 @@ impl Harness {
             }
             self.form_post(&op.path, &form, false).await
         } else if op.id == operation::OAUTH2_REVOKE_TOKEN.as_str() {
-            let token = args.query.iter().find(|(n, _)| n == field::TOKEN).map(|(_, v)| v.clone()).unwrap_or_default();
+            let token = args.text(field::TOKEN).unwrap_or_default();
             self.form_post(&op.path, &[(field::TOKEN, token)], true).await
         } else {
-            send(self.client.request(http_method(op.method), &op.path), args).await
+            let prepared = prepare(op, &args).map_err(Error::Call)?;
+            let request = self.client.request(http_method(op.method), &op.path).prepared(prepared);
+            Ok(request.send_raw().await?.into())
         }
     }
 
@@ -153,12 +153,13 @@ impl Harness {
     }
 }
 
-/// Sends `request` with `args`, answering whatever status came back.
+/// Sends `request` with `args` unchecked (no operation to check them against): parameters in the query,
+/// lists repeated, answering whatever status came back.
 async fn send(mut request: RequestBuilder, args: Args) -> Result<CommandResult, Error> {
-    for (name, value) in &args.query {
-        request = request.query(name, value);
+    for (name, value) in args.unchecked_query() {
+        request = request.query(&name, value);
     }
-    if let Some(body) = &args.body {
+    if let Some(body) = args.json_body() {
         request = request.json(body)?;
     }
     Ok(request.send_raw().await?.into())

@@ -74,6 +74,7 @@
 
 mod answer;
 mod api_clients;
+mod args;
 mod client;
 mod cloud;
 mod credentials;
@@ -82,19 +83,22 @@ mod error;
 mod harness;
 mod hosts;
 mod oauth2;
+mod pager;
 
 pub use api_clients::{ApiClients, Page};
+pub use args::{Args, CallError, CallProblem};
 pub use client::{Client, ClientBuilder, RateLimit, RawAnswer, RequestBuilder, RetryPolicy, DEFAULT_RENEW_WINDOW};
 pub use cloud::Cloud;
 pub use credentials::Credentials;
 pub use cspm::CspmRegistration;
 pub use error::{ApiError, Error, FailReason, ForbiddenCause};
-pub use harness::{Args, CommandResult, Harness, Operation};
+pub use harness::{CommandResult, Harness, Operation};
 pub use hosts::{
     DeviceAction, DeviceIdPage, DeviceIdPages, HostQuery, Hosts, MAX_ACTION_IDS, MAX_GET_IDS, MAX_POST_IDS,
     MAX_QUERY_LIMIT,
 };
 pub use oauth2::{OAuth2, TokenStatus};
+pub use pager::{Pages, Paging};
 pub use talon_wire::catalogue::{catalogue, Catalogue};
 pub use talon_wire::device::{ActionResult, Device};
 pub use talon_wire::envelope::Pagination;

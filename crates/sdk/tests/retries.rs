@@ -1,6 +1,8 @@
 //! Retries and rate limits against a controllable test server: each route answers from a script, and
 //! counts the calls it got.
 
+mod common;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -153,9 +155,7 @@ async fn start() -> (String, Arc<Calls>) {
             get(|| async { answer(308, &[("location", "http://elsewhere.invalid/steal".to_owned())], String::new()) }),
         )
         .with_state(calls.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let base = common::serve_fake(app).await;
     (base, calls)
 }
 
@@ -313,9 +313,7 @@ async fn start_with_lifetime(expires_in: &'static str) -> (String, Arc<AtomicU32
         )
         .route("/ok", get(|| async { answer(200, &[], envelope(200, "[]")) }))
         .with_state(tokens.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let base = common::serve_fake(app).await;
     (base, tokens)
 }
 
@@ -346,9 +344,7 @@ async fn paging_through_a_server_that_ignores_offset_ends() {
                 answer(200, &[], body.into())
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let base = common::serve_fake(app).await;
     let hosts = talon::Hosts::new(client(&base));
     let all = tokio::time::timeout(Duration::from_secs(10), hosts.query_all(&talon::HostQuery::new()))
         .await

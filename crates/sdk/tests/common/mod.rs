@@ -72,3 +72,11 @@ impl TestServer {
             .expect("the tokens counter")
     }
 }
+
+/// Serves a scripted fake API on a loopback port; answers its base URL.
+pub async fn serve_fake(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    base
+}
