@@ -45,6 +45,12 @@
 //! non-2xx status is an answer, not an error); [`Harness::request`] runs any route. The catalogue is the
 //! same one the typed services and Talon's server are built from.
 //!
+//! [`Args`] are checked against the operation before anything is sent: an unknown operation is an
+//! [`Error::UnknownOperation`] naming the closest IDs; an unknown parameter, a missing one, a wrong type, a
+//! value outside an enum, bounds, length or pattern is an [`Error::Call`] ([`CallError`]). Lists are sent as
+//! the catalogue says (repeated, or comma-joined), path placeholders filled, bodies sent as JSON, form or
+//! multipart. [`Harness::all_pages`] follows every page in the operation's [`Paging`] style.
+//!
 //! ```no_run
 //! # async fn run(client: talon::Client) -> Result<(), talon::Error> {
 //! let harness = talon::Harness::new(client);
