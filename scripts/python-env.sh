@@ -26,6 +26,7 @@ REQUIREMENTS=(
     "crowdstrike-falconpy==1.6.6"
     "requests>=2.28,<3"
     "pyjwt[crypto]==2.10.1"
+    "schemathesis==4.32.5"
 )
 
 log() { printf 'python-env: %s\n' "$*" >&2; }

@@ -78,7 +78,8 @@ impl CustomerId {
     pub fn parse_lenient(raw: &str) -> Result<CustomerId, IdError> {
         let lower = raw.trim().to_ascii_lowercase();
         let bare = match lower.split_once('-') {
-            Some((cid, checksum)) if checksum.len() == 2 => cid,
+            // The console's checksum: two hex digits (anything else is not a CID).
+            Some((cid, checksum)) if checksum.len() == 2 && checksum.bytes().all(|b| b.is_ascii_hexdigit()) => cid,
             _ => lower.as_str(),
         };
         CustomerId::parse(bare)
@@ -104,6 +105,10 @@ mod tests {
         assert_eq!(CustomerId::parse_lenient(cid).expect("plain").as_str(), cid);
         assert_eq!(CustomerId::parse_lenient("0123456789ABCDEF0123456789ABCDEF-4A").expect("console").as_str(), cid);
         assert!(CustomerId::parse_lenient("nope").is_err());
+        assert!(
+            CustomerId::parse_lenient("0123456789ABCDEF0123456789ABCDEF-zz").is_err(),
+            "a checksum is two hex digits"
+        );
         assert!(CustomerId::parse("0123456789ABCDEF0123456789ABCDEF-4A").is_err());
     }
 

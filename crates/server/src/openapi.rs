@@ -1,5 +1,11 @@
 //! The OpenAPI 3.0 document of every route, served at `/openapi.json`.
 //!
+//! It describes each operation as the server checks it, so that a tool generating requests from it
+//! (schemathesis runs in the suite) finds no request the document calls valid refused, and none it calls
+//! invalid accepted: path parameters with their patterns, bounds, required bodies, `additionalProperties:
+//! false` where unknown fields are refused, the Basic scheme on revoke and introspect, every status an
+//! operation answers.
+//!
 //! Generated from [`OPERATIONS`], the table the router itself is built from: `router()` registers each
 //! handler by its operation ID and takes the method and path from this table, so a route cannot exist
 //! without its entry here (the lookup would fail at start, in every test), and the tests send every entry to
@@ -32,53 +38,104 @@ pub enum Route {
     Own { method: &'static str, path: &'static str },
 }
 
-/// One operation: route, Falcon-style operation ID, summary, authentication, inputs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One operation: route, Falcon-style operation ID, summary, authentication, inputs, answers.
+#[derive(Debug, Clone, Copy)]
 pub struct Operation {
     pub route: Route,
     pub id: &'static str,
     pub summary: &'static str,
     pub auth: Auth,
-    pub query: &'static [QueryParam],
+    pub params: &'static [Param],
     pub body: Option<RequestBody>,
+    /// The status of success.
+    pub success: u16,
+    /// The error statuses particular to the operation; those its authentication and inputs imply (401,
+    /// 403, 429; 400; 413, 415) are added by [`responses`].
+    pub errors: &'static [u16],
 }
 
-/// A query parameter. Schemas and examples are JSON text (consts cannot hold a `serde_json::Value`); the
-/// document parses them, and every test run builds the document.
+/// Where a parameter goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QueryParam {
+pub enum In {
+    Query,
+    Path,
+}
+
+impl In {
+    fn as_str(self) -> &'static str {
+        match self {
+            In::Query => "query",
+            In::Path => "path",
+        }
+    }
+}
+
+/// A query or path parameter. Schemas and examples are JSON text (consts cannot hold a `serde_json::Value`);
+/// the document parses them, and every test run builds the document.
+#[derive(Debug, Clone, Copy)]
+pub struct Param {
     pub name: &'static str,
+    pub location: In,
     pub required: bool,
     /// May be given more than once (`?ids=a&ids=b`): an array parameter, exploded.
     pub repeated: bool,
-    pub schema: &'static str,
+    /// An empty value (`?sort=`) is taken as none given.
+    pub empty_is_absent: bool,
+    pub schema: Schema,
     pub example: &'static str,
     pub description: &'static str,
 }
 
+/// A JSON schema: as text, or built when it depends on data (the scope catalogue).
+#[derive(Debug, Clone, Copy)]
+pub enum Schema {
+    Text(&'static str),
+    Built(fn() -> Value),
+}
+
+impl Schema {
+    fn value(self) -> Value {
+        match self {
+            Schema::Text(text) => parse(text),
+            Schema::Built(build) => build(),
+        }
+    }
+}
+
 /// A request body: its media type, schema and an example.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct RequestBody {
     pub media_type: &'static str,
-    pub schema: &'static str,
+    pub schema: Schema,
     pub example: &'static str,
 }
 
-const fn query(
-    name: &'static str,
-    schema: &'static str,
-    example: &'static str,
-    description: &'static str,
-) -> QueryParam {
-    QueryParam { name, required: false, repeated: false, schema, example, description }
+const fn query(name: &'static str, schema: &'static str, example: &'static str, description: &'static str) -> Param {
+    let schema = Schema::Text(schema);
+    Param {
+        name,
+        location: In::Query,
+        required: false,
+        repeated: false,
+        empty_is_absent: false,
+        schema,
+        example,
+        description,
+    }
 }
 
-impl QueryParam {
-    const fn required(self) -> QueryParam {
-        QueryParam { required: true, ..self }
+impl Param {
+    const fn empty_is_absent(self) -> Param {
+        Param { empty_is_absent: true, ..self }
     }
-    const fn repeated(self) -> QueryParam {
-        QueryParam { repeated: true, ..self }
+    const fn built(self, schema: fn() -> Value) -> Param {
+        Param { schema: Schema::Built(schema), ..self }
+    }
+    const fn required(self) -> Param {
+        Param { required: true, ..self }
+    }
+    const fn repeated(self) -> Param {
+        Param { repeated: true, ..self }
     }
 }
 
@@ -99,14 +156,20 @@ impl Operation {
         }
     }
 
-    const fn query(self, query: &'static [QueryParam]) -> Operation {
-        Operation { query, ..self }
+    const fn params(self, params: &'static [Param]) -> Operation {
+        Operation { params, ..self }
     }
-    const fn body(self, media_type: &'static str, schema: &'static str, example: &'static str) -> Operation {
+    const fn body(self, media_type: &'static str, schema: Schema, example: &'static str) -> Operation {
         Operation { body: Some(RequestBody { media_type, schema, example }), ..self }
     }
     const fn json_body(self, schema: &'static str, example: &'static str) -> Operation {
-        self.body(JSON, schema, example)
+        self.body(JSON, Schema::Text(schema), example)
+    }
+    const fn form(self, schema: &'static str, example: &'static str) -> Operation {
+        self.body(FORM, Schema::Text(schema), example)
+    }
+    const fn answers(self, success: u16, errors: &'static [u16]) -> Operation {
+        Operation { success, errors, ..self }
     }
 }
 
@@ -114,8 +177,25 @@ const JSON: &str = "application/json";
 const FORM: &str = "application/x-www-form-urlencoded";
 const EXAMPLE_DEVICE_ID: &str = "0123456789abcdef0123456789abcdef";
 const IDS_BODY: &str = r#"{"type": "object", "required": ["ids"], "properties": {"ids": {"type": "array",
-    "minItems": 1, "maxItems": 5000, "items": {"type": "string", "minLength": 1}}}}"#;
+    "minItems": 1, "maxItems": 5000, "items": {"type": "string", "pattern": "^[0-9A-Za-z_-]{1,64}$"}}}}"#;
 const IDS_EXAMPLE: &str = r#"{"ids": ["0123456789abcdef0123456789abcdef"]}"#;
+
+/// The `{id}` of the API-client routes: a client ID, 32 lowercase hex digits (anything else is a 400).
+const CLIENT_ID: Param = Param {
+    name: "id",
+    location: In::Path,
+    required: true,
+    repeated: false,
+    empty_is_absent: false,
+    schema: Schema::Text(r#"{"type": "string", "pattern": "^[0-9a-f]{32}$"}"#),
+    example: "0123456789abcdef0123456789abcdef",
+    description: "The API client's ID",
+};
+/// `offset` and `limit` of the admin lists (limit 1 to `MAX_PAGE`, 500).
+const PAGING: &[Param] = &[
+    query("offset", r#"{"type": "integer", "minimum": 0, "maximum": 18446744073709551615}"#, "0", "Index of the first"),
+    query("limit", r#"{"type": "integer", "minimum": 1, "maximum": 500}"#, "100", "How many (default 100)"),
+];
 
 const fn op(
     method: &'static str,
@@ -124,7 +204,12 @@ const fn op(
     summary: &'static str,
     auth: Auth,
 ) -> Operation {
-    Operation { route: Route::Own { method, path }, id, summary, auth, query: &[], body: None }
+    bare(Route::Own { method, path }, id, summary, auth)
+}
+
+/// An operation without inputs that answers 200.
+const fn bare(route: Route, id: &'static str, summary: &'static str, auth: Auth) -> Operation {
+    Operation { route, id, summary, auth, params: &[], body: None, success: 200, errors: &[] }
 }
 
 /// An emulated Falcon operation: ID, method, path and scope from talon-wire's table (which the SDK calls
@@ -135,56 +220,70 @@ const fn falcon(o: wire::OperationId, scope: Option<Scope>, summary: &'static st
         Some(scope) => Auth::Bearer(scope),
         None => Auth::Client,
     };
-    Operation { route: Route::Falcon(o), id: o.as_str(), summary, auth, query: &[], body: None }
+    bare(Route::Falcon(o), o.as_str(), summary, auth)
 }
 
 /// Every route of the server.
 pub const OPERATIONS: &[Operation] = &[
-    falcon(wire::OAUTH2_ACCESS_TOKEN, None, "Issue an access token for client credentials").body(
-        FORM,
-        r#"{"type": "object", "properties": {
+    falcon(wire::OAUTH2_ACCESS_TOKEN, None, "Issue an access token for client credentials")
+        .form(
+            r#"{"type": "object", "properties": {
             "client_id": {"type": "string", "description": "Required unless given in a Basic header"},
             "client_secret": {"type": "string", "description": "Required unless given in a Basic header"},
             "member_cid": {"type": "string", "description": "Lock the token to a child customer (MSSP)"},
-            "grant_type": {"type": "string", "enum": ["client_credentials"]}}}"#,
-        r#"{"client_id": "0123456789abcdef0123456789abcdef",
+            "grant_type": {"type": "string", "enum": ["client_credentials", ""],
+                "description": "Empty or absent: client_credentials"}},
+            "additionalProperties": {"type": "string"}}"#,
+            r#"{"client_id": "0123456789abcdef0123456789abcdef",
             "client_secret": "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123"}"#,
-    ),
-    falcon(wire::OAUTH2_REVOKE_TOKEN, None, "Revoke one of the caller's tokens").body(
-        FORM,
-        r#"{"type": "object", "required": ["token"], "properties": {
-            "token": {"type": "string"}, "client_id": {"type": "string"}}}"#,
-        r#"{"token": "eyJ..."}"#,
-    ),
-    op("post", INTROSPECT_PATH, "oauth2IntrospectToken", "RFC 7662: describe one of the caller's tokens", Auth::Client)
-        .body(
-            FORM,
-            r#"{"type": "object", "required": ["token"], "properties": {"token": {"type": "string"},
-                "client_id": {"type": "string"}, "client_secret": {"type": "string"}}}"#,
+        )
+        .answers(201, &[308]),
+    falcon(wire::OAUTH2_REVOKE_TOKEN, None, "Revoke one of the caller's tokens")
+        .form(
+            r#"{"type": "object", "required": ["token"], "properties": {
+            "token": {"type": "string", "minLength": 1}},
+            "additionalProperties": {"type": "string"},
+            "description": "client_id may be given too: the Basic header's client ID"}"#,
             r#"{"token": "eyJ..."}"#,
-        ),
+        )
+        .answers(200, &[]),
+    op("post", INTROSPECT_PATH, "oauth2IntrospectToken", "RFC 7662: describe one of the caller's tokens", Auth::Client)
+        .form(
+            r#"{"type": "object", "required": ["token"], "properties": {"token": {"type": "string", "minLength": 1}},
+                "additionalProperties": {"type": "string"},
+                "description": "The client authenticates with Basic, or with client_id and client_secret in the form"}"#,
+            r#"{"token": "eyJ..."}"#,
+        )
+        .answers(200, &[401]),
     op("get", JWKS_PATH, "oauth2Jwks", "The public keys that verify access tokens", Auth::None),
     op("get", METADATA_PATH, "oauth2Metadata", "RFC 8414 server metadata", Auth::None),
-    falcon(wire::QUERY_DEVICES_BY_FILTER, Some(Scope::DEVICES_READ), "Search hosts with FQL, sorted and paged").query(
+    falcon(wire::QUERY_DEVICES_BY_FILTER, Some(Scope::DEVICES_READ), "Search hosts with FQL, sorted and paged").params(
         &[
-            query("offset", r#"{"type": "integer", "minimum": 0}"#, "0", "Index of the first ID"),
-            query("limit", r#"{"type": "integer", "minimum": 1, "maximum": 5000}"#, "100", "Most IDs (default 100)"),
-            query("sort", r#"{"type": "string"}"#, "hostname.asc", "field.asc or field.desc, on any device field"),
-            query("filter", r#"{"type": "string"}"#, "platform_name:'Windows'", "FQL"),
+            query("offset", r#"{"type": "integer", "minimum": 0, "maximum": 18446744073709551615}"#, "0", "Index of the first ID")
+                .empty_is_absent(),
+            query("limit", r#"{"type": "integer", "minimum": 1, "maximum": 5000}"#, "100", "Most IDs (default 100)")
+                .empty_is_absent(),
+            query("sort", "{}", "hostname.asc", "field.asc or field.desc (field alone: ascending)")
+                .built(device_sorts)
+                .empty_is_absent(),
+            query("filter", r#"{"type": "string"}"#, "platform_name:'Windows'", "FQL").empty_is_absent(),
         ],
     ),
-    falcon(wire::GET_DEVICE_DETAILS_V2, Some(Scope::DEVICES_READ), "Details of up to 100 hosts").query(&[query(
-        "ids",
-        r#"{"type": "array", "minItems": 1, "maxItems": 100, "items": {"type": "string", "minLength": 1}}"#,
-        EXAMPLE_DEVICE_ID,
-        "Device IDs; unknown ones are left out of the answer",
-    )
-    .required()
-    .repeated()]),
+    falcon(wire::GET_DEVICE_DETAILS_V2, Some(Scope::DEVICES_READ), "Details of up to 100 hosts")
+        .params(&[query(
+            "ids",
+            r#"{"type": "array", "minItems": 1, "maxItems": 100, "items": {"type": "string", "pattern": "^[0-9A-Za-z_-]{1,64}$"}}"#,
+            EXAMPLE_DEVICE_ID,
+            "Device IDs; unknown ones are left out of the answer",
+        )
+        .required()
+        .repeated()])
+        .answers(200, &[404]),
     falcon(wire::POST_DEVICE_DETAILS_V2, Some(Scope::DEVICES_READ), "Details of up to 5000 hosts")
-        .json_body(IDS_BODY, IDS_EXAMPLE),
+        .json_body(IDS_BODY, IDS_EXAMPLE)
+        .answers(200, &[404]),
     falcon(wire::PERFORM_ACTION_V2, Some(Scope::DEVICES_WRITE), "Contain, lift containment, hide or unhide hosts")
-        .query(&[query(
+        .params(&[query(
             "action_name",
             r#"{"type": "string", "enum": ["contain", "lift_containment", "hide_host", "unhide_host"]}"#,
             "contain",
@@ -193,84 +292,184 @@ pub const OPERATIONS: &[Operation] = &[
         .required()])
         .json_body(
             r#"{"type": "object", "required": ["ids"], "properties": {"ids": {"type": "array",
-            "minItems": 1, "maxItems": 100, "items": {"type": "string", "minLength": 1}}}}"#,
+            "minItems": 1, "maxItems": 100, "items": {"type": "string", "pattern": "^[0-9A-Za-z_-]{1,64}$"}}}}"#,
             IDS_EXAMPLE,
-        ),
-    falcon(wire::GET_CSPM_POLICY_SETTINGS, Some(Scope::CSPM_READ), "CSPM policy settings").query(&[
-        query("service", r#"{"type": "string"}"#, "S3", "Cloud service, e.g. EC2, S3, IAM"),
-        query("policy-id", r#"{"type": "integer", "minimum": 0}"#, "4", "One policy"),
-        query("cloud-platform", r#"{"type": "string", "enum": ["aws", "azure", "gcp"]}"#, "aws", "Cloud"),
+        )
+        .answers(202, &[404]),
+    falcon(wire::GET_CSPM_POLICY_SETTINGS, Some(Scope::CSPM_READ), "CSPM policy settings").params(&[
+        query("service", r#"{"type": "string"}"#, "S3", "Cloud service, e.g. EC2, S3, IAM").empty_is_absent(),
+        query("policy-id", r#"{"type": "integer", "minimum": 0, "maximum": 4294967295}"#, "4", "One policy")
+            .empty_is_absent(),
+        query("cloud-platform", r#"{"type": "string", "enum": ["aws", "azure", "gcp"]}"#, "aws", "Cloud")
+            .empty_is_absent(),
     ]),
-    falcon(wire::UPDATE_CSPM_POLICY_SETTINGS, Some(Scope::CSPM_WRITE), "Change CSPM policy settings").json_body(
-        r#"{"type": "object", "required": ["resources"], "properties": {"resources": {"type": "array",
+    falcon(wire::UPDATE_CSPM_POLICY_SETTINGS, Some(Scope::CSPM_WRITE), "Change CSPM policy settings")
+        .json_body(
+            r#"{"type": "object", "required": ["resources"], "properties": {"resources": {"type": "array",
             "minItems": 1, "maxItems": 100, "items": {"type": "object", "required": ["policy_id"], "properties": {
                 "policy_id": {"type": "integer", "minimum": 0},
                 "enabled": {"type": "boolean"},
                 "severity": {"type": "string", "enum": ["informational", "low", "medium", "high", "critical"]},
                 "regions": {"type": "array", "items": {"type": "string"}},
                 "tag_excluded": {"type": "boolean"}}}}}}"#,
-        r#"{"resources": [{"policy_id": 4, "enabled": false, "severity": "high"}]}"#,
-    ),
-    op(
-        "get",
-        admin::CLIENTS,
-        "ListApiClients",
-        "API clients, paged (offset, limit)",
-        Auth::Bearer(Scope::API_CLIENTS_READ),
-    ),
+            r#"{"resources": [{"policy_id": 4, "enabled": false, "severity": "high"}]}"#,
+        )
+        .answers(200, &[404]),
+    op("get", admin::CLIENTS, "ListApiClients", "API clients, paged", Auth::Bearer(Scope::API_CLIENTS_READ)).params(PAGING),
     op(
         "post",
         admin::CLIENTS,
         "CreateApiClient",
         "Create an API client; the answer holds its secret, shown this once",
         Auth::Bearer(Scope::API_CLIENTS_WRITE),
-    ),
-    op("get", admin::CLIENT, "GetApiClient", "One API client", Auth::Bearer(Scope::API_CLIENTS_READ)),
+    )
+    .body(JSON, Schema::Built(admin_schema::create), r#"{"name": "ci", "scopes": ["devices:read"]}"#)
+    .answers(201, &[]),
+    op("get", admin::CLIENT, "GetApiClient", "One API client", Auth::Bearer(Scope::API_CLIENTS_READ))
+        .params(&[CLIENT_ID])
+        .answers(200, &[404]),
     op(
         "patch",
         admin::CLIENT,
         "UpdateApiClient",
         "Change an API client's name, description, scopes, member CIDs, allow-list or enabled state",
         Auth::Bearer(Scope::API_CLIENTS_WRITE),
-    ),
+    )
+    .params(&[CLIENT_ID])
+    .body(JSON, Schema::Built(admin_schema::update), r#"{"enabled": false}"#)
+    .answers(200, &[404, 409]),
     op(
         "delete",
         admin::CLIENT,
         "DeleteApiClient",
         "Delete an API client; its tokens are refused at once",
         Auth::Bearer(Scope::API_CLIENTS_WRITE),
-    ),
+    )
+    .params(&[CLIENT_ID])
+    .answers(200, &[404, 409]),
     op(
         "post",
         admin::RESET_SECRET,
         "ResetApiClientSecret",
         "Replace an API client's secret (shown this once); the old one and its tokens stop working",
         Auth::Bearer(Scope::API_CLIENTS_WRITE),
-    ),
+    )
+    .params(&[CLIENT_ID])
+    .answers(200, &[404]),
     op(
         "post",
         admin::REVOKE_TOKENS,
         "RevokeApiClientTokens",
         "Refuse every token an API client holds",
         Auth::Bearer(Scope::API_CLIENTS_WRITE),
-    ),
-    op(
-        "get",
-        admin::AUDIT,
-        "ListAuditEvents",
-        "The audit log, newest first, paged (offset, limit)",
-        Auth::Bearer(Scope::API_CLIENTS_READ),
-    ),
+    )
+    .params(&[CLIENT_ID])
+    .answers(200, &[404]),
+    op("get", admin::AUDIT, "ListAuditEvents", "The audit log, newest first, paged", Auth::Bearer(Scope::API_CLIENTS_READ))
+        .params(PAGING),
     op("get", "/console", "consoleIndex", "The web console (sign in with an admin client)", Auth::None),
     op("get", "/console/app.js", "consoleApp", "The web console's views", Auth::None),
     op("get", "/console/api.js", "consoleApi", "The web console's API calls", Auth::None),
     op("get", "/console/console.css", "consoleStyle", "The web console's styles", Auth::None),
     op("get", "/console/scopes.json", "consoleScopes", "The scope catalogue's resources, for the console", Auth::None),
     op("get", "/healthz", "healthz", "Liveness", Auth::None),
-    op("get", "/readyz", "readyz", "Readiness: the store answers", Auth::None),
+    op("get", "/readyz", "readyz", "Readiness: the store answers", Auth::None).answers(200, &[503]),
     op("get", "/metrics", "metrics", "Prometheus metrics", Auth::None),
     op("get", "/openapi.json", "openapi", "This document", Auth::None),
 ];
+
+/// `sort` of `QueryDevicesByFilter`: a sortable field, alone or with `.asc`, `.desc`, `|asc`, `|desc`.
+fn device_sorts() -> Value {
+    let sorts: Vec<String> = talon_emulator::host::SortField::names()
+        .into_iter()
+        .flat_map(|f| ["", ".asc", ".desc", "|asc", "|desc"].map(|suffix| format!("{f}{suffix}")))
+        .collect();
+    json!({"type": "string", "enum": sorts})
+}
+
+/// The bodies of the API-client routes, as `talon_auth::admin` checks them (names, descriptions, scopes of
+/// the catalogue, CIDs, networks); unknown fields are refused (`deny_unknown_fields`).
+mod admin_schema {
+    use serde_json::{json, Map, Value};
+    use talon_wire::scope::LEGACY_RESOURCES;
+    use talon_wire::Scope;
+
+    /// What `str::trim` removes: Unicode White_Space (spelled out: a regex `\s` differs by engine).
+    const WS: &str = r"\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+    /// Unicode control characters (`char::is_control`).
+    const CONTROL: &str = r"\u0000-\u001f\u007f-\u009f";
+
+    /// Not blank once trimmed, no control character inside, at most 128 characters.
+    fn name() -> Value {
+        let inner = format!("[^{CONTROL}]");
+        let edge = format!("[^{WS}{CONTROL}]");
+        json!({"type": "string", "minLength": 1, "maxLength": 128,
+               "pattern": format!("^[{WS}]*{edge}(?:{inner}*{edge})?[{WS}]*$")})
+    }
+
+    /// At most 1024 characters; tabs and line breaks are the only control characters allowed.
+    fn description() -> Value {
+        json!({"type": "string", "maxLength": 1024,
+               "pattern": r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"})
+    }
+
+    /// Every scope of the catalogue, and the earlier names still accepted.
+    fn scopes() -> Value {
+        let mut names: Vec<String> = Scope::all().map(|s| s.to_string()).collect();
+        for (old, _) in LEGACY_RESOURCES {
+            names.extend(["read", "write"].map(|access| format!("{old}:{access}")));
+        }
+        json!({"type": "array", "minItems": 1, "items": {"type": "string", "enum": names}})
+    }
+
+    /// A CID: 32 hex digits, with or without the console's `-XX` checksum.
+    fn cid() -> Value {
+        json!({"type": "string", "pattern": "^[0-9a-fA-F]{32}(-[0-9a-fA-F]{2})?$"})
+    }
+
+    /// An IP address, or an IPv4 network in CIDR form.
+    fn network() -> Value {
+        let octet = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])";
+        json!({"anyOf": [
+            {"type": "string", "format": "ipv4"},
+            {"type": "string", "format": "ipv6"},
+            {"type": "string", "pattern": format!("^({octet}\\.){{3}}{octet}/(3[0-2]|[12]?[0-9])$")}
+        ]})
+    }
+
+    fn properties() -> Map<String, Value> {
+        Map::from_iter([
+            ("name".to_owned(), name()),
+            ("description".to_owned(), description()),
+            ("scopes".to_owned(), scopes()),
+            ("member_cids".to_owned(), json!({"type": "array", "maxItems": 256, "items": cid()})),
+            ("allowed_ips".to_owned(), json!({"type": "array", "maxItems": 256, "items": network()})),
+            ("enabled".to_owned(), json!({"type": "boolean"})),
+        ])
+    }
+
+    /// `schema` that also takes `null` (which the server reads as the field not given).
+    fn nullable(mut schema: Value) -> Value {
+        schema["nullable"] = json!(true);
+        schema
+    }
+
+    pub fn create() -> Value {
+        let mut properties = properties();
+        properties.insert("cid".to_owned(), nullable(cid()));
+        json!({"type": "object", "additionalProperties": false, "required": ["name", "scopes"], "properties": properties})
+    }
+
+    /// Every field optional, `null` meaning unchanged; at least one given a value (else there is nothing to
+    /// change: a 400).
+    pub fn update() -> Value {
+        let fields = properties();
+        let one_given: Vec<Value> =
+            fields.iter().map(|(k, v)| json!({"required": [k], "properties": {k.as_str(): v.clone()}})).collect();
+        let properties: Map<String, Value> = fields.into_iter().map(|(k, v)| (k, nullable(v))).collect();
+        json!({"type": "object", "additionalProperties": false, "properties": properties, "anyOf": one_given})
+    }
+}
 
 /// The path of an operation, for the router. Panics on an unknown ID: a programming error that every test
 /// run would show at once.
@@ -293,23 +492,26 @@ pub fn document() -> Value {
     for o in OPERATIONS {
         let security = match o.auth {
             Auth::None => json!([]),
-            Auth::Bearer(scope) => json!([{ "bearer": [scope.to_string()] }]),
-            // Basic, or client_id/client_secret as form fields (which OpenAPI 3.0 cannot name as a scheme).
-            Auth::Client => json!([{ "basic": [] }, {}]),
+            Auth::Bearer(scope) => json!([{ "oauth2": [scope.to_string()] }]),
+            // The token endpoint takes Basic, or client_id and client_secret as form fields (which OpenAPI
+            // 3.0 cannot name as a scheme); revocation and introspection are described with Basic.
+            Auth::Client if o.id == wire::OAUTH2_ACCESS_TOKEN.as_str() => json!([{ "basic": [] }, {}]),
+            Auth::Client => json!([{ "basic": [] }]),
         };
         let mut entry = json!({
             "operationId": o.id,
             "summary": o.summary,
             "security": security,
-            "responses": responses(o.auth),
+            "responses": responses(o),
         });
-        if !o.query.is_empty() {
-            entry["parameters"] = o.query.iter().map(parameter).collect();
+        if !o.params.is_empty() {
+            entry["parameters"] = o.params.iter().map(parameter).collect();
         }
         if let Some(body) = o.body {
             entry["requestBody"] = json!({
-                "required": true,
-                "content": { body.media_type: { "schema": parse(body.schema), "example": parse(body.example) } }
+                // Basic credentials alone make a token request.
+                "required": o.id != wire::OAUTH2_ACCESS_TOKEN.as_str(),
+                "content": { body.media_type: { "schema": body.schema.value(), "example": parse(body.example) } }
             });
         }
         let item = paths.entry(o.path().to_owned()).or_insert_with(|| json!({}));
@@ -320,24 +522,29 @@ pub fn document() -> Value {
         let item = paths.entry(path).or_insert_with(|| json!({}));
         item[method] = entry;
     }
+    let scopes: Map<String, Value> =
+        Scope::all().map(|s| (s.to_string(), json!(format!("Falcon scope {s}")))).collect();
     json!({
         "openapi": "3.0.3",
         "info": { "title": "Talon", "version": env!("CARGO_PKG_VERSION"),
                   "description": "A Falcon-compatible OAuth2 authorization server with an emulated Falcon API." },
         "paths": paths,
         "components": { "securitySchemes": {
-            "bearer": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT" },
-            "basic": { "type": "http", "scheme": "basic",
-                       "description": "Or client_id and client_secret as form fields of the request body" }
+            "oauth2": { "type": "oauth2", "description": "A bearer token from the client-credentials grant",
+                        "flows": { "clientCredentials": { "tokenUrl": wire::OAUTH2_ACCESS_TOKEN.path(), "scopes": scopes } } },
+            "basic": { "type": "http", "scheme": "basic", "description": "The API client's ID and secret" }
         }}
     })
 }
 
-fn parameter(p: &QueryParam) -> Value {
+fn parameter(p: &Param) -> Value {
     let mut entry = json!({
-        "name": p.name, "in": "query", "required": p.required, "description": p.description,
-        "schema": parse(p.schema),
+        "name": p.name, "in": p.location.as_str(), "required": p.required, "description": p.description,
+        "schema": p.schema.value(),
     });
+    if p.empty_is_absent {
+        entry["allowEmptyValue"] = json!(true);
+    }
     if p.repeated {
         entry["style"] = json!("form");
         entry["explode"] = json!(true);
@@ -353,28 +560,48 @@ fn parse(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("OpenAPI table holds bad JSON ({e}): {text}"))
 }
 
-fn responses(auth: Auth) -> Value {
-    let mut r = json!({
-        "200": { "description": "Success (201 for a new token, 202 for a host action)" },
-        "400": { "description": "Bad input, in the Falcon envelope" },
-        "429": { "description": "Rate limited; X-Ratelimit-Retryafter holds the epoch second to retry at" }
-    });
-    match auth {
-        Auth::Bearer(_) => {
-            r["401"] = json!({ "description": "access denied, invalid bearer token" });
-            r["403"] = json!({ "description": "access denied, authorization failed (scope or IP allow-list)" });
-            r["404"] = json!({ "description": "A named host, policy or API client does not exist" });
-            r["409"] = json!({ "description": "An admin client may not delete or disable itself" });
-            r["413"] = json!({ "description": "Body too large" });
-            r["415"] = json!({ "description": "Body is not JSON" });
-        }
-        Auth::Client => {
-            r["401"] = json!({ "description": "Client credentials refused (introspection)" });
-            r["403"] = json!({ "description": "Client credentials refused" });
-            r["413"] = json!({ "description": "Body too large" });
-            r["415"] = json!({ "description": "Body is not a form" });
-        }
+/// Every status `o` answers: its success, its own errors, and those its authentication and inputs imply.
+pub fn statuses(o: &Operation) -> Vec<u16> {
+    let mut codes = vec![o.success];
+    codes.extend_from_slice(o.errors);
+    match o.auth {
+        Auth::Bearer(_) => codes.extend([401, 403, 429]),
+        Auth::Client => codes.extend([400, 403, 429]),
         Auth::None => {}
     }
-    r
+    if !o.params.is_empty() || o.body.is_some() {
+        codes.push(400);
+    }
+    if o.body.is_some() {
+        codes.extend([413, 415]);
+    }
+    codes.sort_unstable();
+    codes.dedup();
+    codes
+}
+
+fn responses(o: &Operation) -> Value {
+    statuses(o).into_iter().map(|code| (code.to_string(), json!({ "description": describe(code, o.auth) }))).collect()
+}
+
+fn describe(code: u16, auth: Auth) -> &'static str {
+    match (code, auth) {
+        (200, _) => "Success",
+        (201, _) => "Created",
+        (202, _) => "Accepted: the action is under way",
+        (308, _) => "The API client belongs to another region: Location names its token endpoint",
+        (400, _) => "Bad input, in the Falcon envelope",
+        (401, Auth::Client) => "Client credentials refused",
+        (401, _) => "access denied, invalid bearer token",
+        (403, Auth::Client) => "Client credentials refused, or the source address is not allowed",
+        (403, _) => "access denied, authorization failed (scope or IP allow-list)",
+        (404, _) => "A named host, policy or API client does not exist",
+        (409, _) => "An admin client may not delete or disable itself, or take its own api-clients:write",
+        (413, _) => "Body too large",
+        (415, _) => "Body is not of the media type the operation takes",
+        (429, _) => "Rate limited; X-Ratelimit-Retryafter holds the epoch second to retry at",
+        (501, _) => "This Falcon operation is not emulated by this server (Falcon envelope)",
+        (503, _) => "The store does not answer",
+        _ => "See the status",
+    }
 }

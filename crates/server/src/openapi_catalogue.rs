@@ -45,7 +45,7 @@ fn entry(op: &Operation) -> Value {
         "tags": [op.collection],
         "x-talon-answer": "501",
         "x-talon-scope-known": op.scope_known,
-        "security": [{ "bearer": [scope] }],
+        "security": [{ "oauth2": [scope] }],
         "responses": {
             "401": { "description": "access denied, invalid bearer token" },
             "403": { "description": "access denied, authorization failed (scope or IP allow-list)" },
@@ -229,7 +229,7 @@ mod tests {
             (ids["name"].as_str(), ids["style"].as_str(), ids["explode"].as_bool()),
             (Some("ids"), Some("form"), Some(true))
         );
-        assert_eq!(groups["security"][0]["bearer"][0], "host-group:read");
+        assert_eq!(groups["security"][0]["oauth2"][0], "host-group:read");
         let create = entry(c.get("createHostGroups").expect("createHostGroups"));
         assert!(create["requestBody"]["content"]["application/json"].is_object(), "{create}");
         let upload =

@@ -270,6 +270,16 @@ async fn containment_changes_state_and_refuses_bad_requests_whole() {
     let unknown = "f".repeat(32);
     let reply = h.send(bearer_json_post(CONTAIN, &token, &format!(r#"{{"ids":["{unknown}"]}}"#))).await;
     assert_envelope_error(&reply, StatusCode::NOT_FOUND, &format!("no such device: {unknown}"));
+    // An ID outside the documented shape (1 to 64 letters, digits, - or _) is a 400, not a lookup.
+    for bad in ["a b".to_owned(), "x".repeat(65), "ü".to_owned()] {
+        let body = serde_json::json!({ "ids": [bad] }).to_string();
+        let reply = h.send(bearer_json_post(CONTAIN, &token, &body)).await;
+        assert_envelope_error(
+            &reply,
+            StatusCode::BAD_REQUEST,
+            "ids must hold device IDs: 1 to 64 letters, digits, - or _",
+        );
+    }
 
     let path = "/devices/entities/devices-actions/v2";
     let body = format!(r#"{{"ids":["{host}"]}}"#);

@@ -122,6 +122,10 @@ async fn introspection_answers_only_about_the_callers_live_tokens() {
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     let missing = h.send(introspect(Some(c.basic()), "")).await;
     assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    let anonymous = h.send(introspect(None, &format!("token={fresh}"))).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED, "no credentials at all: RFC 7662's 401");
+    let half = h.send(introspect(None, &format!("client_id={}&token={fresh}", c.id()))).await;
+    assert_eq!(half.status, StatusCode::BAD_REQUEST, "an ID without its secret is a malformed request");
 }
 
 #[tokio::test]
@@ -187,7 +191,8 @@ async fn the_openapi_document_lists_every_route_and_the_router_serves_each() {
         documented += 1;
         // Sent as documented (without credentials or body), the router knows the route and the method:
         // whatever the answer, it is not 404 or 405.
-        let request = Request::builder().method(op.method().to_uppercase().as_str()).uri(op.path()).body(Body::empty());
+        let uri = op.path().replace("{id}", "0123456789abcdef0123456789abcdef");
+        let request = Request::builder().method(op.method().to_uppercase().as_str()).uri(uri).body(Body::empty());
         let status = h.send(request.expect("request")).await.status;
         assert!(status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED, "{op:?}: {status}");
     }
@@ -201,7 +206,7 @@ async fn the_openapi_document_lists_every_route_and_the_router_serves_each() {
         doc["paths"].as_object().expect("paths").values().map(|p| p.as_object().expect("ops").len()).sum::<usize>()
     );
     assert_eq!(
-        doc["paths"]["/devices/entities/devices-actions/v2"]["post"]["security"][0]["bearer"][0],
+        doc["paths"]["/devices/entities/devices-actions/v2"]["post"]["security"][0]["oauth2"][0],
         "devices:write"
     );
     // A method the document does not list is not served.
@@ -212,13 +217,19 @@ async fn the_openapi_document_lists_every_route_and_the_router_serves_each() {
 /// The request an operation's documented examples make: its query parameters and body, with `token`.
 fn documented_request(op: &talon_server::openapi::Operation, token: &str, leave_out: Option<&str>) -> Request<Body> {
     use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+    use talon_server::openapi::In;
     let query: Vec<String> = op
-        .query
+        .params
         .iter()
-        .filter(|p| Some(p.name) != leave_out)
+        .filter(|p| p.location == In::Query && Some(p.name) != leave_out)
         .map(|p| format!("{}={}", p.name, utf8_percent_encode(p.example, NON_ALPHANUMERIC)))
         .collect();
-    let uri = if query.is_empty() { op.path().to_owned() } else { format!("{}?{}", op.path(), query.join("&")) };
+    let path = op
+        .params
+        .iter()
+        .filter(|p| p.location == In::Path)
+        .fold(op.path().to_owned(), |path, p| path.replace(&format!("{{{}}}", p.name), p.example));
+    let uri = if query.is_empty() { path } else { format!("{path}?{}", query.join("&")) };
     let request = Request::builder()
         .method(op.method().to_uppercase().as_str())
         .uri(uri)
@@ -238,14 +249,15 @@ async fn documented_inputs_are_what_the_router_accepts() {
     let mut checked = 0;
     for op in OPERATIONS {
         let Auth::Bearer(scope) = op.auth else { continue };
-        if op.query.is_empty() && op.body.is_none() {
+        if op.params.is_empty() && op.body.is_none() {
             continue;
         }
         let entry = &doc["paths"][op.path()][op.method()];
-        assert_eq!(entry["parameters"].as_array().map_or(0, Vec::len), op.query.len(), "{}", op.id);
+        assert_eq!(entry["parameters"].as_array().map_or(0, Vec::len), op.params.len(), "{}", op.id);
         assert_eq!(entry["requestBody"].is_object(), op.body.is_some(), "{}", op.id);
 
-        let client = h.client(&[scope]).await;
+        // The creation example grants devices:read, which the caller must hold to give.
+        let client = h.client(&[scope, talon_wire::Scope::DEVICES_READ]).await;
         let token = h.token(&client).await;
         // The examples are valid input: success, or 404 where they name a host that does not exist.
         let reply = h.send(documented_request(op, &token, None)).await;
@@ -257,7 +269,12 @@ async fn documented_inputs_are_what_the_router_accepts() {
             String::from_utf8_lossy(&reply.body)
         );
         // Each required input, left out, is refused with a 400 (or 415 for a missing JSON body).
-        let required = op.query.iter().filter(|p| p.required).map(|p| p.name).chain(op.body.map(|_| "body"));
+        let required = op
+            .params
+            .iter()
+            .filter(|p| p.required && p.location == talon_server::openapi::In::Query)
+            .map(|p| p.name)
+            .chain(op.body.map(|_| "body"));
         for name in required {
             let reply = h.send(documented_request(op, &token, Some(name))).await;
             assert!(
@@ -269,7 +286,7 @@ async fn documented_inputs_are_what_the_router_accepts() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 6, "every emulated Falcon operation documents its inputs");
+    assert_eq!(checked, 14, "every emulated Falcon operation and admin route documents its inputs");
     // The OAuth2 endpoints document their forms.
     for path in ["/oauth2/token", "/oauth2/revoke", "/oauth2/introspect"] {
         let form = &doc["paths"][path]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"];

@@ -131,13 +131,25 @@ fn read_ids(headers: &HeaderMap, body: &[u8]) -> Result<Vec<String>, ApiError> {
     Ok(ids)
 }
 
-/// 1 to `max` non-empty IDs.
+/// Longest device ID taken (Falcon's are 32 hex digits): bounds the work and the URL of a full GET.
+pub const MAX_DEVICE_ID_CHARS: usize = 64;
+
+/// 1 to `max` IDs, each 1 to [`MAX_DEVICE_ID_CHARS`] letters, digits, `-` or `_` (as the OpenAPI
+/// document's pattern says).
 fn check_ids(ids: &[String], max: usize) -> Result<(), ApiError> {
     if ids.is_empty() || ids.len() > max {
         return Err(ApiError::bad_request(format!("ids must hold 1 to {max} device IDs")));
     }
     if ids.iter().any(|id| id.is_empty()) {
         return Err(ApiError::bad_request("ids must not hold an empty ID"));
+    }
+    let shaped = |id: &String| {
+        id.len() <= MAX_DEVICE_ID_CHARS && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    if !ids.iter().all(shaped) {
+        return Err(ApiError::bad_request(format!(
+            "ids must hold device IDs: 1 to {MAX_DEVICE_ID_CHARS} letters, digits, - or _"
+        )));
     }
     Ok(())
 }

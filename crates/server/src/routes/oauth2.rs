@@ -91,9 +91,14 @@ pub async fn revoke(
 
 /// RFC 7662 introspection, for the caller's own tokens only: anything else (unknown, malformed, expired,
 /// revoked, another client's, or a token its client no longer stands behind) is `{"active": false}`.
-/// The caller authenticates as at the token endpoint (Basic or form credentials).
+/// The caller authenticates as at the token endpoint (Basic or form credentials); a request with no
+/// credentials at all is a 401, as RFC 7662 has it for an unauthenticated introspection.
 pub async fn introspect(State(state): State<AppState>, request: OAuth2Request) -> Result<Response, ApiError> {
     let (ip, form) = (request.ip, &request.form);
+    let no_basic = matches!(request.basic, Ok(None) | Err(BasicError::NotBasic));
+    if no_basic && form.non_empty(field::CLIENT_ID).is_none() && form.non_empty(field::CLIENT_SECRET).is_none() {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "access denied, client credentials are required"));
+    }
     let (client_id, secret) = request.client_credentials()?;
     let caller = authenticate(&state, ip, client_id, secret, None)?.map_err(|denied| match denied {
         TokenDenied::IpNotAllowed => ApiError::authorization_failed("ip-not-allowed"),
