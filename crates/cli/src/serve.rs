@@ -23,6 +23,12 @@ pub struct ServeArgs {
     /// Seed this many demo hosts into each customer that has none (including customers added later).
     #[arg(long, env = "TALON_DEMO_HOSTS", default_value_t = 0)]
     demo_hosts: usize,
+    /// The URL clients reach this server by, e.g. https://auth.example.com behind a load balancer: the
+    /// tokens' issuer, and where discovery points (default: the listen address; never the request's Host).
+    /// Give every node the same one.
+    /// (Checked in `run`, not by clap, whose error would repeat the value, user info included.)
+    #[arg(long, env = "TALON_PUBLIC_URL")]
+    public_url: Option<String>,
     /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
     #[arg(long, env = "TALON_TLS_CERT", requires = "tls_key")]
     tls_cert: Option<std::path::PathBuf>,
@@ -72,9 +78,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let location = info.location().map(|l| l.to_string()).unwrap_or_default();
         tracing::error!(%location, "panic");
     }));
+    let public =
+        args.public_url.as_deref().map(public_url).transpose().map_err(|e| anyhow::anyhow!("--public-url: {e}"))?;
     let store = args.database.open().await?;
     let clock = Arc::new(SystemClock);
-    let config = Config {
+    let mut config = Config {
         region: args.region.clone(),
         limits: Limits {
             oauth2_per_ip: args.oauth2_rate,
@@ -98,6 +106,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         std::net::TcpListener::bind(&args.listen).with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?;
     let base_url = format!("{}://{address}", if tls.is_some() { "https" } else { "http" });
+    match public {
+        Some(url) => {
+            config.issuer = url.clone();
+            config.public_url = Some(url);
+        }
+        None => config.public_url = Some(base_url.clone()),
+    }
     create_first_admin(&*store, clock.now(), &base_url).await?;
     let state = AppState::new(store, config, clock).await.context("cannot load state from the store")?;
     let database = talon_store::redact_url(&args.database.url);
@@ -169,4 +184,17 @@ async fn shutdown_signal() {
         _ = terminate => {}
     }
     tracing::info!("shutting down");
+}
+
+/// `--public-url`: an http(s) URL with a host and no user info, query or fragment; kept without a trailing
+/// `/` (endpoints are appended to it).
+fn public_url(raw: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(raw).map_err(|e| format!("not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err("use http:// or https:// and a host, e.g. https://auth.example.com".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() || url.fragment().is_some() {
+        return Err("no user info, query or fragment: the URL endpoints are appended to".into());
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }

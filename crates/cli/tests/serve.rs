@@ -297,3 +297,39 @@ async fn ctrl_c_stops_gracefully_and_the_body_limit_is_a_flag() {
     let status = server.stop_with("INT");
     assert!(status.success(), "graceful exit on SIGINT: {status:?}");
 }
+
+/// Discovery as a client sending `Host: evil.example` sees it.
+async fn metadata_for_evil_host(base: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(format!("{base}/.well-known/oauth-authorization-server"))
+        .header("host", "evil.example")
+        .send()
+        .await
+        .expect("metadata")
+}
+
+#[tokio::test]
+async fn discovery_names_the_public_url_or_the_listen_address_never_the_host_header() {
+    let (_dir, db) = fresh_db();
+    let plain = Server::start(&db, &[]);
+    let m: serde_json::Value = metadata_for_evil_host(&plain.base_url).await.json().await.expect("JSON");
+    assert_eq!(m["token_endpoint"], format!("{}/oauth2/token", plain.base_url), "the listen address");
+    assert_eq!(m["issuer"], "talon", "the issuer stays as it was without --public-url");
+    assert!(!m.to_string().contains("evil.example"));
+    plain.stop();
+
+    let public = Server::start(&db, &["--public-url", "https://auth.example.com/"]);
+    let reply = metadata_for_evil_host(&public.base_url).await;
+    assert_eq!(reply.headers().get("cache-control").and_then(|v| v.to_str().ok()), Some("public, max-age=300"));
+    let m: serde_json::Value = reply.json().await.expect("JSON");
+    assert_eq!(m["issuer"], "https://auth.example.com", "the trailing / is dropped");
+    assert_eq!(m["jwks_uri"], "https://auth.example.com/oauth2/jwks");
+    public.stop();
+
+    for bad in ["ftp://auth.example.com", "https://auth.example.com/?x=1", "https://user:pw@auth.example.com", "auth"] {
+        let out = Command::new(BIN).args(["serve", "--database", &db, "--public-url", bad]).output().expect("run");
+        assert!(!out.status.success(), "{bad} accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("--public-url") && !stderr.contains("pw@"), "{bad}: {stderr}");
+    }
+}

@@ -47,8 +47,11 @@ impl Default for Limits {
 pub struct Config {
     /// Sent as `X-Cs-Region`. The default `local` is a name no SDK knows, so FalconPy keeps a custom base URL.
     pub region: String,
-    /// `iss` of issued tokens.
+    /// `iss` of issued tokens (and discovery's `issuer`).
     pub issuer: String,
+    /// The URL clients reach this server by, without a trailing `/`: discovery advertises its endpoints
+    /// under it (never under the request's `Host`, which the client chooses). `None`: `http://localhost`.
+    pub public_url: Option<String>,
     pub limits: Limits,
     pub auth_errors: AuthErrorMode,
     /// Demo hosts seeded into each customer that has none (0: none).
@@ -62,6 +65,7 @@ impl Default for Config {
         Config {
             region: "local".to_owned(),
             issuer: "talon".to_owned(),
+            public_url: None,
             limits: Limits::default(),
             auth_errors: AuthErrorMode::default(),
             demo_hosts: 0,

@@ -15,16 +15,26 @@ fn get(path: &str) -> Request<Body> {
 }
 
 #[tokio::test]
-async fn metadata_names_every_endpoint_at_the_host_the_client_used() {
-    let h = Harness::default().await;
+async fn metadata_names_every_endpoint_at_the_public_url_whatever_the_host_says() {
+    let public = "https://auth.example.com";
+    let config = talon_server::Config { issuer: public.into(), public_url: Some(public.into()), ..Default::default() };
+    let h = Harness::new(config).await;
+    // The request says it is for auth.example:8443 (see `get`); the answer names the configured URL only.
     let reply = h.send(get("/.well-known/oauth-authorization-server")).await;
     assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.headers.get("cache-control").and_then(|v| v.to_str().ok()), Some("public, max-age=300"));
     let m = reply.json();
-    assert_eq!(m["issuer"], "talon");
-    assert_eq!(m["token_endpoint"], "http://auth.example:8443/oauth2/token");
-    assert_eq!(m["revocation_endpoint"], "http://auth.example:8443/oauth2/revoke");
-    assert_eq!(m["introspection_endpoint"], "http://auth.example:8443/oauth2/introspect");
-    assert_eq!(m["jwks_uri"], "http://auth.example:8443/oauth2/jwks");
+    assert_eq!(m["issuer"], public);
+    assert_eq!(m["token_endpoint"], "https://auth.example.com/oauth2/token");
+    assert_eq!(m["revocation_endpoint"], "https://auth.example.com/oauth2/revoke");
+    assert_eq!(m["introspection_endpoint"], "https://auth.example.com/oauth2/introspect");
+    assert_eq!(m["jwks_uri"], "https://auth.example.com/oauth2/jwks");
+    assert!(!String::from_utf8_lossy(&reply.body).contains("auth.example:8443"), "the Host header is never echoed");
+    let c = h.client(&[Scope::DEVICES_READ]).await;
+    let token = h.token(&c).await;
+    let keys = jwks_keys(&h.send(get("/oauth2/jwks")).await);
+    let claims = verify_as(&keys, &token, public).expect("verifies with the public URL as issuer");
+    assert_eq!(claims["iss"], public);
     assert_eq!(m["grant_types_supported"], serde_json::json!(["client_credentials"]));
     assert!(m["scopes_supported"].as_array().expect("scopes").contains(&serde_json::json!("devices:read")));
 }
@@ -35,12 +45,17 @@ fn jwks_keys(reply: &Reply) -> Vec<jsonwebtoken::jwk::Jwk> {
 }
 
 fn verify_with(jwks: &[jsonwebtoken::jwk::Jwk], token: &str) -> Result<serde_json::Value, String> {
+    verify_as(jwks, token, "talon")
+}
+
+/// The token's claims if a key of `jwks` signed it and its `iss` is `issuer`.
+fn verify_as(jwks: &[jsonwebtoken::jwk::Jwk], token: &str, issuer: &str) -> Result<serde_json::Value, String> {
     let kid = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?.kid.ok_or("no kid")?;
     let jwk = jwks.iter().find(|k| k.common.key_id.as_deref() == Some(kid.as_str())).ok_or("kid not in JWKS")?;
     let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
     validation.validate_exp = false; // the harness clock is not the wall clock
-    validation.set_issuer(&["talon"]);
+    validation.set_issuer(&[issuer]);
     jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation).map(|d| d.claims).map_err(|e| e.to_string())
 }
 

@@ -2,18 +2,25 @@
 //! endpoints and verify its tokens offline.
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use talon_wire::discovery::{Jwk, JwkSet, ServerMetadata, INTROSPECT_PATH, JWKS_PATH};
 use talon_wire::scope::Scope;
 
 use crate::error::json_response;
 use crate::state::AppState;
 
-/// `GET /.well-known/oauth-authorization-server`. Endpoint URLs are built from the `Host` the client
-/// used, so they are right behind any name the server is reached by.
-pub async fn metadata(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let base = base_url(&headers);
+/// Where discovery points when no public URL is configured (in-process use; `talon serve` always sets one).
+const UNCONFIGURED_URL: &str = "http://localhost";
+
+/// How long a client may keep the metadata: it changes only when the server restarts with another URL.
+const METADATA_CACHE: &str = "public, max-age=300";
+
+/// `GET /.well-known/oauth-authorization-server`. Endpoint URLs are built from the configured public URL
+/// (`--public-url`, else the address `talon serve` listens on, `https` when it serves TLS), never from the
+/// request's `Host`: a client that sends `Host: evil.example` must not be told to send credentials there.
+pub async fn metadata(State(state): State<AppState>) -> Response {
+    let base = state.config().public_url.as_deref().unwrap_or(UNCONFIGURED_URL);
     let list = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
     let body = ServerMetadata {
         issuer: state.keyring().issuer().to_owned(),
@@ -29,7 +36,7 @@ pub async fn metadata(State(state): State<AppState>, headers: HeaderMap) -> Resp
         token_endpoint_auth_signing_alg_values_supported: vec![],
         scopes_supported: Scope::all().map(|s| s.to_string()).collect(),
     };
-    json_response(StatusCode::OK, &body)
+    ([(header::CACHE_CONTROL, METADATA_CACHE)], json_response(StatusCode::OK, &body)).into_response()
 }
 
 /// `GET /oauth2/jwks`: every verification key, newest first. Old keys stay until their last token has
@@ -38,14 +45,4 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
     let keyring = state.keyring();
     let keys = keyring.public_keys().iter().map(|(kid, x)| Jwk::ed25519(kid.clone(), x.clone())).collect();
     json_response(StatusCode::OK, &JwkSet { keys })
-}
-
-/// `http://<Host>` of the request (`localhost` when the header is missing or not printable).
-fn base_url(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
-        .unwrap_or("localhost");
-    format!("http://{host}")
 }
