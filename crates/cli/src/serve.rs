@@ -45,13 +45,15 @@ pub struct ServeArgs {
     /// Requests per minute per source IP on /oauth2/*.
     #[arg(long, default_value_t = Limits::default().oauth2_per_ip)]
     oauth2_rate: u32,
-    /// Failed client authentications per minute per source IP and per client ID.
+    /// Failed client authentications per minute of one client ID from one address (an address across
+    /// client IDs: ten times as many).
     #[arg(long, default_value_t = Limits::default().auth_failures)]
     auth_failure_rate: u32,
     /// Requests per minute per customer with a valid token.
     #[arg(long, default_value_t = Limits::default().api_per_customer)]
     api_rate: u32,
-    /// Requests per minute per source IP with a missing or invalid token.
+    /// Requests per minute per source IP with a missing or forged token (expired or revoked tokens of
+    /// this server: ten times as many).
     #[arg(long, default_value_t = Limits::default().bad_token_per_ip)]
     bad_token_rate: u32,
     /// Largest request body in bytes.

@@ -18,11 +18,13 @@ pub enum AuthErrorMode {
 pub struct Limits {
     /// Requests per minute per source IP on `/oauth2/*`.
     pub oauth2_per_ip: u32,
-    /// Failed client authentications per minute, per source IP and per client ID, before 429.
+    /// Failed client authentications per minute of one client ID from one address, before 429 (an address
+    /// across client IDs has ten times as many).
     pub auth_failures: u32,
     /// Requests per minute per customer with a valid token.
     pub api_per_customer: u32,
-    /// Requests per minute per source IP with a missing, malformed, expired or revoked token.
+    /// Requests per minute per source IP with a missing, malformed or forged token (expired or revoked
+    /// tokens of this server have ten times as many).
     pub bad_token_per_ip: u32,
     /// Largest request body accepted, in bytes (413 beyond).
     pub max_body_bytes: usize,

@@ -9,7 +9,7 @@ use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
-use talon_auth::{authorize_request, Principal, RequestDenied};
+use talon_auth::{authorize_request, Principal, RequestDenied, TokenError};
 use talon_wire::headers::POWERED_BY_GATEWAY;
 use talon_wire::Scope;
 
@@ -93,20 +93,27 @@ where
             return Err(ApiError::authorization_failed("missing-scope").powered_by(POWERED_BY_GATEWAY));
         };
         let ClientIp(ip) = ClientIp::from_request_parts(parts, &state).await?;
-        let refuse_token = || -> ApiError {
-            match state.limit_bad_token(ip) {
+        // A missing or forged token counts against the address's junk budget; one this server signed that
+        // has expired or been revoked against its own (see `AppState::limit_dead_token`).
+        let refuse = |limit: Result<(), ApiError>| -> ApiError {
+            match limit {
                 Ok(()) => ApiError::invalid_bearer(),
                 Err(too_many) => too_many.powered_by(POWERED_BY_GATEWAY),
             }
         };
+        let refuse_token = || refuse(state.limit_bad_token(ip));
+        let refuse_dead = || refuse(state.limit_dead_token(ip));
         let Some(token) = bearer_token(&parts.headers) else {
             return Err(refuse_token());
         };
-        let Ok(verified) = state.verify_token(token) else {
-            return Err(refuse_token());
+        let verified = match state.verify_token(token) {
+            Ok(verified) => verified,
+            // Expiry is checked after the signature: an expired token is one this server signed.
+            Err(TokenError::Expired) => return Err(refuse_dead()),
+            Err(_) => return Err(refuse_token()),
         };
         if state.is_revoked(&verified.jti) {
-            return Err(refuse_token());
+            return Err(refuse_dead());
         }
         let clients = state.clients();
         // The gateway answers these, as on the real API.
@@ -114,7 +121,7 @@ where
         let client = clients.get(&verified.client_id).map(Arc::as_ref);
         let principal = match authorize_request(client, &verified, ip, scope) {
             Ok(p) => p,
-            Err(RequestDenied::TokenNoLongerValid) => return Err(refuse_token()),
+            Err(RequestDenied::TokenNoLongerValid) => return Err(refuse_dead()),
             Err(RequestDenied::ScopeMissing) => return Err(gateway(ApiError::authorization_failed("missing-scope"))),
             Err(RequestDenied::IpNotAllowed) => return Err(gateway(ApiError::authorization_failed("ip-not-allowed"))),
         };

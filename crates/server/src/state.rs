@@ -57,11 +57,27 @@ struct Inner {
 
 struct Limiters {
     oauth2_per_ip: RateLimiter<IpAddr>,
+    /// Failures of one client ID from one address: the budget a guesser spends.
+    failures_per_pair: RateLimiter<(IpAddr, String)>,
+    /// Failures from one address across client IDs: a looser cap ([`ADDRESS_FAILURE_FACTOR`] times).
     failures_per_ip: RateLimiter<IpAddr>,
+    /// Failures of one client ID from any address.
     failures_per_client: RateLimiter<String>,
     api_per_customer: RateLimiter<CustomerId>,
     bad_token_per_ip: RateLimiter<IpAddr>,
+    dead_token_per_ip: RateLimiter<IpAddr>,
 }
+
+/// How many times the per-client failure budget one address has across client IDs. Behind a proxy or NAT
+/// many clients share an address: one party's wrong guesses must not lock the others' correct credentials
+/// out, yet an address trying many client IDs is still stopped.
+const ADDRESS_FAILURE_FACTOR: u32 = 10;
+
+/// How many times the junk-token budget an address has for tokens this server signed that have since
+/// expired or been revoked: such a token comes from a client that held credentials, and its 401 is what
+/// makes an SDK renew; junk tokens from others on the same address (a proxy, a NAT) must not turn it into
+/// a 429, on which SDKs wait instead.
+const DEAD_TOKEN_FACTOR: u32 = 10;
 
 /// The clients by ID, each shared so that looking one up copies nothing.
 pub type ClientMap = FastMap<ClientId, Arc<ApiClient>>;
@@ -146,10 +162,12 @@ impl AppState {
             verified: RwLock::new(VerifiedCache::default()),
             limiters: Limiters {
                 oauth2_per_ip: RateLimiter::new(l.oauth2_per_ip),
-                failures_per_ip: RateLimiter::new(l.auth_failures),
+                failures_per_pair: RateLimiter::new(l.auth_failures),
+                failures_per_ip: RateLimiter::new(l.auth_failures.saturating_mul(ADDRESS_FAILURE_FACTOR)),
                 failures_per_client: RateLimiter::new(l.auth_failures),
                 api_per_customer: RateLimiter::new(l.api_per_customer),
                 bad_token_per_ip: RateLimiter::new(l.bad_token_per_ip),
+                dead_token_per_ip: RateLimiter::new(l.bad_token_per_ip.saturating_mul(DEAD_TOKEN_FACTOR)),
             },
             hosts: RwLock::new(HostCache::default()),
             last_used: Mutex::new(HashMap::new()),
@@ -277,10 +295,11 @@ impl AppState {
         self.enforce(self.0.limiters.oauth2_per_ip.hit(&address_key(ip), self.now()))
     }
 
-    /// Refuses a credential check when this address has failed too often lately, or when this client ID
-    /// has and this address has failed at least once itself. So guessing is throttled per address and per
-    /// client, yet an integration that never failed is not locked out by someone else's failures with its
-    /// (public) client ID.
+    /// Refuses a credential check when this client ID has failed too often lately from this address, when
+    /// this address has failed too often across client IDs (a looser cap), or when this client ID has
+    /// failed too often anywhere and this address has failed with it at least once. So guessing is
+    /// throttled per address and per client, yet an integration is locked out neither by someone else's
+    /// failures with its (public) client ID elsewhere nor by other clients' failures from its own address.
     pub fn check_auth_failures(&self, ip: IpAddr, client_id: &str) -> Result<(), ApiError> {
         let now = self.now();
         let l = &self.0.limiters;
@@ -288,8 +307,12 @@ impl AppState {
         if !by_ip.allowed {
             return self.enforce(by_ip);
         }
+        let by_pair = l.failures_per_pair.peek(&(address_key(ip), failure_key(client_id)), now);
+        if !by_pair.allowed {
+            return self.enforce(by_pair);
+        }
         let by_client = l.failures_per_client.peek(&failure_key(client_id), now);
-        if !by_client.allowed && by_ip.remaining < by_ip.limit {
+        if !by_client.allowed && by_pair.remaining < by_pair.limit {
             return self.enforce(by_client);
         }
         Ok(())
@@ -298,15 +321,25 @@ impl AppState {
     pub fn record_auth_failure(&self, ip: IpAddr, client_id: &str) {
         self.0.metrics.auth_failures.inc();
         let now = self.now();
-        let by_ip = self.0.limiters.failures_per_ip.hit(&address_key(ip), now);
-        self.0.limiters.failures_per_client.hit(&failure_key(client_id), now);
-        // The failure that uses up the address's budget starts a burst: audited once, not per failure
-        // (the address is refused with 429 until the window ends).
-        if by_ip.allowed && by_ip.remaining == 0 {
-            let details =
-                format!("{} failed authentications within a minute; refused until {}", by_ip.limit, by_ip.resets_at);
+        let l = &self.0.limiters;
+        let by_pair = l.failures_per_pair.hit(&(address_key(ip), failure_key(client_id)), now);
+        let by_ip = l.failures_per_ip.hit(&address_key(ip), now);
+        l.failures_per_client.hit(&failure_key(client_id), now);
+        // The failure that uses up a budget starts a burst: audited once, not per failure, naming the
+        // client ID the failures named (the address's cap names the last one: they named many).
+        let burst = |status: &RateStatus, what: &str| {
+            let details = format!(
+                "{} failed authentications within a minute{what}; refused until {}",
+                status.limit, status.resets_at
+            );
             let entry = audit::actor(&failure_key(client_id), ip).entry(now, action::AUTH_FAILURE_BURST, None, details);
             self.0.pending_audit.lock().unwrap_or_else(|p| p.into_inner()).push(entry);
+        };
+        if by_pair.allowed && by_pair.remaining == 0 {
+            burst(&by_pair, "");
+        }
+        if by_ip.allowed && by_ip.remaining == 0 {
+            burst(&by_ip, " from this address across client IDs");
         }
     }
 
@@ -341,6 +374,12 @@ impl AppState {
 
     pub fn limit_bad_token(&self, ip: IpAddr) -> Result<(), ApiError> {
         self.enforce(self.0.limiters.bad_token_per_ip.hit(&address_key(ip), self.now()))
+    }
+
+    /// As [`AppState::limit_bad_token`], for a token this server signed that is expired, revoked or no
+    /// longer valid: its own budget (see [`DEAD_TOKEN_FACTOR`]).
+    pub fn limit_dead_token(&self, ip: IpAddr) -> Result<(), ApiError> {
+        self.enforce(self.0.limiters.dead_token_per_ip.hit(&address_key(ip), self.now()))
     }
 
     pub fn peek_bad_token_budget(&self, ip: IpAddr) -> RateStatus {

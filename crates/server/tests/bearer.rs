@@ -362,6 +362,36 @@ async fn bad_tokens_are_rate_limited_per_source_ip() {
     let c = h.client(&[Scope::DEVICES_READ]).await;
     let token = h.token(&c).await;
     assert_eq!(h.send(bearer_get(QUERY, &token)).await.status, StatusCode::OK);
+    // Nor is a token this server signed that has since been revoked or has expired: its 401 (on which
+    // an SDK renews) is not turned into 429 (on which it waits) by others' junk from the same address.
+    let revoked = h.token(&c).await;
+    let mut revoke = form_post("/oauth2/revoke", &format!("token={revoked}"));
+    revoke.headers_mut().insert("authorization", c.basic().parse().expect("header"));
+    assert_eq!(h.send(revoke).await.status, StatusCode::OK);
+    assert_invalid_bearer(&h.send(bearer_get(QUERY, &revoked)).await);
+    assert_eq!(h.send(bearer_get(QUERY, "bad")).await.status, StatusCode::TOO_MANY_REQUESTS, "junk still is");
+    // A new minute, the junk budget used up again, then the first token expires: still its 401.
+    h.clock.advance(1799);
+    for _ in 0..2 {
+        assert_eq!(h.send(bearer_get(QUERY, "bad")).await.status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(h.send(bearer_get(QUERY, "bad")).await.status, StatusCode::TOO_MANY_REQUESTS);
+    h.clock.advance(1);
+    assert_invalid_bearer(&h.send(bearer_get(QUERY, &token)).await);
+}
+
+#[tokio::test]
+async fn dead_tokens_have_a_budget_of_their_own() {
+    let limits = Limits { bad_token_per_ip: 1, ..Limits::default() };
+    let h = Harness::new(Config { limits, ..Config::default() }).await;
+    let c = h.client(&[Scope::DEVICES_READ]).await;
+    let token = h.token(&c).await;
+    h.clock.advance(1800);
+    // Ten times the junk budget of 1, then 429.
+    for _ in 0..10 {
+        assert_invalid_bearer(&h.send(bearer_get(QUERY, &token)).await);
+    }
+    assert_eq!(h.send(bearer_get(QUERY, &token)).await.status, StatusCode::TOO_MANY_REQUESTS);
 }
 
 #[tokio::test]

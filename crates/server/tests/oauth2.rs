@@ -271,6 +271,8 @@ async fn failed_authentications_are_throttled_per_ip_and_per_client() {
     let locked = h.send(form_post("/oauth2/token", &victim.form())).await;
     assert_envelope_error(&locked, StatusCode::TOO_MANY_REQUESTS, "API rate limit exceeded.");
     assert_eq!(locked.header("x-ratelimit-limit"), "2");
+    // Another client behind the same address (a proxy, a NAT) is not locked out by those failures.
+    assert_eq!(h.send(form_post("/oauth2/token", &bystander.form())).await.status, StatusCode::CREATED);
     // Per client: another address, once it has failed itself, is throttled for this client ID too...
     assert_eq!(h.send_from("127.0.0.9:1", form_post("/oauth2/token", &wrong)).await.status, StatusCode::FORBIDDEN);
     let elsewhere = h.send_from("127.0.0.9:1", form_post("/oauth2/token", &victim.form())).await;
@@ -283,6 +285,26 @@ async fn failed_authentications_are_throttled_per_ip_and_per_client() {
     assert_eq!(other.status, StatusCode::CREATED);
     h.clock.advance(60);
     assert_eq!(h.send(form_post("/oauth2/token", &victim.form())).await.status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn an_address_guessing_across_client_ids_meets_a_looser_cap() {
+    let limits = Limits { auth_failures: 2, oauth2_per_ip: 1000, ..Limits::default() };
+    let h = Harness::new(Config { limits, ..Config::default() }).await;
+    let bystander = h.client(&[]).await;
+    // Ten times the per-client budget, each failure naming another client ID: all 403, none 429.
+    for n in 0..20 {
+        let guess = format!("client_id={n:032x}&client_secret=wrong");
+        assert_eq!(h.send(form_post("/oauth2/token", &guess)).await.status, StatusCode::BAD_REQUEST, "{n}");
+    }
+    let capped = h.send(form_post("/oauth2/token", &bystander.form())).await;
+    assert_envelope_error(&capped, StatusCode::TOO_MANY_REQUESTS, "API rate limit exceeded.");
+    assert_eq!(capped.header("x-ratelimit-limit"), "20");
+    // Another address is not affected.
+    assert_eq!(
+        h.send_from("127.0.0.9:1", form_post("/oauth2/token", &bystander.form())).await.status,
+        StatusCode::CREATED
+    );
 }
 
 fn revoke_request(basic: Option<&str>, body: &str) -> Request<Body> {
