@@ -29,6 +29,12 @@ pub struct ServeArgs {
     /// (Checked in `run`, not by clap, whose error would repeat the value, user info included.)
     #[arg(long, env = "TALON_PUBLIC_URL")]
     public_url: Option<String>,
+    /// A network of the proxies or load balancers in front of this server (repeat, or comma-separate in
+    /// the variable): from a peer in one, the client's address is the rightmost X-Forwarded-For hop outside
+    /// them, for rate limits, allow-lists, audit and logs. Without it X-Forwarded-For is ignored, and
+    /// behind a proxy every client shares the proxy's address.
+    #[arg(long = "trusted-proxy", env = "TALON_TRUSTED_PROXIES", value_delimiter = ',', value_name = "CIDR")]
+    trusted_proxies: Vec<ipnet::IpNet>,
     /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
     #[arg(long, env = "TALON_TLS_CERT", requires = "tls_key")]
     tls_cert: Option<std::path::PathBuf>,
@@ -98,6 +104,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             AuthErrors::Uniform => AuthErrorMode::Uniform,
         },
         demo_hosts: args.demo_hosts,
+        trusted_proxies: args.trusted_proxies.clone(),
         ..Config::default()
     };
     let tls = match (&args.tls_cert, &args.tls_key) {

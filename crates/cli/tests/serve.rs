@@ -333,3 +333,42 @@ async fn discovery_names_the_public_url_or_the_listen_address_never_the_host_hea
         assert!(stderr.contains("--public-url") && !stderr.contains("pw@"), "{bad}: {stderr}");
     }
 }
+
+/// A token request as a proxy at 127.0.0.1 would forward it for `forwarded_for` (none: sent directly).
+async fn token_via(base: &str, id: &str, secret: &str, forwarded_for: Option<&str>) -> u16 {
+    let mut request = reqwest::Client::new()
+        .post(format!("{base}/oauth2/token"))
+        .form(&[("client_id", id), ("client_secret", secret)]);
+    if let Some(hops) = forwarded_for {
+        request = request.header("x-forwarded-for", hops);
+    }
+    request.send().await.expect("token request").status().as_u16()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_client_is_the_forwarded_address() {
+    let (_dir, db) = fresh_db();
+    let created = clients_json(
+        &db,
+        &["create", "--name", "lab", "--scope", "devices:read", "--allow-ip", "203.0.113.5/32", "--json"],
+    );
+    let (id, secret) = (created["client_id"].as_str().expect("id"), created["client_secret"].as_str().expect("secret"));
+
+    // Without --trusted-proxy the header means nothing: the peer (127.0.0.1) is outside the allow-list.
+    let direct = Server::start(&db, &[]);
+    assert_eq!(token_via(&direct.base_url, id, secret, Some("203.0.113.5")).await, 403);
+    direct.stop();
+
+    let proxied = Server::start(&db, &["--trusted-proxy", "127.0.0.0/8,::1/128", "--auth-failure-rate", "2"]);
+    let base = proxied.base_url.as_str();
+    assert_eq!(token_via(base, id, secret, Some("203.0.113.5")).await, 201, "the forwarded client is allowed");
+    assert_eq!(token_via(base, id, secret, None).await, 403, "the proxy itself is not");
+    assert_eq!(token_via(base, id, secret, Some("203.0.113.5, 198.51.100.1")).await, 403, "the proxy's hop counts");
+    // Failures count against the forwarded address: one client behind the proxy locks out only itself.
+    for _ in 0..2 {
+        assert_eq!(token_via(base, id, "wrong", Some("198.51.100.1")).await, 403);
+    }
+    assert_eq!(token_via(base, id, secret, Some("198.51.100.1")).await, 429);
+    assert_eq!(token_via(base, id, secret, Some("203.0.113.5")).await, 201);
+    proxied.stop();
+}

@@ -54,6 +54,9 @@ pub struct Config {
     /// The URL clients reach this server by, without a trailing `/`: discovery advertises its endpoints
     /// under it (never under the request's `Host`, which the client chooses). `None`: `http://localhost`.
     pub public_url: Option<String>,
+    /// Networks of the proxies in front of this server (`--trusted-proxy`): from a peer in one of them,
+    /// the client's address is the rightmost `X-Forwarded-For` hop outside them. Empty: no header trusted.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub limits: Limits,
     pub auth_errors: AuthErrorMode,
     /// Demo hosts seeded into each customer that has none (0: none).
@@ -68,6 +71,7 @@ impl Default for Config {
             region: "local".to_owned(),
             issuer: "talon".to_owned(),
             public_url: None,
+            trusted_proxies: vec![],
             limits: Limits::default(),
             auth_errors: AuthErrorMode::default(),
             demo_hosts: 0,

@@ -18,6 +18,9 @@ use axum::response::Response;
 use talon_auth::RateStatus;
 use talon_wire::headers;
 
+/// The header proxies append the address they saw to.
+const FORWARDED_FOR: &str = "x-forwarded-for";
+
 use crate::state::AppState;
 
 tokio::task_local! {
@@ -57,10 +60,21 @@ pub fn current() -> Arc<RequestContext> {
     CONTEXT.try_with(Arc::clone).unwrap_or_else(|_| Arc::new(RequestContext::new()))
 }
 
-/// The source address of the request, as the listener saw it (or as a test's `MockConnectInfo` says).
-/// No proxy header is trusted. Unknown (never with `serve`, whose listener always supplies it) reads as
-/// 0.0.0.0.
+/// The client's address, worked out once per request by [`middleware`] (see [`client_ip`]).
+#[derive(Debug, Clone, Copy)]
+struct ClientAddress(IpAddr);
+
+/// The client's address: as the middleware worked it out, else the peer's.
 pub fn peer_ip(extensions: &Extensions) -> IpAddr {
+    match extensions.get::<ClientAddress>() {
+        Some(ClientAddress(ip)) => *ip,
+        None => connection_ip(extensions),
+    }
+}
+
+/// The address of the connection's far end, as the listener saw it (or as a test's `MockConnectInfo`
+/// says). Unknown (never with `serve`, whose listener always supplies it) reads as 0.0.0.0.
+fn connection_ip(extensions: &Extensions) -> IpAddr {
     extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip())
@@ -68,10 +82,48 @@ pub fn peer_ip(extensions: &Extensions) -> IpAddr {
         .unwrap_or(IpAddr::from([0, 0, 0, 0]))
 }
 
+/// The client's address for rate limits, allow-lists, audit and logs. From a peer outside `trusted` (or
+/// with none trusted) it is the peer; from a trusted proxy it is the rightmost `X-Forwarded-For` hop that
+/// is not itself trusted (each proxy appends the address it saw, so only the hops trusted proxies added
+/// are believed; what the client wrote further left is not). A hop that does not read as an address
+/// ends the walk at the last trusted hop before it.
+pub fn client_ip(peer: IpAddr, forwarded_for: &[&str], trusted: &[ipnet::IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(&ip.to_canonical()));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let hops = forwarded_for.iter().rev().flat_map(|header| header.rsplit(',')).map(str::trim);
+    let mut client = peer;
+    for hop in hops {
+        let Some(ip) = parse_hop(hop) else { break };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    client
+}
+
+/// An `X-Forwarded-For` hop: an address, with a port or in brackets as some proxies write it.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<SocketAddr>().ok().map(|a| a.ip()))
+        .or_else(|| hop.strip_prefix('[')?.strip_suffix(']')?.parse().ok())
+}
+
 /// The outermost middleware.
-pub async fn middleware(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn middleware(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let context = Arc::new(RequestContext::new());
-    let ip = peer_ip(request.extensions());
+    let trusted = &state.config().trusted_proxies;
+    let ip = if trusted.is_empty() {
+        connection_ip(request.extensions())
+    } else {
+        let forwarded: Vec<&str> =
+            request.headers().get_all(FORWARDED_FOR).iter().filter_map(|v| v.to_str().ok()).collect();
+        client_ip(connection_ip(request.extensions()), &forwarded, trusted)
+    };
+    request.extensions_mut().insert(ClientAddress(ip));
     let method = request.method().clone();
     // The path only (a query string could carry something secret), and only when the access log is on.
     let path = tracing::enabled!(tracing::Level::DEBUG).then(|| request.uri().path().to_owned());
@@ -115,5 +167,37 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
 fn insert(headers: &mut axum::http::HeaderMap, name: &'static str, value: &str) {
     if let Ok(value) = HeaderValue::from_str(value) {
         headers.insert(HeaderName::from_static(name), value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("address")
+    }
+
+    #[test]
+    fn the_client_is_the_rightmost_hop_no_trusted_proxy_added() {
+        let proxies: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().expect("net"), "::1/128".parse().expect("net")];
+        let balancer = ip("10.0.0.2");
+        // No header, or a peer that is not a proxy: the peer.
+        assert_eq!(client_ip(balancer, &[], &proxies), balancer);
+        assert_eq!(client_ip(ip("198.51.100.9"), &["203.0.113.5"], &proxies), ip("198.51.100.9"));
+        // One proxy: the hop it added.
+        assert_eq!(client_ip(balancer, &["203.0.113.5"], &proxies), ip("203.0.113.5"));
+        // A client that writes its own X-Forwarded-For gets only the hop the proxy appended believed.
+        assert_eq!(client_ip(balancer, &["1.1.1.1, 203.0.113.5"], &proxies), ip("203.0.113.5"));
+        // Two proxies in the chain, across two headers, with ports and brackets.
+        assert_eq!(client_ip(balancer, &["203.0.113.5:4711", "10.0.0.7"], &proxies), ip("203.0.113.5"));
+        assert_eq!(client_ip(ip("::1"), &["[2001:db8::1]"], &proxies), ip("2001:db8::1"));
+        // Garbage ends the walk at the last trusted hop; every hop trusted: the leftmost.
+        assert_eq!(client_ip(balancer, &["203.0.113.5, junk, 10.0.0.7"], &proxies), ip("10.0.0.7"));
+        assert_eq!(client_ip(balancer, &["10.0.0.8, 10.0.0.7"], &proxies), ip("10.0.0.8"));
+        // Nothing trusted: the header means nothing.
+        assert_eq!(client_ip(balancer, &["203.0.113.5"], &[]), balancer);
+        // An IPv4-mapped peer is the IPv4 proxy it is.
+        assert_eq!(client_ip(ip("::ffff:10.0.0.2"), &["203.0.113.5"], &proxies), ip("203.0.113.5"));
     }
 }
