@@ -74,9 +74,9 @@ pub enum RequestDenied {
 /// token is locked to is still one the client may act for.
 pub fn token_holder<'c>(client: Option<&'c ApiClient>, token: &VerifiedToken) -> Option<&'c ApiClient> {
     let client = client.filter(|c| c.enabled && c.id == token.client_id)?;
-    // Whole seconds: a token issued in the very second of a reset survives it (the JWT `iat` has no finer
-    // grain, and refusing that second would also refuse the first token of the new secret).
-    if token.issued_at < client.tokens_not_before {
+    // At or before the mark: a token of the reset's very second falls too (tokens issued after it are
+    // dated past it, see `ApiClient::token_issued_at`).
+    if token.issued_at <= client.tokens_not_before {
         return None;
     }
     match &token.member_cid {
@@ -169,7 +169,7 @@ mod tests {
             cid: client.cid.clone(),
             member_cid: member,
             scopes,
-            issued_at: 0,
+            issued_at: client.token_issued_at(0),
             expires_at: 1800,
             jti: "j".into(),
         }
@@ -223,8 +223,16 @@ mod tests {
             authorize_request(Some(&client), &token, ip, Scope::DEVICES_READ),
             Err(RequestDenied::TokenNoLongerValid)
         );
-        let fresh = VerifiedToken { issued_at: 10, ..token };
-        assert!(authorize_request(Some(&client), &fresh, ip, Scope::DEVICES_READ).is_ok(), "same second survives");
+        // A token of the reset's very second, issued before it, falls too; one issued after it is dated past
+        // the mark and stands.
+        let same_second = VerifiedToken { issued_at: 10, ..token.clone() };
+        assert_eq!(
+            authorize_request(Some(&client), &same_second, ip, Scope::DEVICES_READ),
+            Err(RequestDenied::TokenNoLongerValid)
+        );
+        let fresh = VerifiedToken { issued_at: client.token_issued_at(10), ..token };
+        assert_eq!(fresh.issued_at, 11);
+        assert!(authorize_request(Some(&client), &fresh, ip, Scope::DEVICES_READ).is_ok(), "issued after it");
     }
 
     #[test]

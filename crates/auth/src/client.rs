@@ -64,11 +64,22 @@ impl ApiClient {
         self.refuse_tokens_before(now);
     }
 
-    /// Tokens issued before `now` (whole seconds) stop working; `tokens_not_before` only moves forward, so
-    /// a clock that is behind cannot revive tokens an earlier reset, disable or revocation ended.
+    /// Every token issued so far stops working, however close to `now`: a token is refused when its `iat`
+    /// is at or before `tokens_not_before`, and tokens issued after this are dated past it (see
+    /// [`ApiClient::token_issued_at`]). A second refusal within the same second moves the mark one further,
+    /// past the tokens issued between the two. The mark only moves forward, so a clock that is behind cannot
+    /// revive tokens an earlier reset, disable or revocation ended.
     pub fn refuse_tokens_before(&mut self, now: i64) {
-        self.tokens_not_before = self.tokens_not_before.max(now);
+        self.tokens_not_before =
+            if self.tokens_not_before >= now { self.tokens_not_before.saturating_add(1) } else { now };
         self.updated_at = now;
+    }
+
+    /// The `iat` of a token issued to this client at `now`: `now`, or just past the last refusal when that
+    /// was in this very second (JWT times are whole seconds), so the new token outlives the mark the old
+    /// ones fall under.
+    pub fn token_issued_at(&self, now: i64) -> i64 {
+        now.max(self.tokens_not_before.saturating_add(1))
     }
 
     /// True when `ip` is in the allow-list, or the list is empty. IPv4-mapped IPv6 addresses count as IPv4,
@@ -197,5 +208,10 @@ pub(crate) mod tests {
         assert_eq!(c.name, before.name);
         assert_eq!(c.scopes, before.scopes);
         assert_eq!(c.updated_at, 2000);
+        assert_eq!(c.token_issued_at(2000), 2001, "a token of that very second is dated past the mark");
+        c.refuse_tokens_before(2000);
+        assert_eq!(c.tokens_not_before, 2001, "a second refusal in the same second ends the tokens between");
+        c.refuse_tokens_before(1990);
+        assert_eq!(c.tokens_not_before, 2002, "a clock behind still moves the mark forward, never back");
     }
 }

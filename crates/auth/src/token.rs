@@ -115,6 +115,7 @@ impl Keyring {
 
     /// Issues a token for `client`, optionally locked to `member_cid`.
     pub fn issue(&self, client: &ApiClient, member_cid: Option<&CustomerId>, now: i64) -> IssuedToken {
+        let now = client.token_issued_at(now);
         // The thread's CSPRNG (ChaCha, seeded from the OS): unpredictable IDs without a syscall per token.
         let mut jti = [0u8; 16];
         rand::thread_rng().fill_bytes(&mut jti);

@@ -147,8 +147,7 @@ async fn cli_changes_reach_a_running_server_within_a_second() {
     assert!(refused.is_some(), "a disabled client's live tokens are refused within a second");
     assert_eq!(token(&base, &id, &secret).await.0, 403, "and it gets no new tokens");
 
-    // Enabled again, it gets tokens again (the tokens it had when disabled stay refused, unless issued in
-    // the very second of the disable: `tokens_not_before` has the JWT's one-second grain).
+    // Enabled again, it gets tokens again (the tokens it had when disabled stay refused).
     clients_json(&db, &["update", &id, "--enable", "--json"]);
     assert!(within(second, || async { token(&base, &id, &secret).await.0 == 201 }).await.is_some());
     let fresh = token(&base, &id, &secret).await.1["access_token"].as_str().expect("token").to_owned();

@@ -494,3 +494,33 @@ async fn a_customer_admin_reaches_only_its_own_customer() {
     let all = a.send(Method::GET, CLIENTS, None).await.json();
     assert_eq!(all["meta"]["pagination"]["total"], 4, "its admin, the child admin and the two it created");
 }
+
+#[tokio::test]
+async fn a_reset_disable_or_revoke_all_ends_tokens_of_its_very_second() {
+    // The harness clock does not move here: every step below happens in the same second.
+    let a = Admin::new().await;
+    let created = a.create(r#"{"name": "leaky", "scopes": ["devices:read"]}"#).await;
+    let id = created["client_id"].as_str().expect("id");
+    let secret = created["client_secret"].as_str().expect("secret");
+    let stolen = a.get_token(id, secret).await;
+    assert_eq!(a.hosts_status(&stolen).await, StatusCode::OK);
+
+    let reset = a.send(Method::POST, &format!("{}/reset-secret", one(CLIENTS, id)), None).await;
+    assert_eq!(reset.status, StatusCode::OK);
+    assert_eq!(a.hosts_status(&stolen).await, StatusCode::UNAUTHORIZED, "the same second's token falls");
+    let new_secret = reset.json()["resources"][0]["client_secret"].as_str().expect("secret").to_owned();
+    let fresh = a.get_token(id, &new_secret).await;
+    assert_eq!(a.hosts_status(&fresh).await, StatusCode::OK, "the new secret's token stands");
+
+    // Revoke-all, disable, enable, all in that second: the token from before stays refused.
+    let before = a.get_token(id, &new_secret).await;
+    let path = one(CLIENTS, id);
+    assert_eq!(a.send(Method::POST, &format!("{path}/revoke-tokens"), None).await.status, StatusCode::OK);
+    assert_eq!(a.send(Method::PATCH, &path, Some(r#"{"enabled": false}"#)).await.status, StatusCode::OK);
+    assert_eq!(a.send(Method::PATCH, &path, Some(r#"{"enabled": true}"#)).await.status, StatusCode::OK);
+    for token in [&stolen, &fresh, &before] {
+        assert_eq!(a.hosts_status(token).await, StatusCode::UNAUTHORIZED);
+    }
+    let after = a.get_token(id, &new_secret).await;
+    assert_eq!(a.hosts_status(&after).await, StatusCode::OK);
+}
