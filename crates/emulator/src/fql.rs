@@ -6,6 +6,7 @@
 //! parsed (times as Unix seconds, IPs as numbers, text as a case-insensitive wildcard pattern), so that
 //! `last_seen:>'2026-01-01'` compares instants and `local_ip:<'10.0.0.10'` compares addresses, not strings.
 
+use std::collections::HashSet;
 use std::net::Ipv4Addr;
 
 use nom::branch::alt;
@@ -27,15 +28,19 @@ use crate::host::{Host, SortField};
 pub enum Filter {
     Any(Vec<Filter>),
     All(Vec<Filter>),
+    /// `exact` holds the plain text values of an `=` or `!` comparison, looked up at once however many;
+    /// `operands` the rest (wildcards, times, addresses, and every value of `<`, `>`, ...).
     Compare {
         field: SortField,
         op: Op,
         operands: Vec<Operand>,
+        exact: HashSet<String>,
     },
     /// `tags:'x'`: tags are a list, matched when any tag matches.
     Tags {
         op: Op,
         operands: Vec<Operand>,
+        exact: HashSet<String>,
     },
 }
 
@@ -54,10 +59,72 @@ pub enum Op {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Operand {
     /// Lowercased; `*` matches any run of characters.
-    Text(String),
+    Text(Pattern),
     /// A span of Unix seconds `[start, end)`: one second for a timestamp, a whole day for a date.
     Time(i64, i64),
     Ip(u32),
+}
+
+/// A lowercased text value, its wildcard pieces split once when the filter is parsed (not per host).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pattern {
+    text: String,
+    /// The pieces between `*`s; empty when the value has none.
+    pieces: Vec<String>,
+}
+
+impl Pattern {
+    fn new(value: &str) -> Pattern {
+        let text = value.to_lowercase();
+        let pieces = if text.contains('*') { text.split('*').map(str::to_owned).collect() } else { vec![] };
+        Pattern { text, pieces }
+    }
+
+    fn is_wildcard(&self) -> bool {
+        !self.pieces.is_empty()
+    }
+
+    /// `*` matches any run of characters (also none); everything else matches itself.
+    fn matches(&self, value: &str) -> bool {
+        let [first, middles @ .., last] = self.pieces.as_slice() else { return self.text == value };
+        if value.len() < first.len() + last.len()
+            || !value.starts_with(first.as_str())
+            || !value.ends_with(last.as_str())
+        {
+            return false;
+        }
+        let mut rest = &value[first.len()..value.len() - last.len()];
+        for middle in middles {
+            match rest.find(middle.as_str()) {
+                Some(i) => rest = &rest[i + middle.len()..],
+                None => return false,
+            }
+        }
+        true
+    }
+}
+
+/// Bounds on what one filter may ask, so that the costliest filter a client can send stays cheap (see
+/// `crates/emulator/benches/fql.rs`): comparisons, values, wildcard patterns and their `*`s, value length.
+pub mod limits {
+    /// Comparisons (`field:'value'` terms) in one filter.
+    pub const COMPARISONS: usize = 64;
+    /// Values in one filter, over all its lists (plain values are looked up in a set: a long list is cheap).
+    pub const VALUES: usize = 2_000;
+    /// Values with a `*` in one filter (each is matched piece by piece).
+    pub const WILDCARDS: usize = 16;
+    /// `*`s in one value.
+    pub const STARS: usize = 8;
+    /// Characters of one value.
+    pub const VALUE_CHARS: usize = 256;
+}
+
+/// What a filter has spent of [`limits`] so far.
+#[derive(Default)]
+struct Spent {
+    comparisons: usize,
+    values: usize,
+    wildcards: usize,
 }
 
 /// Why a filter was refused. `position` is the byte offset where the problem starts.
@@ -213,16 +280,24 @@ fn check_nesting(input: &str) -> Result<(), FqlError> {
 }
 
 fn type_filter(raw: Raw<'_>, input: &str, now: i64) -> Result<Filter, FqlError> {
+    type_within(raw, input, now, &mut Spent::default())
+}
+
+fn type_within(raw: Raw<'_>, input: &str, now: i64, spent: &mut Spent) -> Result<Filter, FqlError> {
+    let all = |v: Vec<Raw<'_>>, spent: &mut Spent| {
+        v.into_iter().map(|r| type_within(r, input, now, spent)).collect::<Result<Vec<_>, _>>()
+    };
     match raw {
-        Raw::Any(v) => Ok(Filter::Any(v.into_iter().map(|r| type_filter(r, input, now)).collect::<Result<_, _>>()?)),
-        Raw::All(v) => Ok(Filter::All(v.into_iter().map(|r| type_filter(r, input, now)).collect::<Result<_, _>>()?)),
+        Raw::Any(v) => Ok(Filter::Any(all(v, spent)?)),
+        Raw::All(v) => Ok(Filter::All(all(v, spent)?)),
         Raw::Compare(c) => {
             // The field is a slice of the input, so its offset is where it starts.
             let position = c.field.as_ptr() as usize - input.as_ptr() as usize;
             let fail = |message: String| FqlError { position, message };
+            spend(&c.values, spent).map_err(fail)?;
             if c.field == TAGS {
-                let operands = c.values.iter().map(|v| Operand::Text(v.to_lowercase())).collect();
-                return Ok(Filter::Tags { op: c.op, operands });
+                let (operands, exact) = split_exact(c.op, c.values.iter().map(|v| Operand::Text(Pattern::new(v))));
+                return Ok(Filter::Tags { op: c.op, operands, exact });
             }
             let field = SortField::parse(c.field).ok_or_else(|| {
                 fail(format!("unknown field {:?}; known: {}, tags", c.field, SortField::names().join(", ")))
@@ -231,10 +306,83 @@ fn type_filter(raw: Raw<'_>, input: &str, now: i64) -> Result<Filter, FqlError> 
                 .values
                 .iter()
                 .map(|v| operand(field, v, now).ok_or_else(|| fail(format!("{v:?} is not a valid {}", kind(field)))))
-                .collect::<Result<_, _>>()?;
-            Ok(Filter::Compare { field, op: c.op, operands })
+                .collect::<Result<Vec<_>, _>>()?;
+            let (operands, exact) = split_exact(c.op, operands.into_iter());
+            Ok(Filter::Compare { field, op: c.op, operands, exact })
         }
     }
+}
+
+/// Counts one comparison's `values` against [`limits`]; the message names the limit passed.
+fn spend(values: &[String], spent: &mut Spent) -> Result<(), String> {
+    spent.comparisons += 1;
+    if spent.comparisons > limits::COMPARISONS {
+        return Err(format!("a filter may hold at most {} comparisons", limits::COMPARISONS));
+    }
+    spent.values += values.len();
+    if spent.values > limits::VALUES {
+        return Err(format!("a filter may hold at most {} values in all", limits::VALUES));
+    }
+    for value in values {
+        if value.chars().count() > limits::VALUE_CHARS {
+            return Err(format!("a value may be at most {} characters", limits::VALUE_CHARS));
+        }
+        let stars = value.matches('*').count();
+        if stars > limits::STARS {
+            return Err(format!("a value may hold at most {} wildcards (*)", limits::STARS));
+        }
+        if stars > 0 {
+            spent.wildcards += 1;
+            if spent.wildcards > limits::WILDCARDS {
+                return Err(format!("a filter may hold at most {} values with wildcards (*)", limits::WILDCARDS));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The plain text values of an `=` or `!` comparison, as a set; the other operands as they are.
+fn split_exact(op: Op, operands: impl Iterator<Item = Operand>) -> (Vec<Operand>, HashSet<String>) {
+    let mut exact = HashSet::new();
+    let mut rest = Vec::new();
+    for operand in operands {
+        match operand {
+            Operand::Text(p) if matches!(op, Op::Eq | Op::Ne) && !p.is_wildcard() => {
+                exact.insert(p.text);
+            }
+            other => rest.push(other),
+        }
+    }
+    (loosest(op, rest), exact)
+}
+
+/// For `>`, `>=`, `<`, `<=`, the one operand of a list that every other one implies ("greater than any of
+/// them" is "greater than the least"), so a long list costs one comparison. Lists mixing kinds of value
+/// (an address and a pattern) are left whole.
+fn loosest(op: Op, operands: Vec<Operand>) -> Vec<Operand> {
+    let lower_is_looser = match op {
+        Op::Gt | Op::Ge => true,
+        Op::Lt | Op::Le => false,
+        Op::Eq | Op::Ne => return operands,
+    };
+    let same_kind = operands.windows(2).all(|w| std::mem::discriminant(&w[0]) == std::mem::discriminant(&w[1]));
+    if operands.len() < 2 || !same_kind {
+        return operands;
+    }
+    // The bound each kind is compared by under `op` (see `compare_span` for a time's span).
+    let key = |o: &Operand| -> (String, i64) {
+        match o {
+            Operand::Text(p) => (p.text.clone(), 0),
+            Operand::Ip(ip) => (String::new(), i64::from(*ip)),
+            Operand::Time(start, end) => (String::new(), if matches!(op, Op::Gt | Op::Le) { *end } else { *start }),
+        }
+    };
+    let pick = if lower_is_looser {
+        operands.into_iter().min_by_key(|o| key(o))
+    } else {
+        operands.into_iter().max_by_key(|o| key(o))
+    };
+    pick.into_iter().collect()
 }
 
 fn kind(field: SortField) -> &'static str {
@@ -251,7 +399,7 @@ fn operand(field: SortField, value: &str, now: i64) -> Option<Operand> {
         SortField::LocalIp | SortField::ExternalIp if !value.contains('*') => {
             value.parse::<Ipv4Addr>().ok().map(|ip| Operand::Ip(u32::from(ip)))
         }
-        _ => Some(Operand::Text(value.to_lowercase())),
+        _ => Some(Operand::Text(Pattern::new(value))),
     }
 }
 
@@ -288,23 +436,66 @@ fn time_span(value: &str, now: i64) -> Option<(i64, i64)> {
 
 impl Filter {
     pub fn matches(&self, host: &Host) -> bool {
+        self.matches_in(&mut Lowered::of(host))
+    }
+
+    fn matches_in(&self, host: &mut Lowered<'_>) -> bool {
         match self {
-            Filter::Any(v) => v.iter().any(|f| f.matches(host)),
-            Filter::All(v) => v.iter().all(|f| f.matches(host)),
+            Filter::Any(v) => v.iter().any(|f| f.matches_in(host)),
+            Filter::All(v) => v.iter().all(|f| f.matches_in(host)),
             // A list means "any of"; under `!`, "none of".
-            Filter::Tags { op, operands } => {
-                let any_tag = |op: Op, o: &Operand| host.tags.iter().any(|t| compare_text(&t.to_lowercase(), op, o));
+            Filter::Tags { op, operands, exact } => {
+                let any_tag = |op: Op, tags: &[String]| tags.iter().any(|t| text_hit(t, op, operands, exact));
                 match op {
-                    Op::Ne => !operands.iter().any(|o| any_tag(Op::Eq, o)),
-                    op => operands.iter().any(|o| any_tag(*op, o)),
+                    Op::Ne => !any_tag(Op::Eq, host.tags()),
+                    op => any_tag(*op, host.tags()),
                 }
             }
-            Filter::Compare { field, op, operands } => match op {
-                Op::Ne => !operands.iter().any(|o| compare(host, *field, Op::Eq, o)),
-                op => operands.iter().any(|o| compare(host, *field, *op, o)),
-            },
+            Filter::Compare { field, op, operands, exact } => {
+                if !exact.is_empty() || operands.iter().any(|o| matches!(o, Operand::Text(_))) {
+                    let text = host.text(*field);
+                    return match op {
+                        Op::Ne => !text_hit(text, Op::Eq, operands, exact),
+                        op => text_hit(text, *op, operands, exact),
+                    };
+                }
+                let host = host.host;
+                match op {
+                    Op::Ne => !operands.iter().any(|o| compare(host, *field, Op::Eq, o)),
+                    op => operands.iter().any(|o| compare(host, *field, *op, o)),
+                }
+            }
         }
     }
+}
+
+/// A host's fields in lowercase, each made on first use and kept for the rest of the filter: a filter of
+/// many comparisons lowercases each field of a host once, not once per comparison.
+struct Lowered<'h> {
+    host: &'h Host,
+    fields: [Option<String>; SortField::COUNT],
+    tags: Option<Vec<String>>,
+}
+
+impl<'h> Lowered<'h> {
+    fn of(host: &'h Host) -> Lowered<'h> {
+        Lowered { host, fields: Default::default(), tags: None }
+    }
+
+    fn text(&mut self, field: SortField) -> &str {
+        let host = self.host;
+        self.fields[field.index()].get_or_insert_with(|| text_of(host, field).to_lowercase())
+    }
+
+    fn tags(&mut self) -> &[String] {
+        let host = self.host;
+        self.tags.get_or_insert_with(|| host.tags.iter().map(|t| t.to_lowercase()).collect())
+    }
+}
+
+/// Whether lowercased `value` meets `op` with any of the operands (`exact` counts for `=` only).
+fn text_hit(value: &str, op: Op, operands: &[Operand], exact: &HashSet<String>) -> bool {
+    (op == Op::Eq && exact.contains(value)) || operands.iter().any(|o| compare_text(value, op, o))
 }
 
 fn compare(host: &Host, field: SortField, op: Op, operand: &Operand) -> bool {
@@ -337,9 +528,9 @@ fn text_of(host: &Host, field: SortField) -> String {
 fn compare_text(value: &str, op: Op, operand: &Operand) -> bool {
     let Operand::Text(pattern) = operand else { return false };
     match op {
-        Op::Eq => wildcard_match(pattern, value),
-        Op::Ne => !wildcard_match(pattern, value),
-        _ => compare_ord(value, op, pattern.as_str()),
+        Op::Eq => pattern.matches(value),
+        Op::Ne => !pattern.matches(value),
+        _ => compare_ord(value, op, pattern.text.as_str()),
     }
 }
 
@@ -364,26 +555,6 @@ fn compare_span(t: i64, op: Op, start: i64, end: i64) -> bool {
         Op::Lt => t < start,
         Op::Le => t < end,
     }
-}
-
-/// `*` matches any run of characters (also none); everything else matches itself.
-fn wildcard_match(pattern: &str, value: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == value;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !value.starts_with(first) || value.len() < first.len() + last.len() || !value.ends_with(last) {
-        return false;
-    }
-    let mut rest = &value[first.len()..value.len() - last.len()];
-    for middle in &parts[1..parts.len() - 1] {
-        match rest.find(middle) {
-            Some(i) => rest = &rest[i + middle.len()..],
-            None => return false,
-        }
-    }
-    true
 }
 
 #[cfg(test)]
@@ -524,11 +695,63 @@ mod tests {
 
     #[test]
     fn wildcard_matching() {
-        assert!(wildcard_match("web*", "web-01"));
-        assert!(wildcard_match("*01", "web-01"));
-        assert!(wildcard_match("w*b*1", "web-01"));
-        assert!(wildcard_match("*", ""));
-        assert!(!wildcard_match("web*", "db-01"));
-        assert!(!wildcard_match("a*a", "a"));
+        let m = |pattern: &str, value: &str| Pattern::new(pattern).matches(value);
+        assert!(m("web*", "web-01"));
+        assert!(m("*01", "web-01"));
+        assert!(m("w*b*1", "web-01"));
+        assert!(m("*", ""));
+        assert!(!m("web*", "db-01"));
+        assert!(!m("a*a", "a"));
+        assert!(m("WEB", "web"), "patterns are lowercased");
+    }
+
+    #[test]
+    fn long_exact_lists_are_one_lookup_and_match_as_before() {
+        let all = hosts();
+        let names: Vec<String> = all.iter().take(5).map(|h| format!("'{}'", h.hostname.to_uppercase())).collect();
+        let padding: Vec<String> = (0..1500).map(|n| format!("'absent-{n}'")).collect();
+        let list = format!("hostname:[{},{}]", padding.join(","), names.join(","));
+        assert_eq!(select(&list).len(), 5);
+        let none_of = format!("hostname:![{}]", names.join(","));
+        assert_eq!(select(&none_of).len(), all.len() - 5);
+        let Filter::Compare { operands, exact, .. } = parse(&list, NOW).expect("parses") else {
+            panic!("a comparison")
+        };
+        assert_eq!((operands.len(), exact.len()), (0, 1505), "plain values go to the set");
+    }
+
+    #[test]
+    fn an_ordering_list_keeps_only_its_loosest_bound_and_selects_the_same() {
+        for (filter, kept) in [("hostname:>['m','c','x']", "c"), ("hostname:<=['m','c','x']", "x")] {
+            let Filter::Compare { operands, .. } = parse(filter, NOW).expect("parses") else { panic!() };
+            assert_eq!(operands, vec![Operand::Text(Pattern::new(kept))], "{filter}");
+        }
+        assert_eq!(select("hostname:>['m','c','x']"), select("hostname:>'c'"));
+        assert_eq!(select("last_seen:<['2026-01-01','now-1d']"), select("last_seen:<'now-1d'"));
+        assert_eq!(select("local_ip:>=['10.0.0.9','10.0.0.2']"), select("local_ip:>='10.0.0.2'"));
+    }
+
+    #[test]
+    fn field_indexes_follow_the_table() {
+        for (i, name) in SortField::names().into_iter().enumerate() {
+            assert_eq!(SortField::parse(name).map(SortField::index), Some(i), "{name}");
+        }
+    }
+
+    #[test]
+    fn filters_past_the_limits_are_refused_naming_the_limit() {
+        let refused = |filter: String| parse(&filter, NOW).expect_err("refused").message;
+        let many: Vec<String> = (0..=limits::COMPARISONS).map(|n| format!("hostname:'h{n}'")).collect();
+        assert!(refused(many.join("+")).contains(&format!("at most {} comparisons", limits::COMPARISONS)));
+        let values: Vec<String> = (0..=limits::VALUES).map(|n| format!("'v{n}'")).collect();
+        assert!(refused(format!("hostname:[{}]", values.join(","))).contains("values in all"));
+        let wild: Vec<String> = (0..=limits::WILDCARDS).map(|n| format!("'*x{n}*'")).collect();
+        assert!(refused(format!("hostname:[{}]", wild.join(","))).contains("values with wildcards"));
+        assert!(refused(format!("hostname:'{}'", "*a".repeat(limits::STARS + 1))).contains("wildcards (*)"));
+        assert!(refused(format!("hostname:'{}'", "a".repeat(limits::VALUE_CHARS + 1))).contains("characters"));
+        // At the limits, a filter is taken.
+        let at: Vec<String> = (0..limits::COMPARISONS).map(|n| format!("hostname:'h{n}'")).collect();
+        assert!(parse(&at.join("+"), NOW).is_ok());
+        assert!(parse(&format!("hostname:'{}'", "*a".repeat(limits::STARS)), NOW).is_ok());
     }
 }

@@ -133,6 +133,14 @@ impl SortField {
         ("status", SortField::Status),
     ];
 
+    /// How many fields there are.
+    pub const COUNT: usize = SortField::ALL.len();
+
+    /// The field's place in [`SortField::ALL`] (for tables indexed by field).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// The field a wire name (`hostname`, `last_seen`, ...) names.
     pub fn parse(name: &str) -> Option<SortField> {
         SortField::ALL.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)

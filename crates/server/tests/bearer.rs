@@ -172,6 +172,7 @@ async fn query_devices_pages_and_sorts() {
         ("limit=1&limit=2", "query: form field \"limit\" is given more than once"),
         ("filter=platform_name%3D'Windows'", "filter: invalid filter at position 13: expected ':' after the field name"),
         ("filter=secret:'x'", "filter: invalid filter at position 0: unknown field \"secret\"; known: device_id, hostname, platform_name, os_version, local_ip, external_ip, mac_address, agent_version, first_seen, last_seen, status, tags"),
+        ("filter=hostname:'*a*a*a*a*a*a*a*a*a'", "filter: invalid filter at position 0: a value may hold at most 8 wildcards (*)"),
     ] {
         let reply = h.send(bearer_get(&format!("{QUERY}?{query}"), &token)).await;
         assert_envelope_error(&reply, StatusCode::BAD_REQUEST, message);

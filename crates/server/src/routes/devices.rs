@@ -45,6 +45,11 @@ pub async fn query(
     let hosts = state.customer_hosts(&auth.principal.customer).await?;
     let (ids, total) = if query.is_plain_listing() {
         hosts.listing_page(query.offset, query.limit, || serialize_ids(&query, &hosts))
+    } else if query.filter.is_some() {
+        // A filter may cost milliseconds (bounded by fql::limits): off the async workers, so that it
+        // delays no other request.
+        let (query, hosts) = (query.clone(), hosts.clone());
+        tokio::task::spawn_blocking(move || serialize_ids(&query, &hosts)).await.map_err(|_| ApiError::internal())?
     } else {
         serialize_ids(&query, &hosts)
     };
