@@ -27,7 +27,40 @@ fn invalid(message: impl Into<String>) -> InvalidClient {
     InvalidClient(message.into())
 }
 
-/// A name: not blank, at most [`MAX_NAME_CHARS`], no control characters. Surrounding spaces are dropped.
+/// Unicode's format characters (general category Cf): invisible, yet they change how a name reads (a
+/// zero-width space makes `admin\u{200b}` look like `admin`; a bidi override turns text around). Ranges,
+/// inclusive, as Unicode 15 lists them.
+pub const FORMAT_CHARS: &[(char, char)] = &[
+    ('\u{00AD}', '\u{00AD}'),
+    ('\u{0600}', '\u{0605}'),
+    ('\u{061C}', '\u{061C}'),
+    ('\u{06DD}', '\u{06DD}'),
+    ('\u{070F}', '\u{070F}'),
+    ('\u{0890}', '\u{0891}'),
+    ('\u{08E2}', '\u{08E2}'),
+    ('\u{180E}', '\u{180E}'),
+    ('\u{200B}', '\u{200F}'),
+    ('\u{202A}', '\u{202E}'),
+    ('\u{2060}', '\u{2064}'),
+    ('\u{2066}', '\u{206F}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+    ('\u{FFF9}', '\u{FFFB}'),
+    ('\u{110BD}', '\u{110BD}'),
+    ('\u{110CD}', '\u{110CD}'),
+    ('\u{13430}', '\u{1343F}'),
+    ('\u{1BCA0}', '\u{1BCA3}'),
+    ('\u{1D173}', '\u{1D17A}'),
+    ('\u{E0001}', '\u{E0001}'),
+    ('\u{E0020}', '\u{E007F}'),
+];
+
+/// Whether `c` is a format character (see [`FORMAT_CHARS`]).
+pub fn is_format_char(c: char) -> bool {
+    FORMAT_CHARS.iter().any(|&(low, high)| (low..=high).contains(&c))
+}
+
+/// A name: not blank, at most [`MAX_NAME_CHARS`], no control or format characters. Surrounding spaces are
+/// dropped.
 pub fn check_name(name: &str) -> Result<String, InvalidClient> {
     let name = name.trim();
     if name.is_empty() {
@@ -38,6 +71,9 @@ pub fn check_name(name: &str) -> Result<String, InvalidClient> {
     }
     if name.chars().any(char::is_control) {
         return Err(invalid("name must not contain control characters"));
+    }
+    if name.chars().any(is_format_char) {
+        return Err(invalid("name must not contain invisible format characters (zero-width, bidi controls)"));
     }
     Ok(name.to_owned())
 }
@@ -283,6 +319,9 @@ mod tests {
         let cases: Vec<(CreateClientRequest, &str)> = vec![
             (CreateClientRequest { name: "  ".into(), ..request() }, "name must not be empty"),
             (CreateClientRequest { name: "a\u{7}".into(), ..request() }, "control"),
+            (CreateClientRequest { name: "admin\u{200b}".into(), ..request() }, "invisible format characters"),
+            (CreateClientRequest { name: "\u{202e}nimda".into(), ..request() }, "invisible format characters"),
+            (CreateClientRequest { name: "tag\u{e0041}".into(), ..request() }, "invisible format characters"),
             (CreateClientRequest { name: "x".repeat(129), ..request() }, "at most 128"),
             (CreateClientRequest { scopes: vec![], ..request() }, "at least one scope"),
             (CreateClientRequest { scopes: vec!["hosts:read".into()], ..request() }, "scopes:"),

@@ -399,10 +399,23 @@ mod admin_schema {
     /// Unicode control characters (`char::is_control`).
     const CONTROL: &str = r"\u0000-\u001f\u007f-\u009f";
 
-    /// Not blank once trimmed, no control character inside, at most 128 characters.
+    /// Unicode format characters of the Basic Multilingual Plane, as `talon_auth::admin::FORMAT_CHARS`
+    /// lists them, for a regex class. The few past it (U+110BD, the tag characters U+E0001...) the server
+    /// refuses too, but an ECMA 262 pattern without the `u` flag, which JSON Schema's is, cannot name
+    /// characters past U+FFFF.
+    fn format_chars() -> String {
+        talon_auth::admin::FORMAT_CHARS
+            .iter()
+            .filter(|&&(_, high)| u32::from(high) <= 0xFFFF)
+            .map(|&(low, high)| format!("\\u{:04x}-\\u{:04x}", u32::from(low), u32::from(high)))
+            .collect()
+    }
+
+    /// Not blank once trimmed, no control or format character inside, at most 128 characters.
     fn name() -> Value {
-        let inner = format!("[^{CONTROL}]");
-        let edge = format!("[^{WS}{CONTROL}]");
+        let banned = format!("{CONTROL}{}", format_chars());
+        let inner = format!("[^{banned}]");
+        let edge = format!("[^{WS}{banned}]");
         json!({"type": "string", "minLength": 1, "maxLength": 128,
                "pattern": format!("^[{WS}]*{edge}(?:{inner}*{edge})?[{WS}]*$")})
     }
