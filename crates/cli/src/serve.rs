@@ -1,9 +1,11 @@
 //! `talon serve`: open the store, create the first admin client if there is none, serve until a signal.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use talon_auth::{ApiClient, ClientSpec, Clock, SystemClock};
+use talon_server::connections::ConnectionLimits;
 use talon_server::{AppState, AuthErrorMode, Config, Limits};
 use talon_wire::ScopeSet;
 
@@ -35,6 +37,21 @@ pub struct ServeArgs {
     /// behind a proxy every client shares the proxy's address.
     #[arg(long = "trusted-proxy", env = "TALON_TRUSTED_PROXIES", value_delimiter = ',', value_name = "CIDR")]
     trusted_proxies: Vec<ipnet::IpNet>,
+    /// Open connections in all; more are closed as soon as they are accepted.
+    #[arg(long, env = "TALON_MAX_CONNECTIONS", default_value_t = ConnectionLimits::default().max_connections)]
+    max_connections: usize,
+    /// Open connections from one client address (an IPv6 client's /64); trusted proxies are exempt.
+    #[arg(long, env = "TALON_MAX_CONNECTIONS_PER_IP", default_value_t = ConnectionLimits::default().max_per_address)]
+    max_connections_per_ip: usize,
+    /// Seconds a connection has to send a request's headers (and finish its TLS handshake).
+    #[arg(long, env = "TALON_HEADER_TIMEOUT", default_value_t = ConnectionLimits::default().header_timeout.as_secs())]
+    header_timeout: u64,
+    /// Seconds a request has to send its whole body.
+    #[arg(long, env = "TALON_BODY_TIMEOUT", default_value_t = ConnectionLimits::default().body_timeout.as_secs())]
+    body_timeout: u64,
+    /// Seconds a connection may move no byte (an idle keep-alive connection) before it is closed.
+    #[arg(long, env = "TALON_IDLE_TIMEOUT", default_value_t = ConnectionLimits::default().idle_timeout.as_secs())]
+    idle_timeout: u64,
     /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
     #[arg(long, env = "TALON_TLS_CERT", requires = "tls_key")]
     tls_cert: Option<std::path::PathBuf>,
@@ -105,6 +122,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
         demo_hosts: args.demo_hosts,
         trusted_proxies: args.trusted_proxies.clone(),
+        connections: ConnectionLimits {
+            max_connections: args.max_connections.max(1),
+            max_per_address: args.max_connections_per_ip.max(1),
+            header_timeout: Duration::from_secs(args.header_timeout.max(1)),
+            body_timeout: Duration::from_secs(args.body_timeout.max(1)),
+            idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
+        },
         ..Config::default()
     };
     let tls = match (&args.tls_cert, &args.tls_key) {

@@ -371,3 +371,35 @@ async fn behind_a_trusted_proxy_the_client_is_the_forwarded_address() {
     assert_eq!(token_via(base, id, secret, Some("203.0.113.5")).await, 201);
     proxied.stop();
 }
+
+#[tokio::test]
+async fn over_https_a_silent_handshake_is_cut_off_and_the_per_address_cap_holds() {
+    use tokio::io::AsyncReadExt;
+    let dir = tempfile::tempdir().expect("dir");
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).expect("certificate");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, certified.cert.pem()).expect("write cert");
+    std::fs::write(&key, certified.key_pair.serialize_pem()).expect("write key");
+    let (_db, db) = fresh_db();
+    let tls = ["--tls-cert", cert.to_str().expect("path"), "--tls-key", key.to_str().expect("path")];
+    let server = Server::start(&db, &[&tls[..], &["--header-timeout", "1", "--max-connections-per-ip", "2"]].concat());
+    let address = server.base_url.trim_start_matches("https://").to_owned();
+    let closed_after = |mut stream: tokio::net::TcpStream| async move {
+        let started = std::time::Instant::now();
+        let mut buf = [0u8; 64];
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await;
+        (read.is_ok(), started.elapsed())
+    };
+    // Two connections that never say hello: each is closed after the header timeout.
+    let first = tokio::net::TcpStream::connect(&address).await.expect("connect");
+    let second = tokio::net::TcpStream::connect(&address).await.expect("connect");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // A third from the same address is over the cap: closed at once.
+    let third = tokio::net::TcpStream::connect(&address).await.expect("connect");
+    let (closed, after) = closed_after(third).await;
+    assert!(closed && after < Duration::from_millis(500), "past the cap: closed {closed} after {after:?}");
+    let (closed, after) = closed_after(first).await;
+    assert!(closed && after < Duration::from_secs(3), "silent handshake: closed {closed} after {after:?}");
+    drop(second);
+    server.stop();
+}

@@ -57,6 +57,8 @@ pub struct Config {
     /// Networks of the proxies in front of this server (`--trusted-proxy`): from a peer in one of them,
     /// the client's address is the rightmost `X-Forwarded-For` hop outside them. Empty: no header trusted.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Connection caps and slow-client timeouts.
+    pub connections: crate::connections::ConnectionLimits,
     pub limits: Limits,
     pub auth_errors: AuthErrorMode,
     /// Demo hosts seeded into each customer that has none (0: none).
@@ -72,6 +74,7 @@ impl Default for Config {
             issuer: "talon".to_owned(),
             public_url: None,
             trusted_proxies: vec![],
+            connections: Default::default(),
             limits: Limits::default(),
             auth_errors: AuthErrorMode::default(),
             demo_hosts: 0,

@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod config;
+pub mod connections;
 pub mod console;
 pub mod context;
 pub mod error;
@@ -17,7 +18,6 @@ pub mod state;
 pub mod tls;
 
 use std::future::Future;
-use std::net::SocketAddr;
 
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
@@ -65,6 +65,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config().limits.max_body_bytes))
+        // A body trickled slower than this is cut off (the Body extractor answers 400).
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(state.config().connections.body_timeout))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(from_fn_with_state(state.clone(), context::middleware))
         .with_state(state)
@@ -78,16 +80,13 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 }
 
 /// Serves HTTP until `shutdown` resolves, then finishes in-flight requests and flushes pending writes.
+/// Connections are capped and slow clients timed out as `Config::connections` says.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let refresher = tokio::spawn(refresh_loop(state.clone()));
-    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
-    finish(refresher, &state).await;
-    served
+    serve_on(listener, None, state, shutdown).await
 }
 
 /// As [`serve`], over HTTPS with `tls` (see [`tls::server_config`]).
@@ -97,17 +96,21 @@ pub async fn serve_tls(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let refresher = tokio::spawn(refresh_loop(state.clone()));
-    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let handle = axum_server::Handle::new();
-    let stopper = handle.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
-    });
     listener.set_nonblocking(true)?;
-    let config = axum_server::tls_rustls::RustlsConfig::from_config(tls);
-    let served = axum_server::from_tcp_rustls(listener, config)?.handle(handle).serve(app).await;
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    serve_on(TcpListener::from_std(listener)?, Some(acceptor), state, shutdown).await
+}
+
+async fn serve_on(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let refresher = tokio::spawn(refresh_loop(state.clone()));
+    let config = state.config();
+    let (limits, trusted) = (config.connections.clone(), config.trusted_proxies.clone());
+    let served = connections::serve(listener, tls, router(state.clone()), &limits, trusted, shutdown).await;
     finish(refresher, &state).await;
     served
 }
