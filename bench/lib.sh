@@ -1,6 +1,7 @@
 # bench/lib.sh: what the benchmarks share, sourced by bench/run.sh and bench/sdk_vs_falconpy.sh.
 #
-# bench_build             builds the release `talon` binary for this CPU; sets BIN
+# bench_build             builds the release `talon` binary for this CPU; sets BIN (TALON_BENCH_BIN=path
+#                         uses that binary instead, e.g. to compare two commits on one machine in one sitting)
 # bench_start_server      starts `talon serve` on a fresh SQLite file in $WORK with 100 demo hosts and every
 #                         rate limit out of the way, creates a client holding devices:read; sets BASE, ID,
 #                         SECRET, SERVER_PID, and stops the server and removes $WORK on exit
@@ -9,6 +10,11 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 bench_build() {
+    if [[ -n "${TALON_BENCH_BIN:-}" ]]; then
+        BIN="$TALON_BENCH_BIN"
+        echo "bench: using $BIN" >&2
+        return
+    fi
     # Built for this machine's CPU (the field arithmetic of Ed25519 gains from BMI2/ADX), in a target
     # directory of its own so that the ordinary build cache is left alone.
     echo "bench: building the release binary for this CPU" >&2

@@ -177,21 +177,31 @@ pub async fn serve(
 }
 
 /// A stream that fails its reads once it has moved no byte either way for `timeout`, which ends the
-/// connection hyper serves on it.
+/// connection hyper serves on it. Activity only stamps the time (no timer work per read or write); the one
+/// timer, when it fires, re-arms itself from the last activity if there was any.
 struct Idle<S> {
     inner: S,
     timeout: Duration,
+    last_activity: tokio::time::Instant,
     deadline: Pin<Box<tokio::time::Sleep>>,
 }
 
 impl<S> Idle<S> {
     fn new(inner: S, timeout: Duration) -> Idle<S> {
-        Idle { inner, timeout, deadline: Box::pin(tokio::time::sleep(timeout)) }
+        let now = tokio::time::Instant::now();
+        Idle { inner, timeout, last_activity: now, deadline: Box::pin(tokio::time::sleep_until(now + timeout)) }
     }
 
-    fn touch(&mut self) {
-        let next = tokio::time::Instant::now() + self.timeout;
-        self.deadline.as_mut().reset(next);
+    /// Whether the stream has been idle past its timeout; re-arms the timer when it has not.
+    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        while self.deadline.as_mut().poll(cx).is_ready() {
+            let due = self.last_activity + self.timeout;
+            if tokio::time::Instant::now() >= due {
+                return true;
+            }
+            self.deadline.as_mut().reset(due);
+        }
+        false
     }
 }
 
@@ -201,14 +211,14 @@ impl<S: AsyncRead + Unpin> AsyncRead for Idle<S> {
         match Pin::new(&mut self.inner).poll_read(cx, buf) {
             Poll::Ready(result) => {
                 if buf.filled().len() > before {
-                    self.touch();
+                    self.last_activity = tokio::time::Instant::now();
                 }
                 Poll::Ready(result)
             }
-            Poll::Pending => match self.deadline.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "idle connection"))),
-                Poll::Pending => Poll::Pending,
-            },
+            Poll::Pending if self.expired(cx) => {
+                Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "idle connection")))
+            }
+            Poll::Pending => Poll::Pending,
         }
     }
 }
@@ -217,9 +227,27 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Idle<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
         let written = Pin::new(&mut self.inner).poll_write(cx, data);
         if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
-            self.touch();
+            self.last_activity = tokio::time::Instant::now();
         }
         written
+    }
+
+    // Passed through so that hyper keeps writing head and body in one vectored write (without it, it
+    // copies them into one buffer first: measured as ~2 µs a guarded request).
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let written = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
+            self.last_activity = tokio::time::Instant::now();
+        }
+        written
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

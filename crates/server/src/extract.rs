@@ -29,14 +29,23 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
-/// The request body, refused with 413 past the configured size (the router's `DefaultBodyLimit`).
+/// The request body, refused with 413 past the configured size (the router's `DefaultBodyLimit`) and with
+/// 400 when it does not arrive within the body timeout (`ConnectionLimits::body_timeout`; the timer runs
+/// only for requests that read a body).
 pub struct Body(pub Bytes);
 
-impl<S: Send + Sync> FromRequest<S> for Body {
+impl<S: Send + Sync> FromRequest<S> for Body
+where
+    AppState: FromRef<S>,
+{
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Bytes::from_request(req, state).await {
+        let timeout = AppState::from_ref(state).config().connections.body_timeout;
+        let Ok(read) = tokio::time::timeout(timeout, Bytes::from_request(req, state)).await else {
+            return Err(ApiError::bad_request("request body could not be read: it did not arrive in time"));
+        };
+        match read {
             Ok(bytes) => Ok(Body(bytes)),
             Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body is too large"))

@@ -65,8 +65,6 @@ pub fn router(state: AppState) -> Router {
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config().limits.max_body_bytes))
-        // A body trickled slower than this is cut off (the Body extractor answers 400).
-        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(state.config().connections.body_timeout))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(from_fn_with_state(state.clone(), context::middleware))
         .with_state(state)
