@@ -176,32 +176,39 @@ pub async fn serve(
     Ok(())
 }
 
-/// A stream that fails its reads once it has moved no byte either way for `timeout`, which ends the
-/// connection hyper serves on it. Activity only stamps the time (no timer work per read or write); the one
-/// timer, when it fires, re-arms itself from the last activity if there was any.
+/// A stream that fails its reads once it has moved no byte either way for a whole `timeout` period, which
+/// ends the connection hyper serves on it (so an idle connection lasts between one and two periods).
+/// Reads and writes only bump a counter, with no clock read and no timer work (a clock read costs a system
+/// call on some virtual machines, and there are several reads and writes a request); the one timer, when
+/// it fires, sees whether the counter moved since it was armed.
 struct Idle<S> {
     inner: S,
     timeout: Duration,
-    last_activity: tokio::time::Instant,
+    activity: u64,
+    seen: u64,
     deadline: Pin<Box<tokio::time::Sleep>>,
 }
 
 impl<S> Idle<S> {
     fn new(inner: S, timeout: Duration) -> Idle<S> {
-        let now = tokio::time::Instant::now();
-        Idle { inner, timeout, last_activity: now, deadline: Box::pin(tokio::time::sleep_until(now + timeout)) }
+        Idle { inner, timeout, activity: 0, seen: 0, deadline: Box::pin(tokio::time::sleep(timeout)) }
     }
 
-    /// Whether the stream has been idle past its timeout; re-arms the timer when it has not.
+    /// Whether a whole period has passed without activity; re-arms the timer when it has not.
     fn expired(&mut self, cx: &mut Context<'_>) -> bool {
         while self.deadline.as_mut().poll(cx).is_ready() {
-            let due = self.last_activity + self.timeout;
-            if tokio::time::Instant::now() >= due {
+            if self.activity == self.seen {
                 return true;
             }
-            self.deadline.as_mut().reset(due);
+            self.seen = self.activity;
+            let next = tokio::time::Instant::now() + self.timeout;
+            self.deadline.as_mut().reset(next);
         }
         false
+    }
+
+    fn touch(&mut self) {
+        self.activity = self.activity.wrapping_add(1);
     }
 }
 
@@ -211,7 +218,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Idle<S> {
         match Pin::new(&mut self.inner).poll_read(cx, buf) {
             Poll::Ready(result) => {
                 if buf.filled().len() > before {
-                    self.last_activity = tokio::time::Instant::now();
+                    self.touch();
                 }
                 Poll::Ready(result)
             }
@@ -227,7 +234,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Idle<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
         let written = Pin::new(&mut self.inner).poll_write(cx, data);
         if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
-            self.last_activity = tokio::time::Instant::now();
+            self.touch();
         }
         written
     }
@@ -241,7 +248,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Idle<S> {
     ) -> Poll<io::Result<usize>> {
         let written = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
-            self.last_activity = tokio::time::Instant::now();
+            self.touch();
         }
         written
     }
