@@ -307,6 +307,12 @@ impl AppState {
         if !by_ip.allowed {
             return self.enforce(by_ip);
         }
+        // An address without failures in its window has none with any client ID either (a pair's window
+        // may outlast its address's by under a minute: one more guess then, counted at once): the common
+        // case, answered without building the keys below.
+        if by_ip.remaining == by_ip.limit {
+            return Ok(());
+        }
         let by_pair = l.failures_per_pair.peek(&(address_key(ip), failure_key(client_id)), now);
         if !by_pair.allowed {
             return self.enforce(by_pair);
