@@ -116,14 +116,17 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
 pub async fn middleware(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let context = Arc::new(RequestContext::new());
     let trusted = &state.config().trusted_proxies;
+    let peer = connection_ip(request.extensions());
+    // Without trusted proxies the client is the peer, which `peer_ip` reads by itself: nothing to store.
     let ip = if trusted.is_empty() {
-        connection_ip(request.extensions())
+        peer
     } else {
         let forwarded: Vec<&str> =
             request.headers().get_all(FORWARDED_FOR).iter().filter_map(|v| v.to_str().ok()).collect();
-        client_ip(connection_ip(request.extensions()), &forwarded, trusted)
+        let ip = client_ip(peer, &forwarded, trusted);
+        request.extensions_mut().insert(ClientAddress(ip));
+        ip
     };
-    request.extensions_mut().insert(ClientAddress(ip));
     let method = request.method().clone();
     // The path only (a query string could carry something secret), and only when the access log is on.
     let path = tracing::enabled!(tracing::Level::DEBUG).then(|| request.uri().path().to_owned());
