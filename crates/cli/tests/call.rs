@@ -5,7 +5,6 @@
 mod common;
 
 use std::process::Output;
-use std::time::Duration;
 
 use common::*;
 
@@ -23,14 +22,8 @@ fn failed(out: &Output) -> String {
 async fn call_runs_any_operation_with_checks_lists_bodies_and_pages() {
     let (_db, url) = fresh_db();
     let server = Server::start(&url, &["--demo-hosts", "30"]);
-    let created = clients_json(
-        &url,
-        &["create", "--name", "caller", "--scope", "devices:read", "--scope", "devices:write", "--json"],
-    );
-    let id = created["client_id"].as_str().expect("id").to_owned();
-    let secret = created["client_secret"].as_str().expect("secret").to_owned();
+    let (id, secret) = devices_client(&url, &server.base_url, "caller").await;
     let base = server.base_url.clone();
-    assert!(within(Duration::from_secs(2), || async { token(&base, &id, &secret).await.0 == 201 }).await.is_some());
     let call = |args: &[&str]| talon_as(&base, &id, &secret, &[&["call"], args].concat());
 
     let page = stdout_json(&call(&["QueryDevicesByFilter", "--param", "limit=2", "--param", "sort=hostname.asc"]));

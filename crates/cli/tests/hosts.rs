@@ -4,7 +4,6 @@
 mod common;
 
 use std::process::Output;
-use std::time::Duration;
 
 use common::*;
 
@@ -51,16 +50,8 @@ async fn status_of(base: &str, token: &str, id: &str) -> String {
 async fn setup() -> (talon_testkit::TestDb, Server, String, String, String) {
     let (db, url) = fresh_db();
     let server = Server::start(&url, &["--demo-hosts", "30"]);
-    let created = clients_json(
-        &url,
-        &["create", "--name", "hosts", "--scope", "devices:read", "--scope", "devices:write", "--json"],
-    );
-    let id = created["client_id"].as_str().expect("id").to_owned();
-    let secret = created["client_secret"].as_str().expect("secret").to_owned();
-    // The server picks up the new client within its refresh interval.
-    let base = server.base_url.clone();
-    assert!(within(Duration::from_secs(2), || async { token(&base, &id, &secret).await.0 == 201 }).await.is_some());
-    let (_, body) = token(&base, &id, &secret).await;
+    let (id, secret) = devices_client(&url, &server.base_url, "hosts").await;
+    let (_, body) = token(&server.base_url, &id, &secret).await;
     let jwt = body["access_token"].as_str().expect("token").to_owned();
     (db, server, id, secret, jwt)
 }

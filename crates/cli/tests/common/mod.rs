@@ -200,3 +200,16 @@ pub async fn get_devices(base: &str, token: &str) -> u16 {
         .status()
         .as_u16()
 }
+
+/// Creates a client named `name` holding devices:read and devices:write on `db` with the CLI, and waits
+/// (at most 2 s) until the server at `base` issues it tokens; answers its ID and secret.
+pub async fn devices_client(db: &str, base: &str, name: &str) -> (String, String) {
+    let created =
+        clients_json(db, &["create", "--name", name, "--scope", "devices:read", "--scope", "devices:write", "--json"]);
+    let id = created["client_id"].as_str().expect("id").to_owned();
+    let secret = created["client_secret"].as_str().expect("secret").to_owned();
+    // The server picks up the new client within its refresh interval.
+    let ready = within(Duration::from_secs(2), || async { token(base, &id, &secret).await.0 == 201 }).await;
+    assert!(ready.is_some(), "the server did not pick up client {name} within 2 s");
+    (id, secret)
+}
