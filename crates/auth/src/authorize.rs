@@ -171,6 +171,7 @@ mod tests {
             scopes,
             issued_at: client.token_issued_at(0),
             expires_at: 1800,
+            usable_until: 1800,
             jti: "j".into(),
         }
     }

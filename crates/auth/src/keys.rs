@@ -1,5 +1,9 @@
 //! Ed25519 signing keys for access tokens. The private half never leaves the store and this type's
 //! `Debug` never shows it.
+//!
+//! A key is retired by setting the instant from which the tokens it signed are refused: a retired key
+//! never signs again, verifies until that instant (the grace period that lets its tokens run out), and
+//! then leaves the JWKS.
 
 use base64::Engine;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
@@ -12,6 +16,8 @@ pub struct SigningKey {
     pkcs8: SecretBox<Vec<u8>>,
     public: [u8; 32],
     pub created_at: i64,
+    /// From this instant on the key verifies nothing; `Some` at all means it no longer signs.
+    pub retired_at: Option<i64>,
 }
 
 /// Stored key material that does not parse as an Ed25519 PKCS#8 document.
@@ -34,6 +40,7 @@ impl SigningKey {
             pkcs8: SecretBox::new(Box::new(pkcs8)),
             public: pair.verifying_key().to_bytes(),
             created_at: now,
+            retired_at: None,
         }
     }
 
@@ -41,6 +48,7 @@ impl SigningKey {
     /// time is `now`, or one second past the newest key when that is not earlier (two keys of the same
     /// second would otherwise be ordered by their random `kid`).
     pub fn next_after(existing: &[SigningKey], now: i64) -> SigningKey {
+        // Retired keys count too: a fresh key must sort after every key the stores hold.
         let newest = existing.iter().map(|k| k.created_at).max().unwrap_or(i64::MIN);
         SigningKey::generate(now.max(newest.saturating_add(1)))
     }
@@ -49,7 +57,17 @@ impl SigningKey {
     pub fn from_pkcs8(kid: String, pkcs8: Vec<u8>, created_at: i64) -> Result<SigningKey, KeyError> {
         let pair = ed25519_dalek::SigningKey::from_pkcs8_der(&pkcs8).map_err(|_| KeyError { kid: kid.clone() })?;
         let public = pair.verifying_key().to_bytes();
-        Ok(SigningKey { kid, pkcs8: SecretBox::new(Box::new(pkcs8)), public, created_at })
+        Ok(SigningKey { kid, pkcs8: SecretBox::new(Box::new(pkcs8)), public, created_at, retired_at: None })
+    }
+
+    /// Whether this key may sign new tokens: it has not been retired (even with a grace period left).
+    pub fn signs(&self) -> bool {
+        self.retired_at.is_none()
+    }
+
+    /// Whether tokens this key signed still verify at `now`.
+    pub fn verifies_at(&self, now: i64) -> bool {
+        self.retired_at.is_none_or(|at| now < at)
     }
 
     /// The key pair as `aws-lc-rs` holds it, for signing (see `token` for why that library signs).
@@ -76,6 +94,10 @@ impl SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).field("public_x", &self.public_x()).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("public_x", &self.public_x())
+            .field("retired_at", &self.retired_at)
+            .finish_non_exhaustive()
     }
 }

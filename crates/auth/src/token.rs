@@ -53,6 +53,8 @@ pub struct VerifiedToken {
     pub scopes: ScopeSet,
     pub issued_at: i64,
     pub expires_at: i64,
+    /// When the token stops verifying: its expiry, or earlier when its key is retired before then.
+    pub usable_until: i64,
     pub jti: String,
 }
 
@@ -67,6 +69,8 @@ pub enum TokenError {
     BadSignature,
     #[error("token has expired")]
     Expired,
+    #[error("token was signed by a key that has been retired")]
+    RetiredKey,
     #[error("token claims are not Talon's")]
     BadClaims,
 }
@@ -77,36 +81,60 @@ struct Signer {
     header_b64: String,
 }
 
-/// The keys that sign new tokens (the newest) and verify presented ones (all known).
+/// A key that verifies presented tokens, until its retirement if it has one.
+struct Verifier {
+    key: ed25519_dalek::VerifyingKey,
+    retired_at: Option<i64>,
+}
+
+/// A key as the JWKS shows it: `kid`, `x`, and the instant it leaves the set.
+struct PublicKey {
+    kid: String,
+    x: String,
+    retired_at: Option<i64>,
+}
+
+/// The keys that sign new tokens (the newest key not retired) and verify presented ones (every key,
+/// until its retirement).
 pub struct Keyring {
     issuer: String,
     signer: Signer,
-    verifying: HashMap<String, ed25519_dalek::VerifyingKey>,
-    /// `(kid, x)` of every key, newest first, for the JWKS.
-    public: Vec<(String, String)>,
+    verifying: HashMap<String, Verifier>,
+    /// Every key, newest first, for the JWKS.
+    public: Vec<PublicKey>,
 }
 
 impl Keyring {
-    /// Builds a keyring from the stored keys; the newest signs. `None` when there is no usable key.
+    /// Builds a keyring from the stored keys; the newest key not retired signs. `None` when no key may
+    /// sign.
     pub fn new(issuer: impl Into<String>, keys: &[SigningKey]) -> Option<Keyring> {
-        let newest = keys.iter().max_by_key(|k| (k.created_at, k.kid.clone()))?;
+        let newest = keys.iter().filter(|k| k.signs()).max_by_key(|k| (k.created_at, k.kid.clone()))?;
         let pair = newest.signing_pair()?;
         let header =
             JoseHeader { alg: ALG_EDDSA.to_owned(), typ: Some("JWT".to_owned()), kid: Some(newest.kid.clone()) };
         let header_b64 = B64.encode(serde_json::to_vec(&header).ok()?);
         let verifying = keys
             .iter()
-            .filter_map(|k| Some((k.kid.clone(), ed25519_dalek::VerifyingKey::from_bytes(k.public_key()).ok()?)))
+            .filter_map(|k| {
+                let key = ed25519_dalek::VerifyingKey::from_bytes(k.public_key()).ok()?;
+                Some((k.kid.clone(), Verifier { key, retired_at: k.retired_at }))
+            })
             .collect();
         let mut sorted: Vec<&SigningKey> = keys.iter().collect();
         sorted.sort_by_key(|k| std::cmp::Reverse((k.created_at, k.kid.clone())));
-        let public = sorted.iter().map(|k| (k.kid.clone(), k.public_x())).collect();
+        let public = sorted
+            .iter()
+            .map(|k| PublicKey { kid: k.kid.clone(), x: k.public_x(), retired_at: k.retired_at })
+            .collect();
         Some(Keyring { issuer: issuer.into(), signer: Signer { pair, header_b64 }, verifying, public })
     }
 
-    /// `(kid, x)` of every verification key, newest first: the JWKS.
-    pub fn public_keys(&self) -> &[(String, String)] {
-        &self.public
+    /// `(kid, x)` of every key that verifies at `now`, newest first: the JWKS.
+    pub fn public_keys(&self, now: i64) -> impl Iterator<Item = (&str, &str)> {
+        self.public
+            .iter()
+            .filter(move |k| k.retired_at.is_none_or(|at| now < at))
+            .map(|k| (k.kid.as_str(), k.x.as_str()))
     }
 
     pub fn issuer(&self) -> &str {
@@ -158,17 +186,22 @@ impl Keyring {
         if header.alg != ALG_EDDSA {
             return Err(TokenError::Malformed);
         }
-        let key = header.kid.as_deref().and_then(|kid| self.verifying.get(kid)).ok_or(TokenError::UnknownKey)?;
+        let verifier = header.kid.as_deref().and_then(|kid| self.verifying.get(kid)).ok_or(TokenError::UnknownKey)?;
         let signature = B64.decode(signature).map_err(|_| TokenError::Malformed)?;
         let signature = ed25519_dalek::Signature::from_slice(&signature).map_err(|_| TokenError::Malformed)?;
         let signed = &token[..token.len() - signature_len(token)];
-        key.verify_strict(signed.as_bytes(), &signature).map_err(|_| TokenError::BadSignature)?;
+        verifier.key.verify_strict(signed.as_bytes(), &signature).map_err(|_| TokenError::BadSignature)?;
         let c: Claims = decode_json(payload).map_err(|_| TokenError::BadClaims)?;
         if c.iss != self.issuer {
             return Err(TokenError::BadClaims);
         }
         if now >= c.exp {
             return Err(TokenError::Expired);
+        }
+        // After the signature, as expiry: a token of a retired key is one this server signed.
+        let usable_until = verifier.retired_at.map_or(c.exp, |at| at.min(c.exp));
+        if now >= usable_until {
+            return Err(TokenError::RetiredKey);
         }
         Ok(VerifiedToken {
             client_id: ClientId::parse(&c.sub).map_err(|_| TokenError::BadClaims)?,
@@ -182,6 +215,7 @@ impl Keyring {
             scopes: ScopeSet::parse_all(&c.scp).map_err(|_| TokenError::BadClaims)?,
             issued_at: c.iat,
             expires_at: c.exp,
+            usable_until,
             jti: c.jti,
         })
     }
@@ -343,5 +377,41 @@ mod tests {
         let fresh = both.issue(&client_with(&[]), None, NOW);
         let header: JoseHeader = decode_json(fresh.jwt.split('.').next().expect("header")).expect("header");
         assert_eq!(header.kid.as_deref(), Some(new_kid.as_str()));
+    }
+
+    #[test]
+    fn a_retired_key_signs_no_more_and_verifies_until_its_retirement() {
+        let old = SigningKey::generate(NOW - 100);
+        let old_kid = old.kid.clone();
+        let old_token = Keyring::new("talon", &[copy(&old)]).expect("ring").issue(&client_with(&[]), None, NOW);
+        let new = SigningKey::generate(NOW);
+        let new_kid = new.kid.clone();
+        let mut retiring = copy(&old);
+        retiring.retired_at = Some(NOW + 60);
+        // Even the newest key does not sign once retired: the other one does.
+        let mut newest_retired = copy(&new);
+        newest_retired.retired_at = Some(NOW + 60);
+        let ring = Keyring::new("talon", &[copy(&old), newest_retired]).expect("ring");
+        let header: JoseHeader =
+            decode_json(ring.issue(&client_with(&[]), None, NOW).jwt.split('.').next().expect("h")).expect("h");
+        assert_eq!(header.kid.as_deref(), Some(old_kid.as_str()));
+
+        let ring = Keyring::new("talon", &[retiring, new]).expect("ring");
+        let during = ring.verify(&old_token.jwt, NOW + 59).expect("within the grace period");
+        assert_eq!(during.usable_until, NOW + 60);
+        assert_eq!(ring.verify(&old_token.jwt, NOW + 60).err(), Some(TokenError::RetiredKey));
+        let jwks = |at| ring.public_keys(at).map(|(kid, _)| kid.to_owned()).collect::<Vec<_>>();
+        assert_eq!(jwks(NOW + 59), [new_kid.clone(), old_kid]);
+        assert_eq!(jwks(NOW + 60), [new_kid]);
+        // A token of a key that is not retired is usable until it expires.
+        let fresh = ring.issue(&client_with(&[]), None, NOW);
+        assert_eq!(ring.verify(&fresh.jwt, NOW).expect("fresh").usable_until, fresh.expires_at);
+    }
+
+    #[test]
+    fn a_keyring_needs_a_key_that_may_sign() {
+        let mut only = SigningKey::generate(NOW);
+        only.retired_at = Some(NOW + 1800);
+        assert!(Keyring::new("talon", &[only]).is_none());
     }
 }

@@ -52,6 +52,10 @@ pub struct ServeArgs {
     /// Seconds a connection may move no byte (an idle keep-alive connection) before it is closed.
     #[arg(long, env = "TALON_IDLE_TIMEOUT", default_value_t = ConnectionLimits::default().idle_timeout.as_secs())]
     idle_timeout: u64,
+    /// Serve /metrics on this address (e.g. 127.0.0.1:9464, reached only by the monitoring system) instead
+    /// of on --listen, where it then answers 404. Without it anyone who reaches the API reads the metrics.
+    #[arg(long, env = "TALON_METRICS_LISTEN")]
+    metrics_listen: Option<String>,
     /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
     #[arg(long, env = "TALON_TLS_CERT", requires = "tls_key")]
     tls_cert: Option<std::path::PathBuf>,
@@ -138,6 +142,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let listener =
         std::net::TcpListener::bind(&args.listen).with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?;
+    let metrics_listener = match &args.metrics_listen {
+        Some(at) => {
+            let l = std::net::TcpListener::bind(at).with_context(|| format!("cannot listen on {at} for metrics"))?;
+            l.set_nonblocking(true)?;
+            config.metrics_apart = true;
+            Some(l)
+        }
+        None => None,
+    };
     let base_url = format!("{}://{address}", if tls.is_some() { "https" } else { "http" });
     match public {
         Some(url) => {
@@ -150,6 +163,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState::new(store, config, clock).await.context("cannot load state from the store")?;
     let database = talon_store::redact_url(&args.database.url);
     tracing::info!(address = %base_url, region = %args.region, database = %database, "listening");
+    // The metrics listener lives as long as the API's: it is dropped with this task's end below.
+    let _metrics = match metrics_listener {
+        Some(listener) => {
+            let metrics_url = format!("http://{}/metrics", listener.local_addr()?);
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            tracing::info!(metrics = %metrics_url, "serving metrics apart");
+            let served = tokio::spawn(talon_server::serve_metrics(listener, state.clone(), std::future::pending()));
+            Some(AbortOnDrop(served))
+        }
+        None => None,
+    };
     match tls {
         Some(tls) => talon_server::serve_tls(listener, tls, state, shutdown_signal()).await,
         None => {
@@ -160,6 +184,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     .context("server failed")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Aborts a spawned task when dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// On an empty store, creates an admin client holding every scope and prints its credentials once, on

@@ -196,12 +196,6 @@ async fn keys_rotate_reaches_a_running_server_and_old_tokens_keep_working() {
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let kid = text.split_whitespace().nth(3).expect("kid").trim_end_matches(';').to_owned();
 
-    let kid_of = |t: &str| -> String {
-        let header = t.split('.').next().expect("header");
-        let bytes = base64_url_decode(header);
-        let json: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
-        json["kid"].as_str().unwrap_or_default().to_owned()
-    };
     let rotated = within(Duration::from_secs(1), || async {
         let t = token(&base, &id, &secret).await.1["access_token"].as_str().unwrap_or_default().to_owned();
         kid_of(&t) == kid
@@ -216,7 +210,86 @@ async fn keys_rotate_reaches_a_running_server_and_old_tokens_keep_working() {
 
     let list = Command::new(BIN).args(["keys", "--database", &db, "list"]).output().expect("list");
     let listing = String::from_utf8_lossy(&list.stdout).to_string();
-    assert!(listing.lines().nth(1).is_some_and(|l| l.starts_with(&kid) && l.ends_with("(signs)")), "{listing}");
+    assert!(listing.lines().nth(1).is_some_and(|l| l.starts_with(&kid) && l.contains(" signs ")), "{listing}");
+}
+
+/// The `kid` in a JWT's header.
+fn kid_of(token: &str) -> String {
+    let header = token.split('.').next().expect("header");
+    let json: serde_json::Value = serde_json::from_slice(&base64_url_decode(header)).expect("json");
+    json["kid"].as_str().unwrap_or_default().to_owned()
+}
+
+fn keys(db: &str, args: &[&str]) -> std::process::Output {
+    Command::new(BIN).args(["keys", "--database", db]).args(args).output().expect("talon keys")
+}
+
+#[tokio::test]
+async fn keys_retire_refuses_a_keys_tokens_after_its_grace_or_at_once_and_never_leaves_servers_without_a_signer() {
+    let (_dir, db) = fresh_db();
+    let server = Server::start(&db, &["--demo-hosts", "1"]);
+    let (id, secret) = (server.printed("client_id:").expect("id"), server.printed("client_secret:").expect("secret"));
+    let base = server.base_url.clone();
+    let first = token(&base, &id, &secret).await.1["access_token"].as_str().expect("token").to_owned();
+    let first_kid = kid_of(&first);
+    let jwks_kids = || async {
+        let jwks: serde_json::Value =
+            reqwest::get(format!("{base}/oauth2/jwks")).await.expect("jwks").json().await.expect("json");
+        jwks["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .map(|k| k["kid"].as_str().expect("kid").to_owned())
+            .collect::<Vec<String>>()
+    };
+
+    let unknown = keys(&db, &["retire", "0123456789abcdef"]);
+    assert!(!unknown.status.success(), "an unknown kid is an error");
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no signing key has the ID"));
+
+    // Retiring the only key that signs adds a new one first; with a grace period the old tokens live on.
+    let out = keys(&db, &["retire", &first_kid, "--grace", "4"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    let second_kid = said.split_whitespace().nth(3).expect("kid").trim_end_matches(':').to_owned();
+    assert!(said.contains("it signs in place of") && said.contains("refused from"), "{said}");
+    let signs_new = within(Duration::from_secs(2), || async {
+        let t = token(&base, &id, &secret).await.1["access_token"].as_str().unwrap_or_default().to_owned();
+        kid_of(&t) == second_kid
+    })
+    .await;
+    assert!(signs_new.is_some(), "new tokens come from the new key within a second");
+    assert_eq!(get_devices(&base, &first).await, 200, "the retiring key's token works during the grace period");
+    let listing = String::from_utf8_lossy(&keys(&db, &["list"]).stdout).to_string();
+    assert!(listing.lines().any(|l| l.starts_with(&first_kid) && l.contains("retiring at")), "{listing}");
+    assert!(listing.lines().any(|l| l.starts_with(&second_kid) && l.contains(" signs ")), "{listing}");
+    let refused = within(Duration::from_secs(8), || async { get_devices(&base, &first).await == 401 }).await;
+    assert!(refused.is_some(), "the retired key's token is refused once the grace period is over");
+    assert_eq!(jwks_kids().await, vec![second_kid.clone()], "the retired key left the JWKS");
+
+    // `--now`: the new signer's tokens are refused within a second; a third key signs.
+    let second = token(&base, &id, &secret).await.1["access_token"].as_str().expect("token").to_owned();
+    assert_eq!(kid_of(&second), second_kid);
+    let out = keys(&db, &["retire", &second_kid, "--now"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("refused now"));
+    let cut = within(Duration::from_secs(2), || async { get_devices(&base, &second).await == 401 }).await;
+    assert!(cut.is_some(), "--now refuses the key's tokens within a second");
+    let third = token(&base, &id, &secret).await.1["access_token"].as_str().expect("token").to_owned();
+    assert!(![first_kid.as_str(), second_kid.as_str()].contains(&kid_of(&third).as_str()), "a third key signs");
+    assert_eq!(get_devices(&base, &third).await, 200);
+    // Introspection agrees with the bearer guard.
+    let introspected: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/oauth2/introspect"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("token", second.as_str())])
+        .send()
+        .await
+        .expect("introspect")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(introspected["active"], false, "{introspected}");
 }
 
 fn base64_url_decode(s: &str) -> Vec<u8> {
@@ -402,4 +475,26 @@ async fn over_https_a_silent_handshake_is_cut_off_and_the_per_address_cap_holds(
     assert!(closed && after < Duration::from_secs(3), "silent handshake: closed {closed} after {after:?}");
     drop(second);
     server.stop();
+}
+
+#[tokio::test]
+async fn metrics_listen_serves_metrics_apart_and_the_api_listener_answers_404() {
+    let (_dir, db) = fresh_db();
+    let server = Server::start(&db, &["--metrics-listen", "127.0.0.1:0"]);
+    let base = server.base_url.clone();
+    let metrics_url = within(Duration::from_secs(5), || async { server.logs().contains("metrics=http://") }).await;
+    assert!(metrics_url.is_some(), "the metrics address is logged: {}", server.logs());
+    let logs = server.logs();
+    let at = logs.find("metrics=http://").expect("logged") + "metrics=".len();
+    let metrics_url = logs[at..].split_whitespace().next().expect("url").to_owned();
+
+    assert_eq!(reqwest::get(format!("{base}/healthz")).await.expect("healthz").status(), 200);
+    let on_api = reqwest::get(format!("{base}/metrics")).await.expect("metrics on the API");
+    assert_eq!(on_api.status(), 404, "the API's listener does not serve the metrics");
+    let apart = reqwest::get(&metrics_url).await.expect("metrics apart");
+    assert_eq!(apart.status(), 200);
+    let text = apart.text().await.expect("text");
+    assert!(text.contains(r#"talon_http_requests_total{method="GET",route="/healthz",status="200"} 1"#), "{text}");
+    let other = reqwest::get(metrics_url.replace("/metrics", "/healthz")).await.expect("other path");
+    assert_eq!(other.status(), 404, "the metrics listener serves nothing else");
 }

@@ -107,6 +107,173 @@ const DEFAULT_REGIONS: &[(CloudPlatform, &[&str])] = &[
     (CloudPlatform::Gcp, &["us-central1", "europe-west1"]),
 ];
 
+/// The regions each platform has (its public region names), the only ones a setting may name: a change
+/// naming another is refused, so a setting holds at most these few short names.
+const REGIONS: &[(CloudPlatform, &[&str])] = &[
+    (
+        CloudPlatform::Aws,
+        &[
+            "af-south-1",
+            "ap-east-1",
+            "ap-east-2",
+            "ap-northeast-1",
+            "ap-northeast-2",
+            "ap-northeast-3",
+            "ap-south-1",
+            "ap-south-2",
+            "ap-southeast-1",
+            "ap-southeast-2",
+            "ap-southeast-3",
+            "ap-southeast-4",
+            "ap-southeast-5",
+            "ap-southeast-6",
+            "ap-southeast-7",
+            "ca-central-1",
+            "ca-west-1",
+            "cn-north-1",
+            "cn-northwest-1",
+            "eu-central-1",
+            "eu-central-2",
+            "eu-north-1",
+            "eu-south-1",
+            "eu-south-2",
+            "eu-west-1",
+            "eu-west-2",
+            "eu-west-3",
+            "il-central-1",
+            "me-central-1",
+            "me-south-1",
+            "mx-central-1",
+            "sa-east-1",
+            "us-east-1",
+            "us-east-2",
+            "us-gov-east-1",
+            "us-gov-west-1",
+            "us-west-1",
+            "us-west-2",
+        ],
+    ),
+    (
+        CloudPlatform::Azure,
+        &[
+            "australiacentral",
+            "australiacentral2",
+            "australiaeast",
+            "australiasoutheast",
+            "austriaeast",
+            "belgiumcentral",
+            "brazilsouth",
+            "brazilsoutheast",
+            "canadacentral",
+            "canadaeast",
+            "centralindia",
+            "centralus",
+            "chilecentral",
+            "eastasia",
+            "eastus",
+            "eastus2",
+            "francecentral",
+            "francesouth",
+            "germanynorth",
+            "germanywestcentral",
+            "indonesiacentral",
+            "israelcentral",
+            "italynorth",
+            "japaneast",
+            "japanwest",
+            "jioindiacentral",
+            "jioindiawest",
+            "koreacentral",
+            "koreasouth",
+            "malaysiawest",
+            "mexicocentral",
+            "newzealandnorth",
+            "northcentralus",
+            "northeurope",
+            "norwayeast",
+            "norwaywest",
+            "polandcentral",
+            "qatarcentral",
+            "southafricanorth",
+            "southafricawest",
+            "southcentralus",
+            "southindia",
+            "southeastasia",
+            "spaincentral",
+            "swedencentral",
+            "switzerlandnorth",
+            "switzerlandwest",
+            "uaecentral",
+            "uaenorth",
+            "uksouth",
+            "ukwest",
+            "usgovarizona",
+            "usgovtexas",
+            "usgovvirginia",
+            "westcentralus",
+            "westeurope",
+            "westindia",
+            "westus",
+            "westus2",
+            "westus3",
+        ],
+    ),
+    (
+        CloudPlatform::Gcp,
+        &[
+            "africa-south1",
+            "asia-east1",
+            "asia-east2",
+            "asia-northeast1",
+            "asia-northeast2",
+            "asia-northeast3",
+            "asia-south1",
+            "asia-south2",
+            "asia-southeast1",
+            "asia-southeast2",
+            "australia-southeast1",
+            "australia-southeast2",
+            "europe-central2",
+            "europe-north1",
+            "europe-north2",
+            "europe-southwest1",
+            "europe-west1",
+            "europe-west10",
+            "europe-west12",
+            "europe-west2",
+            "europe-west3",
+            "europe-west4",
+            "europe-west6",
+            "europe-west8",
+            "europe-west9",
+            "me-central1",
+            "me-central2",
+            "me-west1",
+            "northamerica-northeast1",
+            "northamerica-northeast2",
+            "northamerica-south1",
+            "southamerica-east1",
+            "southamerica-west1",
+            "us-central1",
+            "us-east1",
+            "us-east4",
+            "us-east5",
+            "us-south1",
+            "us-west1",
+            "us-west2",
+            "us-west3",
+            "us-west4",
+        ],
+    ),
+];
+
+impl CloudPlatform {
+    /// Every region of this platform, by its public name.
+    pub fn regions(self) -> &'static [&'static str] {
+        REGIONS.iter().find(|(c, _)| *c == self).map_or(&[], |(_, r)| *r)
+    }
+}
+
 impl Policy {
     pub fn find(id: u32) -> Option<&'static Policy> {
         CATALOGUE.iter().find(|p| p.id == id)
@@ -181,6 +348,30 @@ pub enum PolicyError {
     UnknownPolicy(String),
     #[error("a policy may be changed only once per request: {0}")]
     Repeated(u32),
+    #[error("policy {policy_id} is on {cloud}: {region:?} is not one of its regions")]
+    UnknownRegion { policy_id: u32, cloud: &'static str, region: String },
+    #[error("policy {policy_id}: region {region:?} is named twice")]
+    RepeatedRegion { policy_id: u32, region: String },
+}
+
+/// Longest region text an error quotes back: a name longer than any real region is cut, so a caller
+/// cannot make the error message large.
+const QUOTED_REGION_CHARS: usize = 40;
+
+/// Checks that every region is one of the policy's platform's, each named once.
+fn check_regions(policy: &Policy, regions: &[String]) -> Result<(), PolicyError> {
+    let known = policy.cloud.regions();
+    let quoted = |r: &str| r.chars().take(QUOTED_REGION_CHARS).collect::<String>();
+    for (i, region) in regions.iter().enumerate() {
+        if !known.contains(&region.as_str()) {
+            let cloud = policy.cloud.as_str();
+            return Err(PolicyError::UnknownRegion { policy_id: policy.id, cloud, region: quoted(region) });
+        }
+        if regions[..i].contains(region) {
+            return Err(PolicyError::RepeatedRegion { policy_id: policy.id, region: quoted(region) });
+        }
+    }
+    Ok(())
 }
 
 /// Applies `changes` to the customer's settings: all of them, or none when one is invalid. Returns the
@@ -212,6 +403,7 @@ pub fn apply(stored: &[PolicySetting], changes: &[PolicyChange]) -> Result<Vec<P
             setting.severity = severity;
         }
         if let Some(regions) = &change.regions {
+            check_regions(policy, regions)?;
             setting.regions = regions.clone();
         }
         if let Some(tag_excluded) = change.tag_excluded {
@@ -225,6 +417,33 @@ pub fn apply(stored: &[PolicySetting], changes: &[PolicyChange]) -> Result<Vec<P
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn regions_are_the_platforms_own_each_named_once() {
+        let aws = 1; // an AWS policy of the catalogue
+        assert_eq!(Policy::find(aws).expect("policy").cloud, CloudPlatform::Aws);
+        let change = |regions: &[&str]| PolicyChange {
+            policy_id: aws,
+            regions: Some(regions.iter().map(|r| (*r).to_owned()).collect()),
+            ..Default::default()
+        };
+        let ok = apply(&[], &[change(&["us-east-1", "eu-west-3"])]).expect("valid regions");
+        assert_eq!(ok[0].regions, ["us-east-1", "eu-west-3"]);
+        assert!(apply(&[], &[change(&[])]).is_ok(), "no region at all is a valid choice");
+        let azure_name = apply(&[], &[change(&["us-east-1", "westeurope"])]).expect_err("Azure region on AWS");
+        assert_eq!(azure_name.to_string(), r#"policy 1 is on aws: "westeurope" is not one of its regions"#);
+        let huge = "x".repeat(100);
+        let long = apply(&[], &[change(&[huge.as_str()])]).expect_err("junk").to_string();
+        assert!(long.len() < 100, "the junk is not echoed in full: {long}");
+        assert_eq!(
+            apply(&[], &[change(&["us-east-1", "us-east-1"])]),
+            Err(PolicyError::RepeatedRegion { policy_id: aws, region: "us-east-1".into() })
+        );
+        // The defaults are regions of their own platform.
+        for policy in CATALOGUE {
+            assert!(check_regions(policy, &policy.default_setting().regions).is_ok(), "{}", policy.id);
+        }
+    }
 
     #[test]
     fn catalogue_ids_are_unique_and_every_cloud_is_covered() {

@@ -61,6 +61,9 @@ pub struct Config {
     pub connections: crate::connections::ConnectionLimits,
     pub limits: Limits,
     pub auth_errors: AuthErrorMode,
+    /// `/metrics` is served on a listener of its own (`talon serve --metrics-listen`, see
+    /// [`crate::metrics_router`]), not with the API: the API's listener answers it 404.
+    pub metrics_apart: bool,
     /// Demo hosts seeded into each customer that has none (0: none).
     pub demo_hosts: usize,
     /// How often the server re-reads the store for changes made by other processes.
@@ -77,6 +80,7 @@ impl Default for Config {
             connections: Default::default(),
             limits: Limits::default(),
             auth_errors: AuthErrorMode::default(),
+            metrics_apart: false,
             demo_hosts: 0,
             refresh_interval: Duration::from_millis(250),
         }

@@ -78,10 +78,13 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The message of a 503 for a store that does not answer.
+pub const STORE_UNAVAILABLE: &str = "the store is unavailable; try again";
+
 impl From<talon_store::StoreError> for ApiError {
     fn from(e: talon_store::StoreError) -> ApiError {
         tracing::error!(trace_id = %context::current().trace_id, error = %e, "store failure");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable; try again")
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, STORE_UNAVAILABLE)
     }
 }
 

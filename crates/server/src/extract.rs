@@ -117,8 +117,8 @@ where
         };
         let verified = match state.verify_token(token) {
             Ok(verified) => verified,
-            // Expiry is checked after the signature: an expired token is one this server signed.
-            Err(TokenError::Expired) => return Err(refuse_dead()),
+            // Expiry and retirement are checked after the signature: such a token is one this server signed.
+            Err(TokenError::Expired | TokenError::RetiredKey) => return Err(refuse_dead()),
             Err(_) => return Err(refuse_token()),
         };
         if state.is_revoked(&verified.jti) {

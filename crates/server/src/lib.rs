@@ -40,7 +40,10 @@ pub fn router(state: AppState) -> Router {
         openapi::Auth::Bearer(scope) => route.layer(Extension(extract::RequiredScope(scope))),
         _ => route,
     };
-    let router = routes::falcon::routes(console::routes(Router::new()));
+    let mut router = routes::falcon::routes(console::routes(Router::new()));
+    if !state.config().metrics_apart {
+        router = router.route(at("metrics"), get(routes::metrics));
+    }
     router
         .route(at("oauth2IntrospectToken"), post(routes::oauth2::introspect))
         .route(at("oauth2Jwks"), get(routes::discovery::jwks))
@@ -60,7 +63,6 @@ pub fn router(state: AppState) -> Router {
         .route(at("ListAuditEvents"), own("ListAuditEvents", get(routes::admin::audit_log)))
         .route(at("healthz"), get(routes::healthz))
         .route(at("readyz"), get(routes::readyz))
-        .route(at("metrics"), get(routes::metrics))
         .route(at("openapi"), get(routes::openapi))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
@@ -68,6 +70,27 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(from_fn_with_state(state.clone(), context::middleware))
         .with_state(state)
+}
+
+/// The application of the metrics listener (`Config::metrics_apart`): `/metrics` alone, for a port that
+/// only the monitoring system reaches.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route(openapi::path_of("metrics"), get(routes::metrics))
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(CatchPanicLayer::custom(panic_response))
+        .with_state(state)
+}
+
+/// Serves [`metrics_router`] on `listener` until `shutdown` resolves, with the API's connection limits.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let limits = state.config().connections.clone();
+    connections::serve(listener, None, metrics_router(state), &limits, vec![], shutdown).await
 }
 
 /// A handler panicked: answer 500 in the envelope, without the panic payload (it could hold request

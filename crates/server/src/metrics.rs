@@ -11,6 +11,10 @@ pub struct Metrics {
     latency: HistogramVec,
     pub tokens_issued: IntCounter,
     pub auth_failures: IntCounter,
+    /// Loads of a customer's hosts into this node's cache: each is a store read of all its hosts.
+    pub host_cache_loads: IntCounter,
+    /// Store round trips made for `/readyz` (at most one a second).
+    pub readiness_checks: IntCounter,
 }
 
 /// Label of requests that matched no route.
@@ -35,16 +39,26 @@ impl Metrics {
             "Failed client authentications (unknown client ID or wrong secret)",
         )
         .expect("valid metric");
+        let host_cache_loads = IntCounter::new(
+            "talon_host_cache_loads_total",
+            "Loads of one customer's hosts from the store into the node's cache",
+        )
+        .expect("valid metric");
+        let readiness_checks =
+            IntCounter::new("talon_readiness_checks_total", "Store round trips made to answer /readyz")
+                .expect("valid metric");
         let registry = Registry::new();
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(tokens_issued.clone()),
             Box::new(auth_failures.clone()),
+            Box::new(host_cache_loads.clone()),
+            Box::new(readiness_checks.clone()),
         ] {
             registry.register(collector).expect("metric names are unique");
         }
-        Metrics { registry, requests, latency, tokens_issued, auth_failures }
+        Metrics { registry, requests, latency, tokens_issued, auth_failures, host_cache_loads, readiness_checks }
     }
 
     /// Counts one request. The method label is one of a fixed set ([`method_label`]): a client may send any

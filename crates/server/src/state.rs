@@ -44,14 +44,17 @@ struct Inner {
     /// the client's current state are checked on every request, cache or not.
     verified: RwLock<VerifiedCache>,
     limiters: Limiters,
-    /// Each customer's hosts, loaded on first use, dropped when the store's hosts counter moves (any
-    /// node's action or seeding) and by this node's own actions at once.
+    /// Each customer's hosts, loaded on first use, dropped when the customer's hosts version in the store
+    /// moves (any node's action or seeding) and by this node's own actions at once.
     hosts: RwLock<HostCache>,
     /// Last token issue per client, written to the store by the refresh loop, not on the token path.
     last_used: Mutex<HashMap<ClientId, i64>>,
     /// Audit entries of the token path (failed-authentication bursts), written by the refresh loop.
     pending_audit: Mutex<Vec<AuditEntry>>,
     sync: tokio::sync::Mutex<SyncMark>,
+    /// The last readiness check of the store: when (the clock's second) and its outcome. Behind an async
+    /// mutex, so that concurrent probes wait for one check instead of each making its own.
+    readiness: tokio::sync::Mutex<Option<(i64, bool)>>,
     metrics: Metrics,
 }
 
@@ -139,6 +142,8 @@ impl std::ops::Deref for CustomerHosts {
 #[derive(Default)]
 struct SyncMark {
     version: ChangeVersion,
+    /// Each customer's hosts version as of the last refresh (see `Store::host_versions`).
+    host_versions: HashMap<CustomerId, i64>,
     revocations: RevocationCursor,
     last_prune: i64,
 }
@@ -172,6 +177,7 @@ impl AppState {
             hosts: RwLock::new(HostCache::default()),
             last_used: Mutex::new(HashMap::new()),
             pending_audit: Mutex::new(Vec::new()),
+            readiness: tokio::sync::Mutex::new(None),
             metrics: Metrics::new(),
             // Versions no store has, so the first refresh loads everything.
             sync: tokio::sync::Mutex::new(SyncMark {
@@ -207,6 +213,29 @@ impl AppState {
         self.0.clock.now()
     }
 
+    /// Whether the store answers, asked at most once per second of the clock: a probe in the same second
+    /// as the last check gets its outcome, and probes that arrive during a check wait for it.
+    /// A failed check is logged (so at most once a second).
+    pub async fn readiness(&self) -> bool {
+        let mut last = self.0.readiness.lock().await;
+        let now = self.now();
+        if let Some((at, ready)) = *last {
+            if at == now {
+                return ready;
+            }
+        }
+        self.0.metrics.readiness_checks.inc();
+        let ready = match self.0.store.change_version().await {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "readiness: the store does not answer");
+                false
+            }
+        };
+        *last = Some((now, ready));
+        ready
+    }
+
     pub fn keyring(&self) -> Arc<Keyring> {
         self.0.keyring.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -227,7 +256,13 @@ impl AppState {
         let generation = {
             let cache = self.0.verified.read().unwrap_or_else(|p| p.into_inner());
             if let Some(hit) = cache.tokens.get(token) {
-                return if now < hit.expires_at { Ok(hit.clone()) } else { Err(TokenError::Expired) };
+                return if now < hit.usable_until {
+                    Ok(hit.clone())
+                } else if now < hit.expires_at {
+                    Err(TokenError::RetiredKey)
+                } else {
+                    Err(TokenError::Expired)
+                };
             }
             cache.generation
         };
@@ -262,6 +297,7 @@ impl AppState {
             cache.generation
         };
         let hosts = Arc::new(CustomerHosts::new(HostIndex::new(self.0.store.customer_hosts(cid).await?)));
+        self.0.metrics.host_cache_loads.inc();
         let mut cache = self.0.hosts.write().unwrap_or_else(|p| p.into_inner());
         if cache.generation == generation {
             cache.by_customer.insert(cid.clone(), hosts.clone());
@@ -269,11 +305,15 @@ impl AppState {
         Ok(hosts)
     }
 
-    /// Drops cached hosts (all customers'): after this node changed some, or the store says they changed.
-    pub fn forget_hosts(&self) {
+    /// Drops the cached hosts of these customers: after this node changed some, or the store says they
+    /// changed. Other customers' caches stay.
+    pub fn forget_hosts_of(&self, customers: &[CustomerId]) {
         let mut cache = self.0.hosts.write().unwrap_or_else(|p| p.into_inner());
+        // Any drop moves the generation, so a load that raced with it is not cached (it may be stale).
         cache.generation += 1;
-        cache.by_customer.clear();
+        for cid in customers {
+            cache.by_customer.remove(cid);
+        }
     }
 
     pub fn note_used(&self, id: &ClientId) {
@@ -417,7 +457,7 @@ impl AppState {
             Err(e) => note(Err(e)),
         }
         inner.deny.prune(now);
-        inner.verified.write().unwrap_or_else(|p| p.into_inner()).tokens.retain(|_, t| now < t.expires_at);
+        inner.verified.write().unwrap_or_else(|p| p.into_inner()).tokens.retain(|_, t| now < t.usable_until);
 
         match inner.store.change_version().await {
             Ok(version) => {
@@ -444,8 +484,19 @@ impl AppState {
                     }
                 }
                 if version.hosts != mark.version.hosts {
-                    self.forget_hosts();
-                    mark.version.hosts = version.hosts;
+                    match inner.store.host_versions().await {
+                        Ok(versions) => {
+                            let moved: Vec<CustomerId> = versions
+                                .iter()
+                                .filter(|(cid, v)| mark.host_versions.get(cid) != Some(v))
+                                .map(|(cid, _)| cid.clone())
+                                .collect();
+                            self.forget_hosts_of(&moved);
+                            mark.host_versions = versions.into_iter().collect();
+                            mark.version.hosts = version.hosts;
+                        }
+                        Err(e) => note(Err(e)),
+                    }
                 }
                 if version.customers != mark.version.customers {
                     let seeded = if inner.config.demo_hosts > 0 { self.seed_demo_hosts().await } else { Ok(()) };

@@ -158,12 +158,23 @@ async fn health_and_readiness_follow_the_database() {
     let ready = h.send(get("/readyz")).await;
     assert_eq!((ready.status, ready.json()), (StatusCode::OK, serde_json::json!({"status": "ready"})));
 
+    // Probes within one second share one store round trip, however many arrive at once.
+    let checks = || h.state.metrics().readiness_checks.get();
+    let before = checks();
+    let probes = (0..50).map(|_| h.send(get("/readyz")));
+    let answers = futures_util::future::join_all(probes).await;
+    assert!(answers.iter().all(|a| a.status == StatusCode::OK));
+    assert_eq!(checks(), before, "the same second's outcome is reused");
+
     db.set_reachable(false).await;
+    h.clock.advance(1);
     let down = h.send(get("/readyz")).await;
     assert_envelope_error(&down, StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable; try again");
+    assert_eq!(checks(), before + 1, "one check in the new second");
     assert_eq!(h.send(get("/healthz")).await.status, StatusCode::OK, "liveness does not depend on the store");
 
     db.set_reachable(true).await;
+    h.clock.advance(1);
     assert_eq!(h.send(get("/readyz")).await.status, StatusCode::OK, "ready again once the database is back");
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::*;
-use talon_auth::{ClientChanges, ManualClock, SigningKey};
+use talon_auth::{ClientChanges, CustomerId, ManualClock, SigningKey};
 use talon_server::Config;
 use talon_testkit::{Backend, TestDb};
 use talon_wire::Scope;
@@ -22,6 +22,53 @@ async fn two_nodes(backend: Backend) -> Option<(Harness, Harness)> {
     let a = Harness::on(db.clone(), config.clone(), clock.clone()).await;
     let b = Harness::on(db, config, clock).await;
     Some((a, b))
+}
+
+#[tokio::test]
+async fn a_host_change_reloads_only_its_customers_hosts_on_both_nodes_on_sqlite() {
+    a_host_change_reloads_only_its_customers_hosts_on_both_nodes(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_host_change_reloads_only_its_customers_hosts_on_both_nodes_on_postgres() {
+    a_host_change_reloads_only_its_customers_hosts_on_both_nodes(Backend::Postgres).await;
+}
+
+async fn a_host_change_reloads_only_its_customers_hosts_on_both_nodes(backend: Backend) {
+    let Some((a, b)) = two_nodes(backend).await else { return };
+    let mine = a.client(&[Scope::DEVICES_READ, Scope::DEVICES_WRITE]).await;
+    let theirs = a.client_with(&[Scope::DEVICES_READ], |spec| spec.cid = CustomerId::generate()).await;
+    // The other customer's demo hosts are seeded by a refresh; both nodes then settle.
+    for node in [&a, &b, &a, &b] {
+        node.state.refresh().await.expect("refresh");
+    }
+    let (my_token, their_token) = (a.token(&mine).await, a.token(&theirs).await);
+    async fn hosts_of(node: &Harness, token: &str) -> serde_json::Value {
+        node.send(bearer_get(QUERY, token)).await.json()["resources"].clone()
+    }
+    let before_theirs = hosts_of(&a, &their_token).await;
+    assert_eq!(before_theirs.as_array().map(Vec::len), Some(3), "the other customer has its demo hosts");
+    for node in [&a, &b] {
+        for token in [&my_token, &their_token] {
+            assert_eq!(node.send(bearer_get(QUERY, token)).await.status, StatusCode::OK, "caches warm");
+        }
+    }
+    let loads = |node: &Harness| node.state.metrics().host_cache_loads.get();
+    let (a_before, b_before) = (loads(&a), loads(&b));
+
+    let host = a.send(bearer_get(QUERY, &my_token)).await.json()["resources"][0].as_str().expect("host").to_owned();
+    let contain = "/devices/entities/devices-actions/v2?action_name=contain";
+    let reply = a.send(bearer_json_post(contain, &my_token, &format!(r#"{{"ids":["{host}"]}}"#))).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED);
+    for node in [&a, &b] {
+        node.state.refresh().await.expect("refresh");
+        let contained = node.send(bearer_get(&format!("{QUERY}?filter=status:'contained'"), &my_token)).await.json();
+        assert_eq!(contained["resources"], serde_json::json!([host]), "the change is seen");
+        assert_eq!(node.send(bearer_get(QUERY, &their_token)).await.status, StatusCode::OK);
+    }
+    assert_eq!(loads(&a), a_before + 1, "node A reloaded only the changed customer's hosts");
+    assert_eq!(loads(&b), b_before + 1, "node B reloaded only the changed customer's hosts");
+    assert_eq!(hosts_of(&b, &their_token).await, before_theirs);
 }
 
 #[tokio::test]

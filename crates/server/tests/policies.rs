@@ -82,6 +82,27 @@ async fn policy_changes_are_all_or_nothing_and_bad_input_is_a_4xx() {
     for query in ["policy-id=abc", "cloud-platform=ibm", "service=EC2&service=S3"] {
         assert_eq!(h.send(bearer_get(&format!("{PATH}?{query}"), &token)).await.status, StatusCode::BAD_REQUEST);
     }
+    // Regions are the platform's own: 2,000 strings of 100 characters are refused, and nothing is written.
+    let junk: Vec<String> = (0..2000).map(|i| format!("{i:0>100}")).collect();
+    let flood = serde_json::json!({"resources": [
+        {"policy_id": 2, "enabled": false},
+        {"policy_id": 1, "regions": junk},
+    ]});
+    let reply = h.send(patch(&token, &flood.to_string())).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    let message = reply.message();
+    assert!(message.starts_with("policy 1 is on aws: \"0000") && message.len() < 120, "{message}");
+    let second = h.send(bearer_get(&format!("{PATH}?policy-id=2"), &token)).await.json();
+    assert_eq!(second["resources"][0]["policy_settings"][0]["enabled"], true, "nothing was changed");
+    let azure_on_aws = r#"{"resources":[{"policy_id":1,"regions":["us-east-1","westeurope"]}]}"#;
+    assert_envelope_error(
+        &h.send(patch(&token, azure_on_aws)).await,
+        StatusCode::BAD_REQUEST,
+        r#"policy 1 is on aws: "westeurope" is not one of its regions"#,
+    );
+    let twice = r#"{"resources":[{"policy_id":1,"regions":["us-east-1","us-east-1"]}]}"#;
+    assert_eq!(h.send(patch(&token, twice)).await.status, StatusCode::BAD_REQUEST);
+
     let read_only = h.send(patch(&h.token(&reader).await, r#"{"resources":[{"policy_id":1}]}"#)).await;
     assert_envelope_error(&read_only, StatusCode::FORBIDDEN, "access denied, authorization failed");
 }

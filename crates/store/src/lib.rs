@@ -172,6 +172,9 @@ pub trait Store: Send + Sync + 'static {
 
     async fn signing_keys(&self) -> Result<Vec<SigningKey>>;
     async fn add_signing_key(&self, key: &SigningKey) -> Result<()>;
+    /// Retires a key: it signs no more, and the tokens it signed are refused from `at` on (an earlier
+    /// retirement is kept). `false` when no key has this `kid`.
+    async fn retire_signing_key(&self, kid: &str, at: i64) -> Result<bool>;
 
     /// Persists a revocation (idempotent per `jti`).
     async fn revoke_token(&self, jti: &str, client_id: &ClientId, expires_at: i64, now: i64) -> Result<()>;
@@ -200,6 +203,9 @@ pub trait Store: Send + Sync + 'static {
     }
 
     async fn host_count(&self, cid: &CustomerId) -> Result<u64>;
+    /// Each customer's hosts version: it moves with every change of one of the customer's hosts, so a node
+    /// drops only the cached hosts that changed.
+    async fn host_versions(&self) -> Result<Vec<(CustomerId, i64)>>;
     /// Every host of every customer (when moving a store).
     async fn all_hosts(&self) -> Result<Vec<Host>>;
     async fn insert_hosts(&self, hosts: &[Host]) -> Result<()>;

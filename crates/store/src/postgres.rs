@@ -96,12 +96,13 @@ impl PostgresStore {
         .await?;
         let key = SigningKey::generate(now);
         sqlx::query(
-            "INSERT INTO signing_keys (kid, pkcs8, created_at) SELECT $1, $2, $3 \
+            "INSERT INTO signing_keys (kid, pkcs8, created_at, retired_at) SELECT $1, $2, $3, $4 \
              WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
         )
         .bind(&key.kid)
         .bind(key.pkcs8_der())
         .bind(key.created_at)
+        .bind(key.retired_at)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -374,25 +375,40 @@ impl Store for PostgresStore {
     }
 
     async fn signing_keys(&self) -> Result<Vec<SigningKey>> {
-        let rows: Vec<(String, Vec<u8>, i64)> =
-            sqlx::query_as("SELECT kid, pkcs8, created_at FROM signing_keys ORDER BY created_at, kid")
+        let rows: Vec<(String, Vec<u8>, i64, Option<i64>)> =
+            sqlx::query_as("SELECT kid, pkcs8, created_at, retired_at FROM signing_keys ORDER BY created_at, kid")
                 .fetch_all(&self.pool)
                 .await?;
         rows.into_iter()
-            .map(|(kid, pkcs8, created_at)| {
-                SigningKey::from_pkcs8(kid, pkcs8, created_at).map_err(|e| StoreError::Corrupt(e.to_string()))
+            .map(|(kid, pkcs8, created_at, retired_at)| {
+                let mut key =
+                    SigningKey::from_pkcs8(kid, pkcs8, created_at).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                key.retired_at = retired_at;
+                Ok(key)
             })
             .collect()
     }
 
     async fn add_signing_key(&self, key: &SigningKey) -> Result<()> {
-        sqlx::query("INSERT INTO signing_keys (kid, pkcs8, created_at) VALUES ($1, $2, $3)")
+        sqlx::query("INSERT INTO signing_keys (kid, pkcs8, created_at, retired_at) VALUES ($1, $2, $3, $4)")
             .bind(&key.kid)
             .bind(key.pkcs8_der())
             .bind(key.created_at)
+            .bind(key.retired_at)
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn retire_signing_key(&self, kid: &str, at: i64) -> Result<bool> {
+        // An earlier retirement stands: retiring again can only bring it forward.
+        let done =
+            sqlx::query("UPDATE signing_keys SET retired_at = LEAST(COALESCE(retired_at, $1), $1) WHERE kid = $2")
+                .bind(at)
+                .bind(kid)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn revoke_token(&self, jti: &str, client_id: &ClientId, expires_at: i64, now: i64) -> Result<()> {
@@ -494,6 +510,10 @@ impl Store for PostgresStore {
             .into_iter()
             .map(HostRecord::into_host)
             .collect()
+    }
+
+    async fn host_versions(&self) -> Result<Vec<(CustomerId, i64)>> {
+        crate::records::host_versions(sqlx::query_as(crate::records::SELECT_HOST_VERSIONS).fetch_all(&self.pool).await?)
     }
 
     async fn host_count(&self, cid: &CustomerId) -> Result<u64> {

@@ -12,6 +12,19 @@ use talon_wire::ScopeSet;
 
 use crate::{Result, StoreError};
 
+/// Each customer's host version (see the `host_versions` migration); the same text on both backends.
+pub(crate) const SELECT_HOST_VERSIONS: &str = "SELECT cid, version FROM host_versions";
+
+/// `host_versions` rows as customer IDs and versions.
+pub(crate) fn host_versions(rows: Vec<(String, i64)>) -> Result<Vec<(CustomerId, i64)>> {
+    rows.into_iter()
+        .map(|(cid, version)| {
+            let cid = CustomerId::parse(&cid).map_err(|_| StoreError::Corrupt(format!("host version of {cid:?}")))?;
+            Ok((cid, version))
+        })
+        .collect()
+}
+
 /// An `api_clients` row.
 #[derive(sqlx::FromRow)]
 pub(crate) struct ClientRecord {

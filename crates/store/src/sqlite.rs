@@ -127,12 +127,18 @@ impl SqliteStore {
     /// Stores a signing key; with `only_if_none`, only when the store has no key yet (atomically).
     async fn insert_signing_key(&self, key: &SigningKey, only_if_none: bool) -> Result<()> {
         let sql = if only_if_none {
-            "INSERT INTO signing_keys (kid, pkcs8, created_at) SELECT ?, ?, ? \
+            "INSERT INTO signing_keys (kid, pkcs8, created_at, retired_at) SELECT ?, ?, ?, ? \
              WHERE NOT EXISTS (SELECT 1 FROM signing_keys)"
         } else {
-            "INSERT INTO signing_keys (kid, pkcs8, created_at) VALUES (?, ?, ?)"
+            "INSERT INTO signing_keys (kid, pkcs8, created_at, retired_at) VALUES (?, ?, ?, ?)"
         };
-        sqlx::query(sql).bind(&key.kid).bind(key.pkcs8_der()).bind(key.created_at).execute(&self.pool).await?;
+        sqlx::query(sql)
+            .bind(&key.kid)
+            .bind(key.pkcs8_der())
+            .bind(key.created_at)
+            .bind(key.retired_at)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -407,19 +413,32 @@ impl Store for SqliteStore {
     }
 
     async fn signing_keys(&self) -> Result<Vec<SigningKey>> {
-        sqlx::query("SELECT kid, pkcs8, created_at FROM signing_keys ORDER BY created_at, kid")
+        sqlx::query("SELECT kid, pkcs8, created_at, retired_at FROM signing_keys ORDER BY created_at, kid")
             .fetch_all(&self.pool)
             .await?
             .iter()
             .map(|row| {
-                SigningKey::from_pkcs8(row.try_get("kid")?, row.try_get("pkcs8")?, row.try_get("created_at")?)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))
+                let key =
+                    SigningKey::from_pkcs8(row.try_get("kid")?, row.try_get("pkcs8")?, row.try_get("created_at")?);
+                let mut key = key.map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                key.retired_at = row.try_get("retired_at")?;
+                Ok(key)
             })
             .collect()
     }
 
     async fn add_signing_key(&self, key: &SigningKey) -> Result<()> {
         self.insert_signing_key(key, false).await
+    }
+
+    async fn retire_signing_key(&self, kid: &str, at: i64) -> Result<bool> {
+        // An earlier retirement stands: retiring again can only bring it forward.
+        let done = sqlx::query("UPDATE signing_keys SET retired_at = MIN(COALESCE(retired_at, ?1), ?1) WHERE kid = ?2")
+            .bind(at)
+            .bind(kid)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn revoke_token(&self, jti: &str, client_id: &ClientId, expires_at: i64, now: i64) -> Result<()> {
@@ -493,6 +512,10 @@ impl Store for SqliteStore {
             .into_iter()
             .map(HostRecord::into_host)
             .collect()
+    }
+
+    async fn host_versions(&self) -> Result<Vec<(CustomerId, i64)>> {
+        crate::records::host_versions(sqlx::query_as(crate::records::SELECT_HOST_VERSIONS).fetch_all(&self.pool).await?)
     }
 
     async fn host_count(&self, cid: &CustomerId) -> Result<u64> {

@@ -33,6 +33,7 @@ suite!(
     hosts_read_back_and_actions_are_all_or_nothing,
     secret_reset_writes_only_the_secret,
     a_new_signing_key_bumps_the_keys_counter,
+    retiring_a_key_is_stored_kept_at_its_earliest_and_bumps_the_keys_counter,
     concurrent_host_actions_all_apply,
     concurrent_client_changes_all_apply,
     copy_from_sqlite_moves_everything_idempotently,
@@ -309,6 +310,29 @@ async fn the_sqlite_file_is_private_to_its_owner() {
     let path = db.url.trim_start_matches("sqlite://");
     let mode = std::fs::metadata(path).expect("file").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "the file holds private signing keys");
+}
+
+async fn retiring_a_key_is_stored_kept_at_its_earliest_and_bumps_the_keys_counter(backend: Backend) {
+    let Some((_db, store)) = fresh(backend).await else { return };
+    let kid = store.signing_keys().await.expect("keys")[0].kid.clone();
+    let v0 = store.change_version().await.expect("version");
+    assert!(store.retire_signing_key(&kid, NOW + 1800).await.expect("retire"));
+    assert!(store.change_version().await.expect("version").keys > v0.keys, "other nodes learn of it");
+    let retired_at =
+        |keys: Vec<talon_auth::SigningKey>| keys.into_iter().find(|k| k.kid == kid).expect("key").retired_at;
+    assert_eq!(retired_at(store.signing_keys().await.expect("keys")), Some(NOW + 1800));
+    // `--now` after a graceful retirement brings it forward; a later one never pushes it back.
+    assert!(store.retire_signing_key(&kid, NOW).await.expect("retire now"));
+    assert!(store.retire_signing_key(&kid, NOW + 9999).await.expect("retire later"));
+    assert_eq!(retired_at(store.signing_keys().await.expect("keys")), Some(NOW));
+    assert!(!store.retire_signing_key("no-such-kid", NOW).await.expect("unknown"), "unknown kid");
+    // A retired key keeps its retirement when it is stored elsewhere (`talon db copy`).
+    let mut moved = talon_auth::SigningKey::generate(NOW + 1);
+    moved.retired_at = Some(NOW + 5);
+    let moved_kid = moved.kid.clone();
+    store.add_signing_key(&moved).await.expect("add retired key");
+    let stored = store.signing_keys().await.expect("keys").into_iter().find(|k| k.kid == moved_kid).expect("k");
+    assert_eq!(stored.retired_at, Some(NOW + 5));
 }
 
 async fn copy_from_sqlite_moves_everything_idempotently(backend: Backend) {

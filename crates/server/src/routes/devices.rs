@@ -118,8 +118,8 @@ pub async fn action(
     if let Err(unknown) = outcome {
         return Err(ApiError::not_found(format!("no such device: {}", unknown.0.join(", "))));
     }
-    // This node sees its own change at once; others when the store's hosts counter moves.
-    state.forget_hosts();
+    // This node sees its own change at once; others when the customer's hosts version moves.
+    state.forget_hosts_of(std::slice::from_ref(&auth.principal.customer));
     let resources: Vec<ActionResult> = ids.into_iter().map(|id| ActionResult { id, path: String::new() }).collect();
     Ok(envelope(StatusCode::ACCEPTED, POWERED_BY_DEVICES, Some(resources), vec![], None))
 }

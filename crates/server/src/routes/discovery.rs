@@ -39,10 +39,10 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
     ([(header::CACHE_CONTROL, METADATA_CACHE)], json_response(StatusCode::OK, &body)).into_response()
 }
 
-/// `GET /oauth2/jwks`: every verification key, newest first. Old keys stay until their last token has
-/// expired (keys are never deleted), so a verifier with this set accepts every live token.
+/// `GET /oauth2/jwks`: every verification key, newest first. Old keys stay until they are retired (keys
+/// are never deleted), so a verifier with this set accepts every live token and no token of a retired key.
 pub async fn jwks(State(state): State<AppState>) -> Response {
     let keyring = state.keyring();
-    let keys = keyring.public_keys().iter().map(|(kid, x)| Jwk::ed25519(kid.clone(), x.clone())).collect();
+    let keys = keyring.public_keys(state.now()).map(|(kid, x)| Jwk::ed25519(kid.to_owned(), x.to_owned())).collect();
     json_response(StatusCode::OK, &JwkSet { keys })
 }

@@ -23,13 +23,15 @@ pub async fn method_not_allowed() -> ApiError {
 }
 
 /// Readiness: 200 when the store answers, 503 (in the envelope) when it does not, so a load balancer
-/// takes a node whose database is unreachable out of rotation.
+/// takes a node whose database is unreachable out of rotation. The store is asked at most once a second
+/// however many probes come (see `AppState::readiness`): anyone may call this route.
 pub async fn readyz(
     axum::extract::State(state): axum::extract::State<crate::state::AppState>,
 ) -> axum::response::Response {
-    match state.store().change_version().await {
-        Ok(_) => ([(axum::http::header::CONTENT_TYPE, "application/json")], r#"{"status":"ready"}"#).into_response(),
-        Err(e) => ApiError::from(e).into_response(),
+    if state.readiness().await {
+        ([(axum::http::header::CONTENT_TYPE, "application/json")], r#"{"status":"ready"}"#).into_response()
+    } else {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, crate::error::STORE_UNAVAILABLE).into_response()
     }
 }
 

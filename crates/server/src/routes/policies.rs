@@ -76,7 +76,9 @@ pub async fn update(
     let customer = &auth.principal.customer;
     let updated = state.store().change_policy_settings(customer, &changes).await?.map_err(|e| match e {
         policy::PolicyError::UnknownPolicy(_) => ApiError::not_found(e.to_string()),
-        policy::PolicyError::Repeated(_) => ApiError::bad_request(e.to_string()),
+        policy::PolicyError::Repeated(_)
+        | policy::PolicyError::UnknownRegion { .. }
+        | policy::PolicyError::RepeatedRegion { .. } => ApiError::bad_request(e.to_string()),
     })?;
     let resources: Vec<PolicySettings> =
         updated.iter().filter_map(|s| Policy::find(s.policy_id).map(|p| settings_body(p, s))).collect();
