@@ -78,8 +78,17 @@ async fn call_runs_any_operation_with_checks_lists_bodies_and_pages() {
     assert_eq!(server_requests(&base).await, requests_before, "a refused call reaches no route");
 
     // An operation the server does not emulate: 501 with the scope, 403 without it.
-    let not_emulated = failed(&call(&["QueryHiddenDevices"]));
-    assert!(not_emulated.contains("HTTP 501") && not_emulated.contains("QueryHiddenDevices"), "{not_emulated}");
+    let group_action = [
+        "entities_perform_action",
+        "--param",
+        "ids=g1",
+        "--param",
+        "action_name=add_group_member",
+        "--body",
+        r#"{"action_parameters": []}"#,
+    ];
+    let not_emulated = failed(&call(&group_action));
+    assert!(not_emulated.contains("HTTP 501") && not_emulated.contains("entities_perform_action"), "{not_emulated}");
     let forbidden = failed(&call(&["queryHostGroups"]));
     assert!(forbidden.contains("HTTP 403"), "{forbidden}");
 }

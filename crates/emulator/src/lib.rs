@@ -5,11 +5,12 @@
 
 pub mod demo;
 pub mod fql;
+pub mod history;
 pub mod host;
 pub mod policy;
 
 pub use fql::{Filter, FqlError};
 pub use host::{
-    DeviceAction, Host, HostAction, HostIndex, HostQuery, HostSort, HostStatus, Platform, QueryError, QueryParams,
-    SortField,
+    DeviceAction, Field, Host, HostAction, HostIndex, HostQuery, HostSort, HostStatus, Platform, QueryError,
+    QueryParams, Value,
 };

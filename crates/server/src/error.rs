@@ -106,6 +106,36 @@ pub fn envelope<R: Serialize>(
     json_response(status, &Envelope { meta, resources, errors })
 }
 
+/// As [`envelope`], with a `meta.pagination` of another shape (the token paging of the scroll and
+/// combined queries).
+pub fn envelope_paged<R: Serialize, P: Serialize>(
+    status: StatusCode,
+    powered_by: &str,
+    resources: Option<R>,
+    errors: Vec<ErrorItem>,
+    pagination: Option<P>,
+) -> Response {
+    /// `Meta` with any pagination: the fields and order of talon-wire's.
+    #[derive(Serialize)]
+    struct PagedMeta<'a, P> {
+        query_time: f64,
+        powered_by: &'a str,
+        trace_id: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pagination: Option<P>,
+    }
+    #[derive(Serialize)]
+    struct Paged<'a, R, P> {
+        meta: PagedMeta<'a, P>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        resources: Option<R>,
+        errors: Vec<ErrorItem>,
+    }
+    let ctx = context::current();
+    let meta = PagedMeta { query_time: ctx.query_time(), powered_by, trace_id: &ctx.trace_id, pagination };
+    json_response(status, &Paged { meta, resources, errors })
+}
+
 /// Serializes `body` as the JSON answer, into a buffer sized for a page of IDs at once (axum's `Json`
 /// starts at 128 bytes and grows by copying, which showed in profiles of the hosts query).
 pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {

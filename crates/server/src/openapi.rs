@@ -380,8 +380,7 @@ pub const OPERATIONS: &[Operation] = &[
 
 /// `sort` of `QueryDevicesByFilter`: a sortable field, alone or with `.asc`, `.desc`, `|asc`, `|desc`.
 fn device_sorts() -> Value {
-    let sorts: Vec<String> = talon_emulator::host::SortField::names()
-        .into_iter()
+    let sorts: Vec<String> = talon_emulator::Field::names()
         .flat_map(|f| ["", ".asc", ".desc", "|asc", "|desc"].map(|suffix| format!("{f}{suffix}")))
         .collect();
     json!({"type": "string", "enum": sorts})
@@ -530,8 +529,9 @@ pub fn document() -> Value {
         let item = paths.entry(o.path().to_owned()).or_insert_with(|| json!({}));
         item[o.method()] = entry;
     }
-    // The rest of the Falcon API, as the catalogue describes it: routed, guarded, answered with 501.
-    for (path, method, entry) in crate::openapi_catalogue::not_emulated() {
+    // The rest of the Falcon API, as the catalogue describes it: routed, guarded, emulated or answered 501.
+    let documented = |method: &str, path: &str| OPERATIONS.iter().any(|o| o.method() == method && o.path() == path);
+    for (path, method, entry) in crate::openapi_catalogue::from_catalogue(documented) {
         let item = paths.entry(path).or_insert_with(|| json!({}));
         item[method] = entry;
     }

@@ -523,7 +523,7 @@ impl AppState {
     async fn seed_demo_hosts(&self) -> Result<(), StoreError> {
         for cid in self.0.store.customers().await? {
             if self.0.store.host_count(&cid).await? == 0 {
-                self.0.store.insert_hosts(&demo::generate(&cid, self.0.config.demo_hosts)).await?;
+                self.0.store.insert_hosts(&demo::generate(&cid, self.0.config.demo_hosts, self.now())).await?;
                 tracing::info!(cid = %cid, hosts = self.0.config.demo_hosts, "seeded demo hosts");
             }
         }

@@ -13,7 +13,7 @@ mod sqlite;
 use async_trait::async_trait;
 use talon_auth::{ApiClient, ClientId, CustomerId, SigningKey};
 use talon_emulator::policy::{PolicyChange, PolicyError, PolicySetting};
-use talon_emulator::{DeviceAction, Host};
+use talon_emulator::{DeviceAction, Host, HostAction};
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -226,14 +226,34 @@ pub trait Store: Send + Sync + 'static {
         cid: &CustomerId,
         changes: &[PolicyChange],
     ) -> Result<Result<Vec<PolicySetting>, PolicyError>>;
-    /// Applies `action` to every host in `ids`, all or none.
+    /// Applies `edit` to every host of `cid` in `ids` (hidden ones only with `include_hidden`), all or
+    /// none, read and written in one transaction that excludes every other change of these hosts.
+    /// Answers the changed hosts, or the IDs that are not there (nothing written).
+    async fn edit_hosts(
+        &self,
+        cid: &CustomerId,
+        ids: &[String],
+        include_hidden: bool,
+        edit: &HostEdit<'_>,
+    ) -> Result<Result<Vec<Host>, UnknownHosts>>;
+    /// Deletes the hosts of `cid` in `ids`; answers the IDs it deleted (unknown ones are left out).
+    async fn delete_hosts(&self, cid: &CustomerId, ids: &[String]) -> Result<Vec<String>>;
+
+    /// Applies `action` to every host in `ids` at `now`, all or none.
     async fn apply_host_action(
         &self,
         cid: &CustomerId,
         ids: &[String],
         action: DeviceAction,
-    ) -> Result<Result<(), UnknownHosts>>;
+        now: i64,
+    ) -> Result<Result<(), UnknownHosts>> {
+        let applied = self.edit_hosts(cid, ids, action.targets_hidden(), &|host| action.apply(host, now)).await?;
+        Ok(applied.map(|_| ()))
+    }
 }
+
+/// A change to a host made inside the store's transaction (see [`Store::edit_hosts`]).
+pub type HostEdit<'a> = dyn Fn(&mut Host) + Send + Sync + 'a;
 
 /// Opens (and initialises, if needed) the store a database URL names.
 pub async fn open(url: &str, now: i64) -> Result<std::sync::Arc<dyn Store>> {
@@ -319,7 +339,7 @@ pub async fn copy(from: &dyn Store, to: &dyn Store, now: i64) -> Result<CopyRepo
 
 /// How many hosts `store` has across the customers of `hosts`.
 async fn count_hosts(store: &dyn Store, hosts: &[Host]) -> Result<u64> {
-    let mut cids: Vec<&CustomerId> = hosts.iter().map(|h| &h.cid).collect();
+    let mut cids: Vec<&CustomerId> = hosts.iter().map(Host::cid).collect();
     cids.sort();
     cids.dedup();
     let mut total = 0;

@@ -8,15 +8,15 @@ use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use sqlx::Postgres;
 use talon_auth::{ApiClient, ClientId, CustomerId, SigningKey};
 use talon_emulator::policy::{self, PolicyChange, PolicyError, PolicySetting};
-use talon_emulator::{DeviceAction, Host, HostAction};
+use talon_emulator::Host;
 
 use crate::records::{
-    json_list, missing_ids, page_bounds, revocation, AuditRecord, ClientLists, ClientRecord, HostRecord, PolicyRecord,
-    AUDIT_COLUMNS,
+    host_record_json, json_list, missing_ids, page_bounds, revocation, AuditRecord, ClientLists, ClientRecord,
+    HostRecord, PolicyRecord, AUDIT_COLUMNS,
 };
 use crate::{
-    AuditEntry, ChangeVersion, ClientChange, Result, Revocation, RevocationCursor, Store, StoreError, UnknownHosts,
-    ADOPT_CONFLICT,
+    AuditEntry, ChangeVersion, ClientChange, HostEdit, Result, Revocation, RevocationCursor, Store, StoreError,
+    UnknownHosts, ADOPT_CONFLICT,
 };
 
 /// Advisory lock key that serialises first-start initialisation and first-client creation across nodes.
@@ -528,27 +528,12 @@ impl Store for PostgresStore {
         let mut tx = self.pool.begin().await?;
         for h in hosts {
             sqlx::query(
-                "INSERT INTO hosts (device_id, cid, hostname, platform_name, os_version, local_ip, local_ip_num, \
-                 external_ip, external_ip_num, mac_address, agent_version, first_seen, last_seen, status, tags, \
-                 hidden) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
-                 ON CONFLICT DO NOTHING",
+                "INSERT INTO hosts (device_id, cid, hidden, record) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
             )
-            .bind(&h.device_id)
-            .bind(h.cid.as_str())
-            .bind(&h.hostname)
-            .bind(h.platform.as_str())
-            .bind(&h.os_version)
-            .bind(h.local_ip.to_string())
-            .bind(i64::from(u32::from(h.local_ip)))
-            .bind(h.external_ip.to_string())
-            .bind(i64::from(u32::from(h.external_ip)))
-            .bind(&h.mac_address)
-            .bind(&h.agent_version)
-            .bind(h.first_seen)
-            .bind(h.last_seen)
-            .bind(h.status.as_str())
-            .bind(json_list(&h.tags))
-            .bind(h.hidden)
+            .bind(h.device_id())
+            .bind(h.cid().as_str())
+            .bind(h.hidden())
+            .bind(host_record_json(h))
             .execute(&mut *tx)
             .await?;
         }
@@ -605,33 +590,44 @@ impl Store for PostgresStore {
         Ok(Ok(updated))
     }
 
-    async fn apply_host_action(
+    async fn edit_hosts(
         &self,
         cid: &CustomerId,
         ids: &[String],
-        action: DeviceAction,
-    ) -> Result<Result<(), UnknownHosts>> {
+        include_hidden: bool,
+        edit: &HostEdit<'_>,
+    ) -> Result<Result<Vec<Host>, UnknownHosts>> {
         let mut wanted: Vec<&String> = ids.iter().collect();
         wanted.sort();
         wanted.dedup();
         let mut tx = self.pool.begin().await?;
-        // FOR UPDATE: two nodes acting on the same hosts apply one after the other.
+        // FOR UPDATE: two nodes changing the same hosts change them one after the other.
         let mut hosts = Self::select_hosts(&mut tx, cid, &wanted, " FOR UPDATE").await?;
-        hosts.retain(|h| action.targets_hidden() || !h.hidden);
+        hosts.retain(|h| include_hidden || !h.hidden());
         let missing = missing_ids(&wanted, &hosts);
         if !missing.is_empty() {
             return Ok(Err(UnknownHosts(missing)));
         }
         for host in &mut hosts {
-            action.apply(host);
-            sqlx::query("UPDATE hosts SET status = $1, hidden = $2 WHERE device_id = $3")
-                .bind(host.status.as_str())
-                .bind(host.hidden)
-                .bind(&host.device_id)
+            edit(host);
+            sqlx::query("UPDATE hosts SET hidden = $1, record = $2 WHERE device_id = $3")
+                .bind(host.hidden())
+                .bind(host_record_json(host))
+                .bind(host.device_id())
                 .execute(&mut *tx)
                 .await?;
         }
         tx.commit().await?;
-        Ok(Ok(()))
+        Ok(Ok(hosts))
+    }
+
+    async fn delete_hosts(&self, cid: &CustomerId, ids: &[String]) -> Result<Vec<String>> {
+        let deleted =
+            sqlx::query_scalar("DELETE FROM hosts WHERE cid = $1 AND device_id = ANY($2) RETURNING device_id")
+                .bind(cid.as_str())
+                .bind(ids)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(deleted)
     }
 }

@@ -1,13 +1,13 @@
 //! Rows as both backends store them, and their conversion to and from domain values. One place for it, so
 //! SQLite and PostgreSQL cannot drift apart in how they encode a client or a host.
 
-use std::net::Ipv4Addr;
 use std::str::FromStr;
 
 use ipnet::IpNet;
 use talon_auth::{ApiClient, ClientId, CustomerId, SecretDigest};
 use talon_emulator::policy::{PolicySetting, Severity};
-use talon_emulator::{Host, HostStatus, Platform};
+use talon_emulator::Host;
+use talon_wire::device::Device;
 use talon_wire::ScopeSet;
 
 use crate::{Result, StoreError};
@@ -83,47 +83,31 @@ impl ClientLists {
     }
 }
 
-/// A `hosts` row.
+/// A `hosts` row: the record as JSON (talon-wire's `Device`, every field of it), and what is not part of
+/// the record.
 #[derive(sqlx::FromRow)]
 pub(crate) struct HostRecord {
     device_id: String,
     cid: String,
-    hostname: String,
-    platform_name: String,
-    os_version: String,
-    local_ip: String,
-    external_ip: String,
-    mac_address: String,
-    agent_version: String,
-    first_seen: i64,
-    last_seen: i64,
-    status: String,
-    tags: String,
     hidden: bool,
+    record: String,
 }
 
 impl HostRecord {
     pub(crate) fn into_host(self) -> Result<Host> {
         let id = self.device_id;
         let corrupt = |what: &str| StoreError::Corrupt(format!("host {id}: {what}"));
-        let ip = |s: &str, what: &str| -> Result<Ipv4Addr> { s.parse().map_err(|_| corrupt(what)) };
-        Ok(Host {
-            cid: CustomerId::parse(&self.cid).map_err(|_| corrupt("cid"))?,
-            platform: Platform::parse(&self.platform_name).ok_or_else(|| corrupt("platform_name"))?,
-            local_ip: ip(&self.local_ip, "local_ip")?,
-            external_ip: ip(&self.external_ip, "external_ip")?,
-            status: HostStatus::parse(&self.status).ok_or_else(|| corrupt("status"))?,
-            tags: parse_json_list(&self.tags, "tags", |s| Some(s.to_owned()))?,
-            hostname: self.hostname,
-            os_version: self.os_version,
-            mac_address: self.mac_address,
-            agent_version: self.agent_version,
-            first_seen: self.first_seen,
-            last_seen: self.last_seen,
-            hidden: self.hidden,
-            device_id: id,
-        })
+        let cid = CustomerId::parse(&self.cid).map_err(|_| corrupt("cid"))?;
+        let mut record: Device = serde_json::from_str(&self.record).map_err(|e| corrupt(&format!("record: {e}")))?;
+        record.device_id.clone_from(&id);
+        Ok(Host::new(cid, record, self.hidden))
     }
+}
+
+/// A host's record as the `record` column holds it.
+pub(crate) fn host_record_json(host: &Host) -> String {
+    // A record of strings, lists and maps of strings always serializes.
+    serde_json::to_string(host.record()).expect("a device record serializes")
 }
 
 /// A `policy_settings` row.
@@ -194,7 +178,7 @@ pub(crate) fn revocation(jti: String, client_id: &str, expires_at: i64) -> Resul
 
 /// The IDs of `wanted` that are not among `found`.
 pub(crate) fn missing_ids(wanted: &[&String], found: &[Host]) -> Vec<String> {
-    wanted.iter().filter(|id| !found.iter().any(|h| &&h.device_id == *id)).map(|id| (*id).clone()).collect()
+    wanted.iter().filter(|id| !found.iter().any(|h| h.device_id() == id.as_str())).map(|id| (*id).clone()).collect()
 }
 
 pub(crate) fn json_list<T: ToString>(items: impl IntoIterator<Item = T>) -> String {

@@ -8,15 +8,15 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{QueryBuilder, Row, Sqlite};
 use talon_auth::{ApiClient, ClientId, CustomerId, SigningKey};
 use talon_emulator::policy::{self, PolicyChange, PolicyError, PolicySetting};
-use talon_emulator::{DeviceAction, Host, HostAction};
+use talon_emulator::Host;
 
 use crate::records::{
-    json_list, missing_ids, page_bounds, revocation, AuditRecord, ClientLists, ClientRecord, HostRecord, PolicyRecord,
-    AUDIT_COLUMNS,
+    host_record_json, json_list, missing_ids, page_bounds, revocation, AuditRecord, ClientLists, ClientRecord,
+    HostRecord, PolicyRecord, AUDIT_COLUMNS,
 };
 use crate::{
-    AuditEntry, ChangeVersion, ClientChange, Result, Revocation, RevocationCursor, Store, StoreError, UnknownHosts,
-    ADOPT_CONFLICT,
+    AuditEntry, ChangeVersion, ClientChange, HostEdit, Result, Revocation, RevocationCursor, Store, StoreError,
+    UnknownHosts, ADOPT_CONFLICT,
 };
 
 /// How long a writer waits for another process's write to finish before giving up.
@@ -529,29 +529,13 @@ impl Store for SqliteStore {
     async fn insert_hosts(&self, hosts: &[Host]) -> Result<()> {
         let mut tx = self.write().await?;
         for h in hosts {
-            sqlx::query(
-                "INSERT OR IGNORE INTO hosts (device_id, cid, hostname, platform_name, os_version, local_ip, \
-                 local_ip_num, external_ip, external_ip_num, mac_address, agent_version, first_seen, last_seen, \
-                 status, tags, hidden) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&h.device_id)
-            .bind(h.cid.as_str())
-            .bind(&h.hostname)
-            .bind(h.platform.as_str())
-            .bind(&h.os_version)
-            .bind(h.local_ip.to_string())
-            .bind(u32::from(h.local_ip))
-            .bind(h.external_ip.to_string())
-            .bind(u32::from(h.external_ip))
-            .bind(&h.mac_address)
-            .bind(&h.agent_version)
-            .bind(h.first_seen)
-            .bind(h.last_seen)
-            .bind(h.status.as_str())
-            .bind(json_list(&h.tags))
-            .bind(h.hidden)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("INSERT OR IGNORE INTO hosts (device_id, cid, hidden, record) VALUES (?, ?, ?, ?)")
+                .bind(h.device_id())
+                .bind(h.cid().as_str())
+                .bind(h.hidden())
+                .bind(host_record_json(h))
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -601,32 +585,51 @@ impl Store for SqliteStore {
         Ok(Ok(updated))
     }
 
-    async fn apply_host_action(
+    async fn edit_hosts(
         &self,
         cid: &CustomerId,
         ids: &[String],
-        action: DeviceAction,
-    ) -> Result<Result<(), UnknownHosts>> {
+        include_hidden: bool,
+        edit: &HostEdit<'_>,
+    ) -> Result<Result<Vec<Host>, UnknownHosts>> {
         let mut wanted: Vec<&String> = ids.iter().collect();
         wanted.sort();
         wanted.dedup();
+        // BEGIN IMMEDIATE holds SQLite's write lock from the read on: changes apply one after the other.
         let mut tx = self.write().await?;
         let mut hosts = Self::select_hosts(&mut tx, cid, &wanted).await?;
-        hosts.retain(|h| action.targets_hidden() || !h.hidden);
+        hosts.retain(|h| include_hidden || !h.hidden());
         let missing = missing_ids(&wanted, &hosts);
         if !missing.is_empty() {
             return Ok(Err(UnknownHosts(missing)));
         }
         for host in &mut hosts {
-            action.apply(host);
-            sqlx::query("UPDATE hosts SET status = ?, hidden = ? WHERE device_id = ?")
-                .bind(host.status.as_str())
-                .bind(host.hidden)
-                .bind(&host.device_id)
+            edit(host);
+            sqlx::query("UPDATE hosts SET hidden = ?, record = ? WHERE device_id = ?")
+                .bind(host.hidden())
+                .bind(host_record_json(host))
+                .bind(host.device_id())
                 .execute(&mut *tx)
                 .await?;
         }
         tx.commit().await?;
-        Ok(Ok(()))
+        Ok(Ok(hosts))
+    }
+
+    async fn delete_hosts(&self, cid: &CustomerId, ids: &[String]) -> Result<Vec<String>> {
+        let mut tx = self.write().await?;
+        let mut deleted = Vec::new();
+        for id in ids {
+            let gone = sqlx::query("DELETE FROM hosts WHERE cid = ? AND device_id = ?")
+                .bind(cid.as_str())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            if gone.rows_affected() > 0 {
+                deleted.push(id.clone());
+            }
+        }
+        tx.commit().await?;
+        Ok(deleted)
     }
 }

@@ -42,6 +42,7 @@ suite!(
     audit_log_pages_newest_first_and_ignores_repeats,
     audited_writes_store_their_entry_only_when_they_change_something,
     clients_stored_under_legacy_scope_names_read_and_migrate_to_falcon_names,
+    hosts_stored_before_device_records_migrate_whole,
 );
 
 /// A fresh database of `backend`, opened; `None` only when PostgreSQL was explicitly skipped.
@@ -168,7 +169,7 @@ async fn revocations_persist_and_expire(backend: Backend) {
 async fn hosts_read_back_and_actions_are_all_or_nothing(backend: Backend) {
     let Some((_db, store)) = fresh(backend).await else { return };
     let cid = store.default_customer().await.expect("cid");
-    let hosts = demo::generate(&cid, 30);
+    let hosts = demo::generate(&cid, 30, NOW);
     store.insert_hosts(&hosts).await.expect("insert");
     store.insert_hosts(&hosts).await.expect("insert again is a no-op");
     assert_eq!(store.host_count(&cid).await.expect("count"), 30);
@@ -177,23 +178,23 @@ async fn hosts_read_back_and_actions_are_all_or_nothing(backend: Backend) {
     let v0 = store.change_version().await.expect("version");
     let mut stored = store.customer_hosts(&cid).await.expect("hosts");
     let mut expected = hosts.clone();
-    expected.sort_by(|a, b| a.device_id.cmp(&b.device_id));
-    stored.sort_by(|a, b| a.device_id.cmp(&b.device_id));
+    expected.sort_by(|a, b| a.device_id().cmp(b.device_id()));
+    stored.sort_by(|a, b| a.device_id().cmp(b.device_id()));
     assert_eq!(stored, expected, "hosts read back exactly as written");
     assert!(store.customer_hosts(&CustomerId::generate()).await.expect("hosts").is_empty());
 
-    let a = hosts[0].device_id.clone();
+    let a = hosts[0].device_id().to_owned();
     let unknown = "f".repeat(32);
-    let outcome = store.apply_host_action(&cid, &[a.clone(), unknown.clone()], DeviceAction::Contain).await;
+    let outcome = store.apply_host_action(&cid, &[a.clone(), unknown.clone()], DeviceAction::Contain, NOW).await;
     assert_eq!(outcome.expect("query"), Err(UnknownHosts(vec![unknown])));
     let status_of = |store: Arc<dyn Store>, id: String| {
         let cid = cid.clone();
-        async move { store.hosts(&cid, &[id]).await.expect("hosts").first().map(|h| h.status) }
+        async move { store.hosts(&cid, &[id]).await.expect("hosts").first().map(talon_emulator::Host::status) }
     };
     assert_eq!(status_of(store.clone(), a.clone()).await, Some(HostStatus::Normal), "a refused action changes nothing");
 
     store
-        .apply_host_action(&cid, std::slice::from_ref(&a), DeviceAction::Contain)
+        .apply_host_action(&cid, std::slice::from_ref(&a), DeviceAction::Contain, NOW)
         .await
         .expect("query")
         .expect("applied");
@@ -201,21 +202,25 @@ async fn hosts_read_back_and_actions_are_all_or_nothing(backend: Backend) {
     assert!(store.change_version().await.expect("version").hosts > v0.hosts, "an action is a change of hosts");
     let fetched = store.hosts(&cid, &[a.clone(), "0".repeat(32)]).await.expect("hosts");
     assert_eq!(fetched.len(), 1, "unknown IDs are left out");
-    assert_eq!(fetched[0].hostname, hosts[0].hostname, "a host reads back as written");
+    assert_eq!(fetched[0].record().hostname, hosts[0].record().hostname, "a host reads back as written");
 
-    store.apply_host_action(&cid, std::slice::from_ref(&a), DeviceAction::HideHost).await.expect("q").expect("hidden");
+    store
+        .apply_host_action(&cid, std::slice::from_ref(&a), DeviceAction::HideHost, NOW)
+        .await
+        .expect("q")
+        .expect("hidden");
     let hidden = |store: Arc<dyn Store>, cid: CustomerId| async move {
-        store.customer_hosts(&cid).await.expect("hosts").iter().filter(|h| h.hidden).count()
+        store.customer_hosts(&cid).await.expect("hosts").iter().filter(|h| h.hidden()).count()
     };
     assert_eq!(hidden(store.clone(), cid.clone()).await, 1);
-    let again = store.apply_host_action(&cid, std::slice::from_ref(&a), DeviceAction::Contain).await.expect("q");
+    let again = store.apply_host_action(&cid, std::slice::from_ref(&a), DeviceAction::Contain, NOW).await.expect("q");
     assert!(again.is_err(), "a hidden host takes only unhide");
-    store.apply_host_action(&cid, &[a], DeviceAction::UnhideHost).await.expect("q").expect("unhidden");
+    store.apply_host_action(&cid, &[a], DeviceAction::UnhideHost, NOW).await.expect("q").expect("unhidden");
     assert_eq!(hidden(store.clone(), cid.clone()).await, 0);
 
     // Another customer cannot act on these hosts.
     let other = CustomerId::generate();
-    let outcome = store.apply_host_action(&other, &[hosts[1].device_id.clone()], DeviceAction::Contain).await;
+    let outcome = store.apply_host_action(&other, &[hosts[1].device_id().to_owned()], DeviceAction::Contain, NOW).await;
     assert!(outcome.expect("q").is_err());
 }
 
@@ -287,18 +292,18 @@ async fn concurrent_client_changes_all_apply(backend: Backend) {
 async fn concurrent_host_actions_all_apply(backend: Backend) {
     let Some((_db, store)) = fresh(backend).await else { return };
     let cid = store.default_customer().await.expect("cid");
-    let hosts = demo::generate(&cid, 16);
+    let hosts = demo::generate(&cid, 16, NOW);
     store.insert_hosts(&hosts).await.expect("insert");
     let actions = hosts.iter().map(|h| {
-        let (store, cid, id) = (store.clone(), cid.clone(), h.device_id.clone());
-        tokio::spawn(async move { store.apply_host_action(&cid, &[id], DeviceAction::Contain).await })
+        let (store, cid, id) = (store.clone(), cid.clone(), h.device_id().to_owned());
+        tokio::spawn(async move { store.apply_host_action(&cid, &[id], DeviceAction::Contain, NOW).await })
     });
     for a in actions {
         a.await.expect("join").expect("no store error under concurrency").expect("applied");
     }
-    let ids: Vec<String> = hosts.iter().map(|h| h.device_id.clone()).collect();
+    let ids: Vec<String> = hosts.iter().map(|h| h.device_id().to_owned()).collect();
     let after = store.hosts(&cid, &ids).await.expect("hosts");
-    assert!(after.iter().all(|h| h.status == HostStatus::Contained));
+    assert!(after.iter().all(|h| h.status() == HostStatus::Contained));
 }
 
 #[cfg(unix)]
@@ -345,10 +350,10 @@ async fn copy_from_sqlite_moves_everything_idempotently(backend: Backend) {
     source.create_client(&c).await.expect("client");
     source.add_signing_key(&talon_auth::SigningKey::generate(NOW + 1)).await.expect("key");
     source.revoke_token("jti-1", &c.id, NOW + 900, NOW).await.expect("revoke");
-    let hosts = demo::generate(&cid, 5);
+    let hosts = demo::generate(&cid, 5, NOW);
     source.insert_hosts(&hosts).await.expect("hosts");
     source
-        .apply_host_action(&cid, std::slice::from_ref(&hosts[0].device_id), DeviceAction::Contain)
+        .apply_host_action(&cid, &[hosts[0].device_id().to_owned()], DeviceAction::Contain, NOW)
         .await
         .expect("q")
         .expect("contained");
@@ -386,8 +391,8 @@ async fn copy_from_sqlite_moves_everything_idempotently(backend: Backend) {
     assert!(kids.is_empty(), "every source key is in the target");
     let (revoked, _) = target.revocations_since(RevocationCursor::default(), NOW).await.expect("r");
     assert!(revoked.iter().any(|r| r.jti == "jti-1" && r.client_id == c.id));
-    let moved = target.hosts(&cid, std::slice::from_ref(&hosts[0].device_id)).await.expect("hosts");
-    assert_eq!(moved[0].status, HostStatus::Contained, "host state moved");
+    let moved = target.hosts(&cid, &[hosts[0].device_id().to_owned()]).await.expect("hosts");
+    assert_eq!(moved[0].status(), HostStatus::Contained, "host state moved");
     assert!(target.customers().await.expect("customers").contains(&member));
 
     let again = copy(&*source, &*target, NOW).await.expect("copy again");
@@ -434,7 +439,11 @@ async fn concurrent_policy_changes_all_apply_and_refusals_write_nothing(backend:
         let changes = [
             PolicyChange { policy_id: policy.id, enabled: Some(false), ..Default::default() },
             PolicyChange { policy_id: policy.id, severity: Some(Severity::Critical), ..Default::default() },
-            PolicyChange { policy_id: policy.id, regions: Some(vec!["eu-west-1".into()]), ..Default::default() },
+            PolicyChange {
+                policy_id: policy.id,
+                regions: Some(vec![policy.cloud.regions()[0].into()]),
+                ..Default::default()
+            },
             PolicyChange { policy_id: policy.id, tag_excluded: Some(true), ..Default::default() },
         ];
         for change in changes {
@@ -449,7 +458,12 @@ async fn concurrent_policy_changes_all_apply_and_refusals_write_nothing(backend:
     assert_eq!(settings.len(), CATALOGUE.len());
     for s in &settings {
         assert!(
-            !s.enabled && s.severity == Severity::Critical && s.regions == ["eu-west-1"] && s.tag_excluded,
+            !s.enabled
+                && s.severity == Severity::Critical
+                && s.regions.len() == 1
+                && talon_emulator::policy::Policy::find(s.policy_id)
+                    .is_some_and(|p| p.cloud.regions()[0] == s.regions[0])
+                && s.tag_excluded,
             "a concurrent change of policy {} was lost: {s:?}",
             s.policy_id
         );
@@ -608,4 +622,80 @@ async fn clients_stored_under_legacy_scope_names_read_and_migrate_to_falcon_name
         r#"["devices:read","self-service-ioa-exclusions:write","samplestore:read","self-service-ioa-exclusions:read"]"#
     );
     assert_eq!(store.client(&stored.id).await.expect("read").expect("client").scopes, expected);
+}
+
+/// Hosts written by a release before the device-record migration (0006) read back whole after it: each
+/// column becomes the record's field, times RFC 3339, tags a list, the hidden flag kept.
+async fn hosts_stored_before_device_records_migrate_whole(backend: Backend) {
+    let Some(db) = TestDb::fresh(backend).await else { return };
+    // The migrations of that release, applied by sqlx's own migrator: the versions and checksums are
+    // the ones the store's embedded migrator then finds.
+    let dialect = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(dialect);
+    let earlier = tempfile::tempdir().expect("tempdir");
+    for entry in std::fs::read_dir(&source).expect("migrations") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().and_then(|n| n.to_str()).expect("name").to_owned();
+        if name.as_str() < "0006" {
+            std::fs::copy(&path, earlier.path().join(&name)).expect("copy");
+        }
+    }
+    let migrator = sqlx::migrate::Migrator::new(earlier.path()).await.expect("migrator");
+    let cid = CustomerId::generate();
+    let (device, hidden_device) = ("0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210");
+    let old_row = "INSERT INTO hosts (device_id, cid, hostname, platform_name, os_version, local_ip, local_ip_num, \
+        external_ip, external_ip_num, mac_address, agent_version, first_seen, last_seen, status, tags, hidden) VALUES \
+        ($1, $2, 'WIN-OLD-0001', 'Windows', 'Windows 11', '10.1.2.3', 167838211, '203.0.113.9', 3405803785, \
+        '00-50-56-aa-bb-cc', '7.18.18902.0', 1700000000, 1800000000, $3, $4, $5)";
+    let customer = "INSERT INTO customers (cid, is_default, created_at) VALUES ($1, $2, 0)";
+    match backend {
+        Backend::Sqlite => {
+            let options = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&db.url)
+                .expect("url")
+                .create_if_missing(true);
+            let pool = sqlx::SqlitePool::connect_with(options).await.expect("connect");
+            migrator.run(&pool).await.expect("earlier migrations");
+            sqlx::query(customer).bind(cid.as_str()).bind(1).execute(&pool).await.expect("customer");
+            for (id, status, tags, hidden) in
+                [(device, "contained", r#"["FalconGroupingTags/Old"]"#, false), (hidden_device, "normal", "[]", true)]
+            {
+                let q = sqlx::query(old_row).bind(id).bind(cid.as_str()).bind(status).bind(tags).bind(hidden);
+                q.execute(&pool).await.expect("old host");
+            }
+            pool.close().await;
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&db.url).await.expect("connect");
+            migrator.run(&pool).await.expect("earlier migrations");
+            sqlx::query(customer).bind(cid.as_str()).bind(true).execute(&pool).await.expect("customer");
+            for (id, status, tags, hidden) in
+                [(device, "contained", r#"["FalconGroupingTags/Old"]"#, false), (hidden_device, "normal", "[]", true)]
+            {
+                let q = sqlx::query(old_row).bind(id).bind(cid.as_str()).bind(status).bind(tags).bind(hidden);
+                q.execute(&pool).await.expect("old host");
+            }
+            pool.close().await;
+        }
+    }
+    let store = open(&db.url, NOW).await.expect("open runs the remaining migrations");
+    assert_eq!(store.default_customer().await.expect("cid"), cid);
+    let hosts = store.customer_hosts(&cid).await.expect("hosts");
+    assert_eq!(hosts.len(), 2);
+    let old = hosts.iter().find(|h| h.device_id() == device).expect("the old host");
+    let r = old.record();
+    assert_eq!(
+        (r.hostname.as_str(), r.platform_name.as_str(), r.os_version.as_str()),
+        ("WIN-OLD-0001", "Windows", "Windows 11")
+    );
+    assert_eq!((r.local_ip.as_str(), r.external_ip.as_str()), ("10.1.2.3", "203.0.113.9"));
+    assert_eq!((r.mac_address.as_str(), r.agent_version.as_str()), ("00-50-56-aa-bb-cc", "7.18.18902.0"));
+    assert_eq!((r.first_seen.as_str(), r.last_seen.as_str()), ("2023-11-14T22:13:20Z", "2027-01-15T08:00:00Z"));
+    assert_eq!(r.cid, cid.as_str());
+    assert_eq!(old.status(), HostStatus::Contained);
+    assert_eq!(r.tags, ["FalconGroupingTags/Old"]);
+    assert!(!old.hidden());
+    assert!(hosts.iter().any(|h| h.device_id() == hidden_device && h.hidden()), "the hidden flag is kept");
 }

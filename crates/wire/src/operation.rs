@@ -121,6 +121,28 @@ pub const GET_DEVICE_DETAILS_V2: OperationId = OperationId("GetDeviceDetailsV2")
 pub const POST_DEVICE_DETAILS_V2: OperationId = OperationId("PostDeviceDetailsV2");
 /// `POST /devices/entities/devices-actions/v2?action_name=..` with `{"ids": [..]}`: contain, lift, hide, unhide.
 pub const PERFORM_ACTION_V2: OperationId = OperationId("PerformActionV2");
+/// `GET /devices/queries/devices-scroll/v1`: device IDs, paged by a token (up to 10,000 a page).
+pub const QUERY_DEVICES_BY_FILTER_SCROLL: OperationId = OperationId("QueryDevicesByFilterScroll");
+/// `GET /devices/queries/devices-hidden/v1`: IDs of hidden devices.
+pub const QUERY_HIDDEN_DEVICES: OperationId = OperationId("QueryHiddenDevices");
+/// `GET /devices/combined/devices/v1`: device records, paged by a token.
+pub const COMBINED_DEVICES_BY_FILTER: OperationId = OperationId("CombinedDevicesByFilter");
+/// `GET /devices/combined/devices-hidden/v1`: hidden device records, paged by a token.
+pub const COMBINED_HIDDEN_DEVICES_BY_FILTER: OperationId = OperationId("CombinedHiddenDevicesByFilter");
+/// `GET /devices/entities/devices/v1?ids=..`: details of devices (the older route).
+pub const GET_DEVICE_DETAILS_V1: OperationId = OperationId("GetDeviceDetailsV1");
+/// `GET /devices/entities/online-state/v1?ids=..`: online, offline or unknown.
+pub const GET_ONLINE_STATE_V1: OperationId = OperationId("GetOnlineState_V1");
+/// `PATCH /devices/entities/devices/tags/v1`: add or remove `FalconGroupingTags/` tags.
+pub const UPDATE_DEVICE_TAGS: OperationId = OperationId("UpdateDeviceTags");
+/// `POST /devices/entities/devices-actions-delete/v1`: delete devices.
+pub const DEVICES_ACTIONS_DELETE_V1: OperationId = OperationId("DevicesActionsDeleteV1");
+/// `POST /devices/combined/devices/login-history/v1`: recent logins of devices.
+pub const QUERY_DEVICE_LOGIN_HISTORY: OperationId = OperationId("QueryDeviceLoginHistory");
+/// `POST /devices/combined/devices/login-history/v2`: logins of up to 10 devices within a time range.
+pub const QUERY_DEVICE_LOGIN_HISTORY_V2: OperationId = OperationId("QueryDeviceLoginHistoryV2");
+/// `POST /devices/combined/devices/network-address-history/v1`: the addresses devices had.
+pub const QUERY_NETWORK_ADDRESS_HISTORY_V1: OperationId = OperationId("QueryGetNetworkAddressHistoryV1");
 /// `GET /settings/entities/policy/v1`: CSPM policy settings.
 pub const GET_CSPM_POLICY_SETTINGS: OperationId = OperationId("GetCSPMPolicySettings");
 /// `PATCH /settings/entities/policy/v1`: change CSPM policy settings.
@@ -134,6 +156,17 @@ pub const NAMED: &[OperationId] = &[
     GET_DEVICE_DETAILS_V2,
     POST_DEVICE_DETAILS_V2,
     PERFORM_ACTION_V2,
+    QUERY_DEVICES_BY_FILTER_SCROLL,
+    QUERY_HIDDEN_DEVICES,
+    COMBINED_DEVICES_BY_FILTER,
+    COMBINED_HIDDEN_DEVICES_BY_FILTER,
+    GET_DEVICE_DETAILS_V1,
+    GET_ONLINE_STATE_V1,
+    UPDATE_DEVICE_TAGS,
+    DEVICES_ACTIONS_DELETE_V1,
+    QUERY_DEVICE_LOGIN_HISTORY,
+    QUERY_DEVICE_LOGIN_HISTORY_V2,
+    QUERY_NETWORK_ADDRESS_HISTORY_V1,
     GET_CSPM_POLICY_SETTINGS,
     UPDATE_CSPM_POLICY_SETTINGS,
 ];

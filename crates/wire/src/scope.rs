@@ -115,7 +115,8 @@ impl Scope {
     }
 }
 
-const fn const_str_eq(a: &str, b: &str) -> bool {
+/// String equality in a `const` context (`==` on `str` is not `const`).
+pub const fn const_str_eq(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     if a.len() != b.len() {
         return false;
