@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
 
-use talon_wire::device::FieldKind;
+use talon_wire::device::{FieldKind, DEVICE_FIELDS};
 
 use nom::branch::alt;
 use nom::bytes::complete::{escaped_transform, is_not, tag, take_while1};
@@ -36,7 +36,8 @@ pub enum Filter {
     /// `operands` the rest (wildcards, times, addresses, and every value of `<`, `>`, `~`). A list field
     /// matches when any element does (under `!`, when none does).
     Compare {
-        field: Field,
+        /// The field's index in the field table the filter was parsed over.
+        field: usize,
         op: Op,
         operands: Vec<Operand>,
         exact: HashSet<String>,
@@ -243,8 +244,35 @@ fn bare(i: &str) -> Res<'_, &str> {
 /// a query string of some hundred thousand `(` would overflow the stack and abort the whole server.
 pub const MAX_NESTING: usize = 32;
 
-/// Parses `input` into a typed filter. `now` (Unix seconds) anchors relative times such as `now-7d`.
+/// Parses `input` into a typed filter over the device record's fields. `now` (Unix seconds) anchors
+/// relative times such as `now-7d`.
 pub fn parse(input: &str, now: i64) -> Result<Filter, FqlError> {
+    parse_over(input, now, DEVICE_FIELDS)
+}
+
+/// A table of the fields a kind of record has: each field's name and kind, in the order its
+/// [`Record::value`] indexes them.
+pub type FieldTable = [(&'static str, FieldKind)];
+
+/// A record a filter can match: each field's [`Value`] by its index in the record's [`FieldTable`].
+pub trait Record {
+    fn value(&self, field: usize) -> &Value;
+}
+
+impl<R: Record + ?Sized> Record for &R {
+    fn value(&self, field: usize) -> &Value {
+        (**self).value(field)
+    }
+}
+
+impl Record for Host {
+    fn value(&self, field: usize) -> &Value {
+        Host::value(self, Field::from_index(field))
+    }
+}
+
+/// As [`parse`], over the fields of another kind of record (host groups, say).
+pub fn parse_over(input: &str, now: i64, fields: &FieldTable) -> Result<Filter, FqlError> {
     check_nesting(input)?;
     let at = |rest: &str| input.len() - rest.len();
     let fail = |rest: &str, expected: &str| FqlError { position: at(rest), message: format!("expected {expected}") };
@@ -258,7 +286,7 @@ pub fn parse(input: &str, now: i64) -> Result<Filter, FqlError> {
         Err(nom::Err::Error(e) | nom::Err::Failure(e)) => return Err(fail(e.rest, e.expected)),
         Err(nom::Err::Incomplete(_)) => return Err(fail("", "more input")),
     };
-    type_filter(raw, input, now)
+    type_within(raw, input, now, fields, &mut Spent::default())
 }
 
 /// Refuses a filter whose parentheses (outside quoted values) nest deeper than [`MAX_NESTING`], before the
@@ -284,13 +312,15 @@ fn check_nesting(input: &str) -> Result<(), FqlError> {
     Ok(())
 }
 
-fn type_filter(raw: Raw<'_>, input: &str, now: i64) -> Result<Filter, FqlError> {
-    type_within(raw, input, now, &mut Spent::default())
-}
-
-fn type_within(raw: Raw<'_>, input: &str, now: i64, spent: &mut Spent) -> Result<Filter, FqlError> {
+fn type_within(
+    raw: Raw<'_>,
+    input: &str,
+    now: i64,
+    fields: &FieldTable,
+    spent: &mut Spent,
+) -> Result<Filter, FqlError> {
     let all = |v: Vec<Raw<'_>>, spent: &mut Spent| {
-        v.into_iter().map(|r| type_within(r, input, now, spent)).collect::<Result<Vec<_>, _>>()
+        v.into_iter().map(|r| type_within(r, input, now, fields, spent)).collect::<Result<Vec<_>, _>>()
     };
     match raw {
         Raw::Any(v) => Ok(Filter::Any(all(v, spent)?)),
@@ -304,10 +334,12 @@ fn type_within(raw: Raw<'_>, input: &str, now: i64, spent: &mut Spent) -> Result
                 Some(name) => (name, true),
                 None => (c.field, false),
             };
-            let field = Field::parse(name).ok_or_else(|| {
-                fail(format!("unknown field {:?}: use a field of the device record, such as hostname", c.field))
-            })?;
-            let kind = if as_text { FieldKind::Text } else { field.kind() };
+            let (field, kind) =
+                fields.iter().position(|(n, _)| *n == name).map(|i| (i, fields[i].1)).ok_or_else(|| {
+                    let example = fields.iter().find(|(n, _)| *n == "hostname" || *n == "name").map_or("", |(n, _)| n);
+                    fail(format!("unknown field {:?}: use a field of the record, such as {example}", c.field))
+                })?;
+            let kind = if as_text { FieldKind::Text } else { kind };
             let operands = c
                 .values
                 .iter()
@@ -447,7 +479,7 @@ pub fn time_span(value: &str, now: i64) -> Option<(i64, i64)> {
 }
 
 impl Filter {
-    pub fn matches(&self, host: &Host) -> bool {
+    pub fn matches<R: Record + ?Sized>(&self, host: &R) -> bool {
         match self {
             Filter::Any(v) => v.iter().any(|f| f.matches(host)),
             Filter::All(v) => v.iter().all(|f| f.matches(host)),

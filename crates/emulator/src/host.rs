@@ -91,6 +91,11 @@ impl Field {
     /// How many fields there are.
     pub const COUNT: usize = DEVICE_FIELDS.len();
 
+    /// The field at `index` of [`DEVICE_FIELDS`] (an index a filter parsed over that table holds).
+    pub fn from_index(index: usize) -> Field {
+        Field(index.min(Field::COUNT - 1))
+    }
+
     /// The field a wire name (`hostname`, `last_seen`, ...) names.
     pub fn parse(name: &str) -> Option<Field> {
         DEVICE_FIELDS.iter().position(|(n, _)| *n == name).map(Field)
@@ -193,6 +198,15 @@ impl Host {
         self.values = derive(&self.record);
     }
 
+    /// Sets the IDs of the groups the host is in. Membership is worked out from the groups (it is not a
+    /// change of the host), so `modified_timestamp` stays.
+    pub fn set_groups(&mut self, groups: Vec<String>) {
+        if self.record.groups != groups {
+            self.record.groups = groups;
+            self.values = derive(&self.record);
+        }
+    }
+
     pub fn set_hidden(&mut self, hidden: bool, now: i64) {
         self.hidden = hidden;
         self.edit(now, |_| {});
@@ -213,10 +227,13 @@ pub fn parse_time(s: &str) -> Option<i64> {
 }
 
 fn derive(record: &Device) -> Box<[Value]> {
-    DEVICE_FIELDS
-        .iter()
-        .enumerate()
-        .map(|(i, (_, kind))| match record.field(i) {
+    DEVICE_FIELDS.iter().enumerate().map(|(i, (_, kind))| Value::of(*kind, record.field(i))).collect()
+}
+
+impl Value {
+    /// A field's value as queries compare it, from the record's text or list.
+    pub fn of(kind: FieldKind, field: Option<FieldRef<'_>>) -> Value {
+        match field {
             Some(FieldRef::Text(text)) => Value::Text {
                 lowered: text.to_lowercase(),
                 number: match kind {
@@ -227,8 +244,21 @@ fn derive(record: &Device) -> Box<[Value]> {
             },
             Some(FieldRef::List(list)) => Value::List(list.iter().map(|t| t.to_lowercase()).collect()),
             None => Value::List(vec![]),
-        })
-        .collect()
+        }
+    }
+
+    /// Orders two values of a field of `kind`: addresses numerically, times chronologically, text without
+    /// case, lists by their first element; an empty value first.
+    pub fn compare(kind: FieldKind, a: &Value, b: &Value) -> std::cmp::Ordering {
+        match (a, b) {
+            (Value::Text { lowered: ta, number: na }, Value::Text { lowered: tb, number: nb }) => match kind {
+                FieldKind::Ip | FieldKind::Time => na.cmp(nb),
+                FieldKind::Text | FieldKind::List => ta.cmp(tb),
+            },
+            (Value::List(la), Value::List(lb)) => la.first().cmp(&lb.first()),
+            _ => std::cmp::Ordering::Equal,
+        }
+    }
 }
 
 /// What a [`DeviceAction`] does to a host: the emulator's half of the action (its name is talon-wire's).
@@ -361,7 +391,12 @@ impl HostQuery {
 
     /// As [`HostQuery::run`], over the hidden hosts (`QueryHiddenDevices`) when `hidden`.
     pub fn run_over<'h>(&self, index: &'h HostIndex, hidden: bool) -> (Vec<&'h Host>, u64) {
-        let selected = |h: &&Host| h.hidden == hidden && self.filter.as_ref().is_none_or(|f| f.matches(h));
+        self.run_where(index, |h| h.hidden == hidden)
+    }
+
+    /// As [`HostQuery::run`], over the hosts `keep` keeps (a group's members, say).
+    pub fn run_where<'h>(&self, index: &'h HostIndex, keep: impl Fn(&Host) -> bool) -> (Vec<&'h Host>, u64) {
+        let selected = |h: &&Host| keep(h) && self.filter.as_ref().is_none_or(|f| f.matches(h));
         let (offset, limit) = (self.offset.min(usize::MAX as u64) as usize, self.limit as usize);
         match self.sort.filter(|s| *s != HostSort::DEFAULT) {
             // The index is in the default order already: no sorting, and only the page is collected.
@@ -418,14 +453,7 @@ impl Field {
     /// Orders two hosts by this field: addresses numerically, times chronologically, text without case,
     /// lists by their first element; an empty value first.
     pub fn compare(self, a: &Host, b: &Host) -> std::cmp::Ordering {
-        match (a.value(self), b.value(self)) {
-            (Value::Text { lowered: ta, number: na }, Value::Text { lowered: tb, number: nb }) => match self.kind() {
-                FieldKind::Ip | FieldKind::Time => na.cmp(nb),
-                FieldKind::Text | FieldKind::List => ta.cmp(tb),
-            },
-            (Value::List(la), Value::List(lb)) => la.first().cmp(&lb.first()),
-            _ => std::cmp::Ordering::Equal,
-        }
+        Value::compare(self.kind(), a.value(self), b.value(self))
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod demo;
 pub mod fql;
+pub mod groups;
 pub mod history;
 pub mod host;
 pub mod policy;

@@ -14,7 +14,8 @@ use talon_auth::{
     address_key, ApiClient, ClientId, Clock, CustomerId, DenyList, FastMap, Keyring, RateLimiter, RateStatus,
     TokenError, VerifiedToken,
 };
-use talon_emulator::{demo, HostIndex};
+use talon_emulator::groups::Group;
+use talon_emulator::{demo, Host, HostIndex};
 use talon_store::admin::action;
 use talon_store::{AuditEntry, ChangeVersion, RevocationCursor, Store, StoreError};
 use talon_wire::ids::shown_id;
@@ -99,10 +100,12 @@ struct HostCache {
     by_customer: FastMap<CustomerId, Arc<CustomerHosts>>,
 }
 
-/// A customer's hosts as the hosts API serves them: the index, and the serialized pages of the plain
-/// listing (no filter, default order), which depend only on offset and limit until the hosts change.
+/// A customer's hosts as the hosts API serves them: the index (each host's `groups` worked out from the
+/// groups), the host groups, and the serialized pages of the plain listing (no filter, default order),
+/// which depend only on offset and limit until the hosts or groups change.
 pub struct CustomerHosts {
     index: HostIndex,
+    groups: Vec<Group>,
     pages: Mutex<HashMap<(u64, u64), ListingPage>>,
 }
 
@@ -113,8 +116,22 @@ pub type ListingPage = (Arc<RawValue>, u64);
 const MAX_CACHED_PAGES: usize = 64;
 
 impl CustomerHosts {
-    fn new(index: HostIndex) -> CustomerHosts {
-        CustomerHosts { index, pages: Mutex::new(HashMap::new()) }
+    /// The hosts and groups of a customer, each host told the groups it is in.
+    fn new(mut hosts: Vec<Host>, groups: Vec<Group>) -> CustomerHosts {
+        for host in &mut hosts {
+            let ids: Vec<String> = groups.iter().filter(|g| g.contains(host)).map(|g| g.id().to_owned()).collect();
+            host.set_groups(ids);
+        }
+        CustomerHosts { index: HostIndex::new(hosts), groups, pages: Mutex::new(HashMap::new()) }
+    }
+
+    /// The customer's host groups, by ID.
+    pub fn groups(&self) -> &[Group] {
+        &self.groups
+    }
+
+    pub fn group(&self, id: &str) -> Option<&Group> {
+        self.groups.iter().find(|g| g.id() == id)
     }
 
     /// The page at `offset`/`limit` of the plain listing, made by `make` the first time.
@@ -296,7 +313,17 @@ impl AppState {
             }
             cache.generation
         };
-        let hosts = Arc::new(CustomerHosts::new(HostIndex::new(self.0.store.customer_hosts(cid).await?)));
+        let now = self.now();
+        let groups = self.0.store.host_groups(cid).await?;
+        let groups = groups
+            .into_iter()
+            .map(|g| {
+                let id = g.group.id.clone();
+                Group::restore(cid.clone(), g.group, g.members, now)
+                    .map_err(|e| StoreError::Corrupt(format!("host group {id}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let hosts = Arc::new(CustomerHosts::new(self.0.store.customer_hosts(cid).await?, groups));
         self.0.metrics.host_cache_loads.inc();
         let mut cache = self.0.hosts.write().unwrap_or_else(|p| p.into_inner());
         if cache.generation == generation {

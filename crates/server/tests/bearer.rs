@@ -171,7 +171,7 @@ async fn query_devices_pages_and_sorts() {
         ("offset=-3", "offset must be a non-negative integer"),
         ("limit=1&limit=2", "query: form field \"limit\" is given more than once"),
         ("filter=platform_name%3D'Windows'", "filter: invalid filter at position 13: expected ':' after the field name"),
-        ("filter=secret:'x'", "filter: invalid filter at position 0: unknown field \"secret\": use a field of the device record, such as hostname"),
+        ("filter=secret:'x'", "filter: invalid filter at position 0: unknown field \"secret\": use a field of the record, such as hostname"),
         ("filter=hostname:'*a*a*a*a*a*a*a*a*a'", "filter: invalid filter at position 0: a value may hold at most 8 wildcards (*)"),
     ] {
         let reply = h.send(bearer_get(&format!("{QUERY}?{query}"), &token)).await;

@@ -72,21 +72,21 @@ async fn the_guard_checks_token_and_catalogue_scope_before_501() {
     let h = Harness::default().await;
     let reader = h.client(&[Scope::DEVICES_READ]).await;
     let token = h.token(&reader).await;
-    let groups = catalogue().get("queryHostGroups").expect("queryHostGroups");
-    assert_eq!(groups.scope.map(|s| s.to_string()).as_deref(), Some("host-group:read"));
-    assert_eq!(answer(groups), Answer::NotImplemented);
+    let alerts = catalogue().get("GetQueriesAlertsV2").expect("GetQueriesAlertsV2");
+    assert_eq!(alerts.scope.map(|s| s.to_string()).as_deref(), Some("alerts:read"));
+    assert_eq!(answer(alerts), Answer::NotImplemented);
 
     let app = app(&h);
-    let no_token = call(&app, "GET", &groups.path, None).await;
+    let no_token = call(&app, "GET", &alerts.path, None).await;
     assert_eq!(no_token.status, StatusCode::UNAUTHORIZED);
-    let no_scope = call(&app, "GET", &groups.path, Some(&token)).await;
+    let no_scope = call(&app, "GET", &alerts.path, Some(&token)).await;
     assert_eq!(no_scope.status, StatusCode::FORBIDDEN);
     assert_eq!(no_scope.message(), "access denied, authorization failed");
     assert_eq!(no_scope.header("x-talon-deny-reason"), "missing-scope");
 
-    let grouper = h.client(&[Scope::parse("host-group:read").expect("scope")]).await;
-    let token = h.token(&grouper).await;
-    let not_emulated = call(&app, "GET", &groups.path, Some(&token)).await;
+    let alerter = h.client(&[Scope::parse("alerts:read").expect("scope")]).await;
+    let token = h.token(&alerter).await;
+    let not_emulated = call(&app, "GET", &alerts.path, Some(&token)).await;
     assert_eq!(not_emulated.status, StatusCode::NOT_IMPLEMENTED);
     // A token with another scope may not read hosts through the scope of a neighbouring route.
     let hosts = call(&app, "GET", "/devices/queries/devices/v1", Some(&token)).await;

@@ -78,7 +78,7 @@ async fn the_scroll_query_pages_by_token_to_the_total_and_takes_10000_a_page() {
     for (query, message) in [
         ("limit=10001", "limit must be an integer from 1 to 10000"),
         ("offset=42", "offset: not a token a previous page gave; leave it out for the first page"),
-        ("filter=nosuchfield:'x'", "filter: invalid filter at position 0: unknown field \"nosuchfield\": use a field of the device record, such as hostname"),
+        ("filter=nosuchfield:'x'", "filter: invalid filter at position 0: unknown field \"nosuchfield\": use a field of the record, such as hostname"),
     ] {
         assert_envelope_error(&h.send(bearer_get(&format!("{SCROLL}?{query}"), &token)).await, StatusCode::BAD_REQUEST, message);
     }

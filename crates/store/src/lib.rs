@@ -239,6 +239,21 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the hosts of `cid` in `ids`; answers the IDs it deleted (unknown ones are left out).
     async fn delete_hosts(&self, cid: &CustomerId, ids: &[String]) -> Result<Vec<String>>;
 
+    /// The host groups of `cid`, by ID.
+    async fn host_groups(&self, cid: &CustomerId) -> Result<Vec<StoredGroup>>;
+    /// Creates these groups of `cid`, all or none (a name already taken refuses them all).
+    async fn create_host_groups(&self, cid: &CustomerId, groups: &[StoredGroup]) -> Result<Result<(), GroupRefusal>>;
+    /// Applies `edit` to every group of `cid` in `ids`, all or none, in one transaction that excludes
+    /// every other change of them; answers the changed groups.
+    async fn edit_host_groups(
+        &self,
+        cid: &CustomerId,
+        ids: &[String],
+        edit: &GroupEdit<'_>,
+    ) -> Result<Result<Vec<StoredGroup>, GroupRefusal>>;
+    /// Deletes the groups of `cid` in `ids`; answers the IDs it deleted.
+    async fn delete_host_groups(&self, cid: &CustomerId, ids: &[String]) -> Result<Vec<String>>;
+
     /// Applies `action` to every host in `ids` at `now`, all or none.
     async fn apply_host_action(
         &self,
@@ -251,6 +266,37 @@ pub trait Store: Send + Sync + 'static {
         Ok(applied.map(|_| ()))
     }
 }
+
+/// A host group as the store keeps it: its record and, for a static group, its members (see
+/// `talon_emulator::groups`, whose rules the server applies before it writes).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredGroup {
+    pub group: talon_wire::host_group::HostGroup,
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+impl StoredGroup {
+    /// The lowercased name, unique per customer.
+    pub fn name_key(&self) -> String {
+        self.group.name.to_lowercase()
+    }
+}
+
+/// Why a change of host groups wrote nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GroupRefusal {
+    #[error("no such host group: {}", .0.join(", "))]
+    Unknown(Vec<String>),
+    #[error("a host group named {0:?} exists already")]
+    NameTaken(String),
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// A change to a host group made inside the store's transaction (see [`Store::edit_host_groups`]); an
+/// `Err` refuses the whole change.
+pub type GroupEdit<'a> = dyn Fn(&mut StoredGroup) -> Result<(), String> + Send + Sync + 'a;
 
 /// A change to a host made inside the store's transaction (see [`Store::edit_hosts`]).
 pub type HostEdit<'a> = dyn Fn(&mut Host) + Send + Sync + 'a;

@@ -11,12 +11,12 @@ use talon_emulator::policy::{self, PolicyChange, PolicyError, PolicySetting};
 use talon_emulator::Host;
 
 use crate::records::{
-    host_record_json, json_list, missing_ids, page_bounds, revocation, AuditRecord, ClientLists, ClientRecord,
-    HostRecord, PolicyRecord, AUDIT_COLUMNS,
+    group_from_json, group_record_json, host_record_json, json_list, missing_groups, missing_ids, page_bounds,
+    revocation, AuditRecord, ClientLists, ClientRecord, HostRecord, PolicyRecord, AUDIT_COLUMNS,
 };
 use crate::{
-    AuditEntry, ChangeVersion, ClientChange, HostEdit, Result, Revocation, RevocationCursor, Store, StoreError,
-    UnknownHosts, ADOPT_CONFLICT,
+    AuditEntry, ChangeVersion, ClientChange, GroupEdit, GroupRefusal, HostEdit, Result, Revocation, RevocationCursor,
+    Store, StoreError, StoredGroup, UnknownHosts, ADOPT_CONFLICT,
 };
 
 /// Advisory lock key that serialises first-start initialisation and first-client creation across nodes.
@@ -619,6 +619,95 @@ impl Store for PostgresStore {
         }
         tx.commit().await?;
         Ok(Ok(hosts))
+    }
+
+    async fn host_groups(&self, cid: &CustomerId) -> Result<Vec<StoredGroup>> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, record FROM host_groups WHERE cid = $1 ORDER BY id")
+                .bind(cid.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(|(id, record)| group_from_json(id, record)).collect()
+    }
+
+    async fn create_host_groups(&self, cid: &CustomerId, groups: &[StoredGroup]) -> Result<Result<(), GroupRefusal>> {
+        let mut tx = self.pool.begin().await?;
+        for g in groups {
+            let inserted = sqlx::query("INSERT INTO host_groups (id, cid, name_key, record) VALUES ($1, $2, $3, $4)")
+                .bind(&g.group.id)
+                .bind(cid.as_str())
+                .bind(g.name_key())
+                .bind(group_record_json(g))
+                .execute(&mut *tx)
+                .await;
+            match inserted {
+                Ok(_) => {}
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                    return Ok(Err(GroupRefusal::NameTaken(g.group.name.clone())))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
+    async fn edit_host_groups(
+        &self,
+        cid: &CustomerId,
+        ids: &[String],
+        edit: &GroupEdit<'_>,
+    ) -> Result<Result<Vec<StoredGroup>, GroupRefusal>> {
+        let mut wanted: Vec<&String> = ids.iter().collect();
+        wanted.sort();
+        wanted.dedup();
+        // FOR UPDATE: two nodes changing the same groups change them one after the other.
+        let mut tx = self.pool.begin().await?;
+        let mut groups = Vec::with_capacity(wanted.len());
+        for id in &wanted {
+            let row: Option<String> =
+                sqlx::query_scalar("SELECT record FROM host_groups WHERE cid = $1 AND id = $2 FOR UPDATE")
+                    .bind(cid.as_str())
+                    .bind(id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if let Some(record) = row {
+                groups.push(group_from_json(id, &record)?);
+            }
+        }
+        let missing = missing_groups(&wanted, &groups);
+        if !missing.is_empty() {
+            return Ok(Err(GroupRefusal::Unknown(missing)));
+        }
+        for g in &mut groups {
+            if let Err(refused) = edit(g) {
+                return Ok(Err(GroupRefusal::Refused(refused)));
+            }
+            let updated = sqlx::query("UPDATE host_groups SET name_key = $1, record = $2 WHERE id = $3")
+                .bind(g.name_key())
+                .bind(group_record_json(g))
+                .bind(&g.group.id)
+                .execute(&mut *tx)
+                .await;
+            match updated {
+                Ok(_) => {}
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                    return Ok(Err(GroupRefusal::NameTaken(g.group.name.clone())))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        tx.commit().await?;
+        Ok(Ok(groups))
+    }
+
+    async fn delete_host_groups(&self, cid: &CustomerId, ids: &[String]) -> Result<Vec<String>> {
+        let deleted = sqlx::query_scalar("DELETE FROM host_groups WHERE cid = $1 AND id = ANY($2) RETURNING id")
+            .bind(cid.as_str())
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(deleted)
     }
 
     async fn delete_hosts(&self, cid: &CustomerId, ids: &[String]) -> Result<Vec<String>> {

@@ -191,3 +191,19 @@ fn parse_json_list<T>(raw: &str, what: &str, parse: impl Fn(&str) -> Option<T>) 
         serde_json::from_str(raw).map_err(|_| StoreError::Corrupt(format!("{what} is not a JSON list")))?;
     items.iter().map(|s| parse(s).ok_or_else(|| StoreError::Corrupt(format!("{what} holds {s:?}")))).collect()
 }
+
+/// A `host_groups` row's record column: the group and its members as JSON.
+pub(crate) fn group_record_json(group: &crate::StoredGroup) -> String {
+    // A record of strings always serializes.
+    serde_json::to_string(group).expect("a host group serializes")
+}
+
+/// A `host_groups` row's record, read back.
+pub(crate) fn group_from_json(id: &str, record: &str) -> Result<crate::StoredGroup> {
+    serde_json::from_str(record).map_err(|e| StoreError::Corrupt(format!("host group {id}: {e}")))
+}
+
+/// The IDs of `wanted` (sorted, deduplicated) that `found` lacks.
+pub(crate) fn missing_groups(wanted: &[&String], found: &[crate::StoredGroup]) -> Vec<String> {
+    wanted.iter().filter(|id| !found.iter().any(|g| &g.group.id == **id)).map(|id| (*id).clone()).collect()
+}

@@ -11,12 +11,12 @@ use talon_emulator::policy::{self, PolicyChange, PolicyError, PolicySetting};
 use talon_emulator::Host;
 
 use crate::records::{
-    host_record_json, json_list, missing_ids, page_bounds, revocation, AuditRecord, ClientLists, ClientRecord,
-    HostRecord, PolicyRecord, AUDIT_COLUMNS,
+    group_from_json, group_record_json, host_record_json, json_list, missing_groups, missing_ids, page_bounds,
+    revocation, AuditRecord, ClientLists, ClientRecord, HostRecord, PolicyRecord, AUDIT_COLUMNS,
 };
 use crate::{
-    AuditEntry, ChangeVersion, ClientChange, HostEdit, Result, Revocation, RevocationCursor, Store, StoreError,
-    UnknownHosts, ADOPT_CONFLICT,
+    AuditEntry, ChangeVersion, ClientChange, GroupEdit, GroupRefusal, HostEdit, Result, Revocation, RevocationCursor,
+    Store, StoreError, StoredGroup, UnknownHosts, ADOPT_CONFLICT,
 };
 
 /// How long a writer waits for another process's write to finish before giving up.
@@ -140,6 +140,21 @@ impl SqliteStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// Runs `delete` (binding the customer and one ID) for each of `ids` in one transaction; answers the
+    /// IDs that were there.
+    async fn delete_by_id(&self, delete: &'static str, cid: &CustomerId, ids: &[String]) -> Result<Vec<String>> {
+        let mut tx = self.write().await?;
+        let mut deleted = Vec::new();
+        for id in ids {
+            let gone = sqlx::query(delete).bind(cid.as_str()).bind(id).execute(&mut *tx).await?;
+            if gone.rows_affected() > 0 {
+                deleted.push(id.clone());
+            }
+        }
+        tx.commit().await?;
+        Ok(deleted)
     }
 
     /// The hosts of `cid` among `ids`, in device ID order.
@@ -616,20 +631,90 @@ impl Store for SqliteStore {
         Ok(Ok(hosts))
     }
 
-    async fn delete_hosts(&self, cid: &CustomerId, ids: &[String]) -> Result<Vec<String>> {
-        let mut tx = self.write().await?;
-        let mut deleted = Vec::new();
-        for id in ids {
-            let gone = sqlx::query("DELETE FROM hosts WHERE cid = ? AND device_id = ?")
+    async fn host_groups(&self, cid: &CustomerId) -> Result<Vec<StoredGroup>> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, record FROM host_groups WHERE cid = ? ORDER BY id")
                 .bind(cid.as_str())
-                .bind(id)
-                .execute(&mut *tx)
+                .fetch_all(&self.pool)
                 .await?;
-            if gone.rows_affected() > 0 {
-                deleted.push(id.clone());
+        rows.iter().map(|(id, record)| group_from_json(id, record)).collect()
+    }
+
+    async fn create_host_groups(&self, cid: &CustomerId, groups: &[StoredGroup]) -> Result<Result<(), GroupRefusal>> {
+        let mut tx = self.write().await?;
+        for g in groups {
+            let inserted = sqlx::query("INSERT INTO host_groups (id, cid, name_key, record) VALUES (?, ?, ?, ?)")
+                .bind(&g.group.id)
+                .bind(cid.as_str())
+                .bind(g.name_key())
+                .bind(group_record_json(g))
+                .execute(&mut *tx)
+                .await;
+            match inserted {
+                Ok(_) => {}
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                    return Ok(Err(GroupRefusal::NameTaken(g.group.name.clone())))
+                }
+                Err(e) => return Err(e.into()),
             }
         }
         tx.commit().await?;
-        Ok(deleted)
+        Ok(Ok(()))
+    }
+
+    async fn edit_host_groups(
+        &self,
+        cid: &CustomerId,
+        ids: &[String],
+        edit: &GroupEdit<'_>,
+    ) -> Result<Result<Vec<StoredGroup>, GroupRefusal>> {
+        let mut wanted: Vec<&String> = ids.iter().collect();
+        wanted.sort();
+        wanted.dedup();
+        // BEGIN IMMEDIATE holds SQLite's write lock from the read on: changes apply one after the other.
+        let mut tx = self.write().await?;
+        let mut groups = Vec::with_capacity(wanted.len());
+        for id in &wanted {
+            let row: Option<String> = sqlx::query_scalar("SELECT record FROM host_groups WHERE cid = ? AND id = ?")
+                .bind(cid.as_str())
+                .bind(id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(record) = row {
+                groups.push(group_from_json(id, &record)?);
+            }
+        }
+        let missing = missing_groups(&wanted, &groups);
+        if !missing.is_empty() {
+            return Ok(Err(GroupRefusal::Unknown(missing)));
+        }
+        for g in &mut groups {
+            if let Err(refused) = edit(g) {
+                return Ok(Err(GroupRefusal::Refused(refused)));
+            }
+            let updated = sqlx::query("UPDATE host_groups SET name_key = ?, record = ? WHERE id = ?")
+                .bind(g.name_key())
+                .bind(group_record_json(g))
+                .bind(&g.group.id)
+                .execute(&mut *tx)
+                .await;
+            match updated {
+                Ok(_) => {}
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                    return Ok(Err(GroupRefusal::NameTaken(g.group.name.clone())))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        tx.commit().await?;
+        Ok(Ok(groups))
+    }
+
+    async fn delete_host_groups(&self, cid: &CustomerId, ids: &[String]) -> Result<Vec<String>> {
+        self.delete_by_id("DELETE FROM host_groups WHERE cid = ? AND id = ?", cid, ids).await
+    }
+
+    async fn delete_hosts(&self, cid: &CustomerId, ids: &[String]) -> Result<Vec<String>> {
+        self.delete_by_id("DELETE FROM hosts WHERE cid = ? AND device_id = ?", cid, ids).await
     }
 }

@@ -43,6 +43,7 @@ suite!(
     audited_writes_store_their_entry_only_when_they_change_something,
     clients_stored_under_legacy_scope_names_read_and_migrate_to_falcon_names,
     hosts_stored_before_device_records_migrate_whole,
+    host_groups_are_stored_per_customer_all_or_nothing_and_move_the_host_version,
 );
 
 /// A fresh database of `backend`, opened; `None` only when PostgreSQL was explicitly skipped.
@@ -698,4 +699,88 @@ async fn hosts_stored_before_device_records_migrate_whole(backend: Backend) {
     assert_eq!(r.tags, ["FalconGroupingTags/Old"]);
     assert!(!old.hidden());
     assert!(hosts.iter().any(|h| h.device_id() == hidden_device && h.hidden()), "the hidden flag is kept");
+}
+
+fn stored_group(id: &str, name: &str) -> talon_store::StoredGroup {
+    let group = talon_wire::host_group::HostGroup {
+        id: id.into(),
+        name: name.into(),
+        group_type: "static".into(),
+        ..Default::default()
+    };
+    talon_store::StoredGroup { group, members: vec!["web-01".into()] }
+}
+
+async fn host_groups_are_stored_per_customer_all_or_nothing_and_move_the_host_version(backend: Backend) {
+    use talon_store::GroupRefusal;
+    let Some((_db, store)) = fresh(backend).await else { return };
+    let cid = store.default_customer().await.expect("cid");
+    let version =
+        |versions: Vec<(CustomerId, i64)>, cid: &CustomerId| versions.iter().find(|(c, _)| c == cid).map(|(_, v)| *v);
+    let before = version(store.host_versions().await.expect("versions"), &cid);
+    let (a, b) = (stored_group(&"a".repeat(32), "Web"), stored_group(&"b".repeat(32), "Db"));
+    store.create_host_groups(&cid, &[a.clone(), b.clone()]).await.expect("store").expect("created");
+    let after = version(store.host_versions().await.expect("versions"), &cid);
+    assert!(after > before, "a group change moves the customer's host version: {before:?} -> {after:?}");
+    assert_eq!(store.host_groups(&cid).await.expect("groups"), vec![a.clone(), b.clone()], "read back by ID");
+    assert!(store.host_groups(&CustomerId::generate()).await.expect("groups").is_empty(), "per customer");
+
+    // A name taken (without case) refuses the whole batch.
+    let taken = store
+        .create_host_groups(&cid, &[stored_group(&"c".repeat(32), "x"), stored_group(&"d".repeat(32), "WEB")])
+        .await;
+    assert_eq!(taken.expect("store"), Err(GroupRefusal::NameTaken("WEB".into())));
+    assert_eq!(store.host_groups(&cid).await.expect("groups").len(), 2, "nothing of the batch was written");
+
+    // An edit naming an unknown group, or refused for one group, changes none.
+    let ids = [a.group.id.clone(), "f".repeat(32)];
+    let unknown = store
+        .edit_host_groups(&cid, &ids, &|g| {
+            g.members.clear();
+            Ok(())
+        })
+        .await
+        .expect("store");
+    assert_eq!(unknown, Err(GroupRefusal::Unknown(vec!["f".repeat(32)])));
+    let both = [a.group.id.clone(), b.group.id.clone()];
+    let refused = store
+        .edit_host_groups(&cid, &both, &|g| {
+            if g.group.name == "Db" {
+                Err("no".into())
+            } else {
+                g.members.clear();
+                Ok(())
+            }
+        })
+        .await
+        .expect("store");
+    assert_eq!(refused, Err(GroupRefusal::Refused("no".into())));
+    assert_eq!(store.host_groups(&cid).await.expect("groups")[0].members, ["web-01"], "the refused edit wrote nothing");
+    let renamed = store
+        .edit_host_groups(&cid, &both[..1], &|g| {
+            g.group.name = "db".into();
+            Ok(())
+        })
+        .await
+        .expect("store");
+    assert_eq!(renamed, Err(GroupRefusal::NameTaken("db".into())), "a rename onto another group's name");
+    let changed = store
+        .edit_host_groups(&cid, &both[..1], &|g| {
+            g.members.push("web-02".into());
+            Ok(())
+        })
+        .await
+        .expect("store");
+    assert_eq!(changed.expect("changed")[0].members, ["web-01", "web-02"]);
+
+    let other = CustomerId::generate();
+    assert!(
+        store.delete_host_groups(&other, &both).await.expect("delete").is_empty(),
+        "another customer deletes nothing"
+    );
+    assert_eq!(
+        store.delete_host_groups(&cid, &[a.group.id.clone(), "f".repeat(32)]).await.expect("delete"),
+        std::slice::from_ref(&a.group.id)
+    );
+    assert_eq!(store.host_groups(&cid).await.expect("groups").len(), 1);
 }

@@ -22,3 +22,5 @@ pub const POWERED_BY_GATEWAY: &str = "crowdstrike-api-gateway";
 pub const POWERED_BY_DEVICES: &str = "device-api";
 /// `meta.powered_by` of the CSPM settings API.
 pub const POWERED_BY_CSPM: &str = "cspm-registration";
+/// `meta.powered_by` of the Host Group API.
+pub const POWERED_BY_HOST_GROUPS: &str = "host-groups";

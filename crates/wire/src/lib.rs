@@ -13,6 +13,7 @@ pub mod discovery;
 pub mod envelope;
 pub mod form;
 pub mod headers;
+pub mod host_group;
 pub mod ids;
 pub mod operation;
 pub mod policy;

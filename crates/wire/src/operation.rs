@@ -143,6 +143,26 @@ pub const QUERY_DEVICE_LOGIN_HISTORY: OperationId = OperationId("QueryDeviceLogi
 pub const QUERY_DEVICE_LOGIN_HISTORY_V2: OperationId = OperationId("QueryDeviceLoginHistoryV2");
 /// `POST /devices/combined/devices/network-address-history/v1`: the addresses devices had.
 pub const QUERY_NETWORK_ADDRESS_HISTORY_V1: OperationId = OperationId("QueryGetNetworkAddressHistoryV1");
+/// `POST /devices/entities/group-actions/v1`: add hosts to, remove them from, or empty host groups.
+pub const ENTITIES_PERFORM_ACTION: OperationId = OperationId("entities_perform_action");
+/// `GET /devices/queries/host-groups/v1`: host group IDs.
+pub const QUERY_HOST_GROUPS: OperationId = OperationId("queryHostGroups");
+/// `GET /devices/combined/host-groups/v1`: host groups.
+pub const QUERY_COMBINED_HOST_GROUPS: OperationId = OperationId("queryCombinedHostGroups");
+/// `GET /devices/entities/host-groups/v1?ids=..`: host groups by ID.
+pub const GET_HOST_GROUPS: OperationId = OperationId("getHostGroups");
+/// `POST /devices/entities/host-groups/v1`: create host groups.
+pub const CREATE_HOST_GROUPS: OperationId = OperationId("createHostGroups");
+/// `PATCH /devices/entities/host-groups/v1`: change host groups.
+pub const UPDATE_HOST_GROUPS: OperationId = OperationId("updateHostGroups");
+/// `DELETE /devices/entities/host-groups/v1?ids=..`: delete host groups.
+pub const DELETE_HOST_GROUPS: OperationId = OperationId("deleteHostGroups");
+/// `POST /devices/entities/host-group-actions/v1?action_name=..`: add or remove hosts.
+pub const PERFORM_GROUP_ACTION: OperationId = OperationId("performGroupAction");
+/// `GET /devices/queries/host-group-members/v1`: a group's host IDs.
+pub const QUERY_GROUP_MEMBERS: OperationId = OperationId("queryGroupMembers");
+/// `GET /devices/combined/host-group-members/v1`: a group's hosts.
+pub const QUERY_COMBINED_GROUP_MEMBERS: OperationId = OperationId("queryCombinedGroupMembers");
 /// `GET /settings/entities/policy/v1`: CSPM policy settings.
 pub const GET_CSPM_POLICY_SETTINGS: OperationId = OperationId("GetCSPMPolicySettings");
 /// `PATCH /settings/entities/policy/v1`: change CSPM policy settings.
@@ -167,6 +187,16 @@ pub const NAMED: &[OperationId] = &[
     QUERY_DEVICE_LOGIN_HISTORY,
     QUERY_DEVICE_LOGIN_HISTORY_V2,
     QUERY_NETWORK_ADDRESS_HISTORY_V1,
+    ENTITIES_PERFORM_ACTION,
+    QUERY_HOST_GROUPS,
+    QUERY_COMBINED_HOST_GROUPS,
+    GET_HOST_GROUPS,
+    CREATE_HOST_GROUPS,
+    UPDATE_HOST_GROUPS,
+    DELETE_HOST_GROUPS,
+    PERFORM_GROUP_ACTION,
+    QUERY_GROUP_MEMBERS,
+    QUERY_COMBINED_GROUP_MEMBERS,
     GET_CSPM_POLICY_SETTINGS,
     UPDATE_CSPM_POLICY_SETTINGS,
 ];

@@ -59,6 +59,10 @@ impl Scope {
     pub const DEVICES_READ: Scope = Scope::known("devices", Access::Read);
     /// `devices:write`: containment and other host actions.
     pub const DEVICES_WRITE: Scope = Scope::known("devices", Access::Write);
+    /// `host-group:read`: the Host Group API's read scope.
+    pub const HOST_GROUP_READ: Scope = Scope::known("host-group", Access::Read);
+    /// `host-group:write`: creating, changing and filling host groups.
+    pub const HOST_GROUP_WRITE: Scope = Scope::known("host-group", Access::Write);
     /// `cspm-registration:read`: CSPM policy settings.
     pub const CSPM_READ: Scope = Scope::known("cspm-registration", Access::Read);
     /// `cspm-registration:write`: changing CSPM policy settings.

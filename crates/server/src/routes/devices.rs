@@ -178,7 +178,11 @@ fn scroll_pagination(state: &AppState, query: &HostQuery, total: u64, with_next:
 
 /// The page of `query` as a JSON list of device IDs, and the number of matches; a filter may cost
 /// milliseconds (bounded by fql::limits), so it runs off the async workers and delays no other request.
-async fn ids_of(query: &HostQuery, hosts: &Arc<CustomerHosts>, hidden: bool) -> Result<ListingPage, ApiError> {
+pub(crate) async fn ids_of(
+    query: &HostQuery,
+    hosts: &Arc<CustomerHosts>,
+    hidden: bool,
+) -> Result<ListingPage, ApiError> {
     if query.filter.is_none() {
         return Ok(serialize_ids(query, hosts, hidden));
     }
@@ -216,7 +220,7 @@ pub async fn details_post(
 }
 
 /// The `ids` of a query string (repeated `ids=`), at most `max`.
-fn ids_in_query(raw: Option<&str>, max: usize) -> Result<Vec<String>, ApiError> {
+pub(crate) fn ids_in_query(raw: Option<&str>, max: usize) -> Result<Vec<String>, ApiError> {
     let params = query_params(raw, &[param::IDS], max + 1)?;
     Ok(params.all(param::IDS).into_iter().map(str::to_owned).collect())
 }
@@ -488,7 +492,7 @@ pub(crate) fn query_params(raw: Option<&str>, repeatable: &[&str], max_fields: u
 }
 
 /// The `{"ids": [...]}` body.
-fn read_ids(headers: &HeaderMap, body: &[u8]) -> Result<Vec<String>, ApiError> {
+pub(crate) fn read_ids(headers: &HeaderMap, body: &[u8]) -> Result<Vec<String>, ApiError> {
     let IdsBody { ids } = read_json(headers, body, r#"{"ids": ["<device id>", ...]}"#)?;
     Ok(ids)
 }
@@ -498,7 +502,7 @@ pub const MAX_DEVICE_ID_CHARS: usize = 64;
 
 /// 1 to `max` IDs, each 1 to [`MAX_DEVICE_ID_CHARS`] letters, digits, `-` or `_` (as the OpenAPI
 /// document's pattern says).
-fn check_ids(ids: &[String], max: usize) -> Result<(), ApiError> {
+pub(crate) fn check_ids(ids: &[String], max: usize) -> Result<(), ApiError> {
     if ids.is_empty() || ids.len() > max {
         return Err(ApiError::bad_request(format!("ids must hold 1 to {max} device IDs")));
     }

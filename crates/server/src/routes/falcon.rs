@@ -19,7 +19,7 @@ use talon_wire::catalogue::{catalogue, Operation};
 use talon_wire::headers::POWERED_BY_GATEWAY;
 use talon_wire::operation::{self as op, Method, OperationId};
 
-use super::{devices, oauth2, policies};
+use super::{devices, host_groups, oauth2, policies};
 use crate::error::ApiError;
 use crate::extract::{Authorized, RequiredScope};
 use crate::state::AppState;
@@ -47,6 +47,16 @@ pub const EMULATED: &[(OperationId, Route)] = &[
     (op::QUERY_DEVICE_LOGIN_HISTORY, |id| handle(id, devices::login_history)),
     (op::QUERY_DEVICE_LOGIN_HISTORY_V2, |id| handle(id, devices::login_history_v2)),
     (op::QUERY_NETWORK_ADDRESS_HISTORY_V1, |id| handle(id, devices::network_history)),
+    (op::ENTITIES_PERFORM_ACTION, |id| handle(id, host_groups::hosts_group_action)),
+    (op::QUERY_HOST_GROUPS, |id| handle(id, host_groups::query)),
+    (op::QUERY_COMBINED_HOST_GROUPS, |id| handle(id, host_groups::combined)),
+    (op::GET_HOST_GROUPS, |id| handle(id, host_groups::get)),
+    (op::CREATE_HOST_GROUPS, |id| handle(id, host_groups::create)),
+    (op::UPDATE_HOST_GROUPS, |id| handle(id, host_groups::update)),
+    (op::DELETE_HOST_GROUPS, |id| handle(id, host_groups::delete)),
+    (op::PERFORM_GROUP_ACTION, |id| handle(id, host_groups::action)),
+    (op::QUERY_GROUP_MEMBERS, |id| handle(id, host_groups::members)),
+    (op::QUERY_COMBINED_GROUP_MEMBERS, |id| handle(id, host_groups::combined_members)),
     (op::GET_CSPM_POLICY_SETTINGS, |id| handle(id, policies::get)),
     (op::UPDATE_CSPM_POLICY_SETTINGS, |id| handle(id, policies::update)),
 ];
@@ -191,7 +201,8 @@ mod tests {
         assert_eq!(answer(get("QueryDevicesByFilter")), Answer::Emulated);
         // GetDeviceDetails shares PostDeviceDetailsV2's route, and so its handler.
         assert_eq!(answer(get("GetDeviceDetails")), Answer::Emulated);
-        assert_eq!(answer(get("queryHostGroups")), Answer::NotImplemented);
+        assert_eq!(answer(get("queryHostGroups")), Answer::Emulated);
+        assert_eq!(answer(get("GetQueriesAlertsV2")), Answer::NotImplemented);
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod devices;
 pub mod discovery;
 pub mod falcon;
+pub mod host_groups;
 pub mod oauth2;
 pub mod policies;
 
