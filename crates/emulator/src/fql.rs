@@ -452,18 +452,17 @@ impl Filter {
                 }
             }
             Filter::Compare { field, op, operands, exact } => {
-                if !exact.is_empty() || operands.iter().any(|o| matches!(o, Operand::Text(_))) {
-                    let text = host.text(*field);
-                    return match op {
-                        Op::Ne => !text_hit(text, Op::Eq, operands, exact),
-                        op => text_hit(text, *op, operands, exact),
-                    };
-                }
-                let host = host.host;
-                match op {
-                    Op::Ne => !operands.iter().any(|o| compare(host, *field, Op::Eq, o)),
-                    op => operands.iter().any(|o| compare(host, *field, *op, o)),
-                }
+                let (op, none_of) = match op {
+                    Op::Ne => (Op::Eq, true),
+                    op => (*op, false),
+                };
+                // A list may mix kinds of value (`local_ip:['10.0.*','10.1.2.3']`, a pattern and an
+                // address): the text values meet the field's lowercased text, the others its value.
+                let is_text = |o: &Operand| matches!(o, Operand::Text(_));
+                let text = (!exact.is_empty() || operands.iter().any(is_text))
+                    && text_hit(host.text(*field), op, operands, exact);
+                let hit = text || operands.iter().any(|o| !is_text(o) && compare(host.host, *field, op, o));
+                hit != none_of
             }
         }
     }
@@ -632,6 +631,20 @@ mod tests {
         let first = hosts[0].local_ip.to_string();
         assert!(select(&format!("local_ip:'{first}'")).iter().any(|h| h.device_id == hosts[0].device_id));
         assert_eq!(select("external_ip:'203.0.113.*'").len(), hosts.len());
+    }
+
+    #[test]
+    fn a_list_mixing_a_pattern_and_an_address_matches_either() {
+        // Found by fuzzing (fuzz/fuzz_targets/fql.rs): the address of such a list was ignored, as the
+        // pattern sent the whole list down the text path.
+        let hosts = hosts();
+        let (first, other) = (hosts[0].local_ip.to_string(), hosts[1].local_ip.to_string());
+        let mixed = select(&format!("local_ip:['192.0.2.*','{first}']"));
+        assert_eq!(mixed, select(&format!("local_ip:'{first}'")), "the address still matches");
+        let none_of = select(&format!("local_ip:!['192.0.2.*','{first}']"));
+        assert_eq!(none_of, select(&format!("local_ip:!'{first}'")), "and is still excluded under !");
+        let either = select(&format!("local_ip:<['{other}','10.*']"));
+        assert_eq!(either, select(&format!("local_ip:<'{other}',local_ip:<'10.*'")), "ordering lists too");
     }
 
     #[test]
