@@ -179,7 +179,7 @@ fn value(field: &str, a: u8, b: u8) -> String {
         _ => {
             let text = TEXT[usize::from(a) % TEXT.len()];
             // Case must not matter.
-            if b % 2 == 0 {
+            if b.is_multiple_of(2) {
                 text.to_owned()
             } else {
                 text.to_uppercase()
