@@ -1,17 +1,20 @@
 //! `jwt_verify`: talon-auth's token verification (`talon_auth::Keyring::verify`), what the bearer guard
 //! runs on every `Authorization: Bearer` token it has not verified before.
 //!
-//! The keyring holds one fixed Ed25519 key (a fuzzing key, not a secret), so that inputs and crashes
-//! reproduce and the committed seeds (`fuzz/seeds/jwt_verify/`, tokens of that key) stay valid. The first
-//! byte of an input picks what it is:
+//! The keyring holds two fixed Ed25519 keys (fuzzing keys, not secrets), so that inputs and crashes
+//! reproduce and the committed seeds (`fuzz/seeds/jwt_verify/`, tokens of the first key) stay valid: the
+//! key that signs, and one retired before the instant of verification. The first byte of an input picks
+//! what it is:
 //! - `0`: the rest is a token text. Anything may be refused; whatever verifies must be byte for byte a
 //!   token `Keyring::issue` makes (header, compact JSON claims in their order, canonical base64 and
 //!   signature) for the claims it carries, must be before its expiry and expire at it, and verifies the
 //!   same way twice. So no second spelling of a token is accepted (no malleability: padding, trailing
-//!   bits, other JSON, a non-canonical signature), and no forged one;
-//! - `1` or `2` (modulo 3): the rest is a list of edits (flip, insert, remove bytes; truncate), 4 bytes
+//!   bits, other JSON, a non-canonical signature), no forged one, and none of the retired key;
+//! - `1` or `2` (modulo 4): the rest is a list of edits (flip, insert, remove bytes; truncate), 4 bytes
 //!   each, applied to a genuine token issued at start (`1` without, `2` with a member CID). The edited
-//!   token verifies if and only if it is unchanged, and then to what the genuine one says.
+//!   token verifies if and only if it is unchanged, and then to what the genuine one says;
+//! - `3`: edits as above of a token the retired key signed before its retirement: it never verifies,
+//!   and unchanged it is refused as `RetiredKey`.
 #![no_main]
 
 use std::sync::LazyLock;
@@ -27,7 +30,9 @@ use talon_wire::Scope;
 const NOW: i64 = 1_800_000_000;
 const ISSUER: &str = "talon";
 const KID: &str = "f022f022f022f022";
-/// The fuzzing key's Ed25519 seed (bytes 0..32), wrapped as PKCS#8 v1 (RFC 8410) below.
+/// The retired key's `kid`; its tokens are refused from `NOW` on.
+const RETIRED_KID: &str = "0ld0ld0ld0ld0ld0";
+/// The fuzzing keys' Ed25519 seeds (bytes 0..32 and 32..64), wrapped as PKCS#8 v1 (RFC 8410) below.
 const PKCS8_PREFIX: [u8; 16] =
     [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
 const CLIENT_ID: &str = "0123456789abcdef0123456789abcdef";
@@ -38,13 +43,21 @@ struct Fixture {
     ring: Keyring,
     /// Genuine tokens (without and with a member CID) and what they verify to.
     genuine: [(String, VerifiedToken); 2],
+    /// A token of the retired key, issued while it still signed.
+    retired: String,
+}
+
+fn key(kid: &str, seed: std::ops::Range<u8>) -> SigningKey {
+    let mut pkcs8 = PKCS8_PREFIX.to_vec();
+    pkcs8.extend(seed);
+    SigningKey::from_pkcs8(kid.to_owned(), pkcs8, NOW - 60).expect("the fuzzing key parses")
 }
 
 static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
-    let mut pkcs8 = PKCS8_PREFIX.to_vec();
-    pkcs8.extend(0u8..32);
-    let key = SigningKey::from_pkcs8(KID.to_owned(), pkcs8, NOW - 60).expect("the fuzzing key parses");
-    let ring = Keyring::new(ISSUER, &[key]).expect("a keyring of one key");
+    let mut retired = key(RETIRED_KID, 32..64);
+    retired.retired_at = Some(NOW);
+    let ring = Keyring::new(ISSUER, &[key(KID, 0..32), retired]).expect("a keyring with a signing key");
+    let before_retirement = Keyring::new(ISSUER, &[key(RETIRED_KID, 32..64)]).expect("the retired key's ring");
     let cid = CustomerId::parse(CID).expect("cid");
     let scopes = [Scope::DEVICES_READ, Scope::DEVICES_WRITE].into_iter().collect();
     let (mut client, _) = ApiClient::generate(ClientSpec::new("fuzz", scopes, cid), NOW - 60);
@@ -56,21 +69,33 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         assert_canonical(&jwt, &verified);
         (jwt, verified)
     });
-    Fixture { ring, genuine }
+    let retired = before_retirement.issue(&client, None, NOW - 30).jwt;
+    assert_eq!(ring.verify(&retired, NOW + 1), Err(TokenError::RetiredKey));
+    Fixture { ring, genuine, retired }
 });
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else { return };
     let fixture = &*FIXTURE;
-    match mode % 3 {
+    match mode % 4 {
         0 => {
             let Ok(token) = std::str::from_utf8(rest) else { return };
             let result = fixture.ring.verify(token, NOW + 1);
             assert_eq!(fixture.ring.verify(token, NOW + 1), result, "verification is deterministic");
             if let Ok(verified) = result {
                 assert_canonical(token, &verified);
-                assert!(verified.expires_at > NOW + 1);
+                assert!(verified.expires_at > NOW + 1 && verified.usable_until <= verified.expires_at);
                 assert_eq!(fixture.ring.verify(token, verified.expires_at), Err(TokenError::Expired));
+            }
+        }
+        3 => {
+            let edited = apply_edits(fixture.retired.as_bytes(), rest);
+            let Ok(edited) = String::from_utf8(edited) else { return };
+            let result = fixture.ring.verify(&edited, NOW + 1);
+            if edited == fixture.retired {
+                assert_eq!(result, Err(TokenError::RetiredKey), "the retired key's token is refused as such");
+            } else {
+                assert!(result.is_err(), "an edited token of the retired key verified: {edited:?}");
             }
         }
         which => {

@@ -2,7 +2,8 @@
 bytes 0..32, kid f022f022f022f022, issuer "talon"), spelled exactly as talon-auth's Keyring::issue
 spells them (compact JSON, fields in order), so that libFuzzer starts from tokens that verify or fail
 late (issuer, expiry) rather than at the first base64 character. Each file is the target's mode byte
-(0: token text; 1 and 2: edits of the target's own genuine tokens) and its input.
+(0: token text; 1 and 2: edits of the target's own genuine tokens; 3: of its retired key's token) and its
+input.
 
 Run once by hand (python3 with `cryptography`), from this folder; the files are committed. No token is
 written that Keyring::issue would not write (a legacy scope name, say): the target treats a verified
@@ -51,7 +52,9 @@ def main():
             f.write(b"\x00" + text.encode())
     # Edits (kind, position little-endian, operand): flip the last byte, insert '=' padding, truncate.
     edits = {"edit-flip": b"\x01" + bytes([0, 0xFF, 0xFF, 1]), "edit-insert": b"\x02" + bytes([1, 10, 0, ord("=")]),
-             "edit-truncate": b"\x01" + bytes([3, 0xFE, 0xFF, 0])}
+             "edit-truncate": b"\x01" + bytes([3, 0xFE, 0xFF, 0]),
+             # The retired key's token: unchanged (a flip with mask 0), then with its first byte flipped.
+             "retired-unchanged": b"\x03" + bytes([0, 0, 0, 0]), "retired-flip": b"\x03" + bytes([0, 0, 1, 1])}
     for name, raw in edits.items():
         with open(os.path.join("jwt_verify", name), "wb") as f:
             f.write(raw)
