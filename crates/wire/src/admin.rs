@@ -60,10 +60,11 @@ impl fmt::Debug for ApiClientView {
     }
 }
 
-/// `POST /api-clients/entities/clients/v1`. Unknown fields are refused (a typo must not be ignored).
-/// `enabled` defaults to true, on the wire and in `Default`.
+/// `POST /api-clients/entities/clients/v1`. Unknown fields are refused (a typo must not be ignored), and
+/// so is anything but a JSON object (see [`ObjectOnly`]). `enabled` defaults to true, on the wire and in
+/// `Default`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct CreateClientRequest {
     pub name: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -99,8 +100,9 @@ impl Default for CreateClientRequest {
 }
 
 /// `PATCH /api-clients/entities/clients/v1/{id}`: absent fields keep their value; a list replaces the list.
+/// A JSON object only, without unknown fields, as the create request.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct UpdateClientRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -115,6 +117,43 @@ pub struct UpdateClientRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
+
+/// Reads a request from a map (a JSON object) only. serde's derive also reads a struct from a sequence,
+/// field by position (`[null,null,null,null,null,false]` would be an update disabling a client), which no
+/// client of this API means. The derives above are `remote = "Self"`, so their code is the inherent
+/// `deserialize` and `serialize` these impls call.
+struct ObjectOnly<T>(std::marker::PhantomData<T>);
+
+macro_rules! object_only {
+    ($name:ident) => {
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<$name, D::Error> {
+                deserializer.deserialize_map(ObjectOnly::<$name>(std::marker::PhantomData))
+            }
+        }
+
+        impl<'de> serde::de::Visitor<'de> for ObjectOnly<$name> {
+            type Value = $name;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<$name, A::Error> {
+                $name::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                $name::serialize(self, serializer)
+            }
+        }
+    };
+}
+
+object_only!(CreateClientRequest);
+object_only!(UpdateClientRequest);
 
 /// One entry of the audit log: who did what to which client, when, from where, in which request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -175,5 +214,21 @@ mod tests {
         let update: UpdateClientRequest = serde_json::from_str(r#"{"enabled":false}"#).expect("update");
         assert_eq!(update.enabled, Some(false));
         assert_eq!(path::with_id(path::RESET_SECRET, "ab"), "/api-clients/entities/clients/v1/ab/reset-secret");
+    }
+
+    #[test]
+    fn requests_are_json_objects_only() {
+        // Found by fuzzing (fuzz/fuzz_targets/admin_json.rs): serde's derive also reads a struct from an
+        // array, field by position, so `[]` was an empty update and `[null,...,false]` disabled a client.
+        assert!(serde_json::from_str::<UpdateClientRequest>("[]").is_err());
+        assert!(serde_json::from_str::<UpdateClientRequest>("[null,null,null,null,null,false]").is_err());
+        assert!(serde_json::from_str::<CreateClientRequest>(r#"["a","",["devices:read"]]"#).is_err());
+        let update: UpdateClientRequest = serde_json::from_str(r#"{"name":"b"}"#).expect("an object reads");
+        assert_eq!(update.name.as_deref(), Some("b"));
+        let create =
+            CreateClientRequest { name: "a".into(), scopes: vec!["devices:read".into()], ..Default::default() };
+        let json = serde_json::to_string(&create).expect("serializes");
+        assert_eq!(json, r#"{"name":"a","scopes":["devices:read"],"enabled":true}"#);
+        assert_eq!(serde_json::from_str::<CreateClientRequest>(&json).expect("reads back"), create);
     }
 }
