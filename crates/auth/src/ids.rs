@@ -84,11 +84,35 @@ impl CustomerId {
         };
         CustomerId::parse(bare)
     }
+
+    /// The two-hex-digit checksum of the CID as installers take it: Talon's own (the first byte of the
+    /// CID's SHA-256, uppercase), stable per CID. `parse_lenient` takes any two hex digits.
+    pub fn checksum(&self) -> String {
+        use sha2::Digest;
+        format!("{:02X}", sha2::Sha256::digest(self.0.as_bytes())[0])
+    }
+
+    /// The CID with its checksum as sensor installers take it (`GetSensorInstallersCCIDByQuery`):
+    /// uppercase, `-` and the checksum.
+    pub fn ccid(&self) -> String {
+        format!("{}-{}", self.0.to_ascii_uppercase(), self.checksum())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ccid_reads_back_as_its_cid() {
+        let cid = CustomerId::generate();
+        let ccid = cid.ccid();
+        assert_eq!(ccid.len(), 35);
+        assert_eq!(ccid, ccid.to_ascii_uppercase());
+        assert_eq!(CustomerId::parse_lenient(&ccid), Ok(cid.clone()));
+        assert_eq!(ccid[..32].to_ascii_lowercase(), cid.as_str(), "caracara strips three characters and lowercases");
+        assert_eq!(cid.checksum(), cid.checksum(), "stable");
+    }
 
     #[test]
     fn generated_ids_are_valid_and_distinct() {

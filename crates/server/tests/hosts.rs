@@ -414,8 +414,10 @@ async fn login_and_network_address_history_follow_the_record_and_their_limits() 
     assert!(logins.len() >= 2 && logins.iter().all(|l| l["user_name"].is_string() && l["login_time"].is_string()));
 
     let v2 = "/devices/combined/devices/login-history/v2";
-    let limited =
-        h.send(bearer_json_post(&format!("{v2}?limit=1"), &token, &json!({"ids": [a]}).to_string())).await.json();
+    let limited = h
+        .send(bearer_json_post(&format!("{v2}?limit=1&from=2000-01-01"), &token, &json!({"ids": [a]}).to_string()))
+        .await
+        .json();
     assert_eq!(limited["resources"][0]["recent_logins"].as_array().map(Vec::len), Some(1));
     let future = h
         .send(bearer_json_post(&format!("{v2}?from=now&to=now"), &token, &json!({"ids": [a]}).to_string()))

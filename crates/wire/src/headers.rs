@@ -22,5 +22,9 @@ pub const POWERED_BY_GATEWAY: &str = "crowdstrike-api-gateway";
 pub const POWERED_BY_DEVICES: &str = "device-api";
 /// `meta.powered_by` of the CSPM settings API.
 pub const POWERED_BY_CSPM: &str = "cspm-registration";
+/// `meta.powered_by` of the MSSP (Flight Control) API.
+pub const POWERED_BY_MSSP: &str = "mssp";
+/// `meta.powered_by` of the sensor download API.
+pub const POWERED_BY_SENSORS: &str = "sensor-download";
 /// `meta.powered_by` of the Host Group API.
 pub const POWERED_BY_HOST_GROUPS: &str = "host-groups";

@@ -15,6 +15,7 @@ pub mod form;
 pub mod headers;
 pub mod host_group;
 pub mod ids;
+pub mod mssp;
 pub mod operation;
 pub mod policy;
 pub mod scope;

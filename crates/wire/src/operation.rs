@@ -163,6 +163,14 @@ pub const PERFORM_GROUP_ACTION: OperationId = OperationId("performGroupAction");
 pub const QUERY_GROUP_MEMBERS: OperationId = OperationId("queryGroupMembers");
 /// `GET /devices/combined/host-group-members/v1`: a group's hosts.
 pub const QUERY_COMBINED_GROUP_MEMBERS: OperationId = OperationId("queryCombinedGroupMembers");
+/// `GET /mssp/queries/children/v1`: the caller's child CIDs.
+pub const QUERY_CHILDREN: OperationId = OperationId("queryChildren");
+/// `GET /mssp/entities/children/v1?ids=..`: child customers.
+pub const GET_CHILDREN: OperationId = OperationId("getChildren");
+/// `POST /mssp/entities/children/GET/v2` with `{"ids": [..]}`: child customers.
+pub const GET_CHILDREN_V2: OperationId = OperationId("getChildrenV2");
+/// `GET /sensors/queries/installers/ccid/v1`: the caller's CID with its checksum.
+pub const GET_SENSOR_INSTALLERS_CCID: OperationId = OperationId("GetSensorInstallersCCIDByQuery");
 /// `GET /settings/entities/policy/v1`: CSPM policy settings.
 pub const GET_CSPM_POLICY_SETTINGS: OperationId = OperationId("GetCSPMPolicySettings");
 /// `PATCH /settings/entities/policy/v1`: change CSPM policy settings.
@@ -197,6 +205,10 @@ pub const NAMED: &[OperationId] = &[
     PERFORM_GROUP_ACTION,
     QUERY_GROUP_MEMBERS,
     QUERY_COMBINED_GROUP_MEMBERS,
+    QUERY_CHILDREN,
+    GET_CHILDREN,
+    GET_CHILDREN_V2,
+    GET_SENSOR_INSTALLERS_CCID,
     GET_CSPM_POLICY_SETTINGS,
     UPDATE_CSPM_POLICY_SETTINGS,
 ];

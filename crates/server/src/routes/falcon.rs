@@ -19,7 +19,7 @@ use talon_wire::catalogue::{catalogue, Operation};
 use talon_wire::headers::POWERED_BY_GATEWAY;
 use talon_wire::operation::{self as op, Method, OperationId};
 
-use super::{devices, host_groups, oauth2, policies};
+use super::{devices, host_groups, mssp, oauth2, policies};
 use crate::error::ApiError;
 use crate::extract::{Authorized, RequiredScope};
 use crate::state::AppState;
@@ -57,6 +57,10 @@ pub const EMULATED: &[(OperationId, Route)] = &[
     (op::PERFORM_GROUP_ACTION, |id| handle(id, host_groups::action)),
     (op::QUERY_GROUP_MEMBERS, |id| handle(id, host_groups::members)),
     (op::QUERY_COMBINED_GROUP_MEMBERS, |id| handle(id, host_groups::combined_members)),
+    (op::QUERY_CHILDREN, |id| handle(id, mssp::query)),
+    (op::GET_CHILDREN, |id| handle(id, mssp::get)),
+    (op::GET_CHILDREN_V2, |id| handle(id, mssp::get_v2)),
+    (op::GET_SENSOR_INSTALLERS_CCID, |id| handle(id, mssp::ccid)),
     (op::GET_CSPM_POLICY_SETTINGS, |id| handle(id, policies::get)),
     (op::UPDATE_CSPM_POLICY_SETTINGS, |id| handle(id, policies::update)),
 ];

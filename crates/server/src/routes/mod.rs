@@ -6,6 +6,7 @@ pub mod devices;
 pub mod discovery;
 pub mod falcon;
 pub mod host_groups;
+pub mod mssp;
 pub mod oauth2;
 pub mod policies;
 
