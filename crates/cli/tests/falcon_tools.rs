@@ -157,3 +157,15 @@ async fn caracara_follows_the_scroll_past_one_page() {
     let checks = ["login", "describe_all"];
     interop("caracara_interop.py", PAST_ONE_SCROLL_PAGE, &[("TALON_CHECKS", &checks.join(","))], &checks).await;
 }
+
+#[tokio::test]
+async fn falcon_mcp_works_unmodified_against_talon() {
+    interop(
+        "falcon_mcp_interop.py",
+        DEMO_HOSTS,
+        &[],
+        &["guide_patterns", "field_filters", "sorts", "paging", "host_details", "grouping_tags"],
+    )
+    .await;
+}
+
