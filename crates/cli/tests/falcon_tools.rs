@@ -169,3 +169,13 @@ async fn falcon_mcp_works_unmodified_against_talon() {
     .await;
 }
 
+#[tokio::test]
+async fn falcon_toolkit_works_unmodified_against_talon() {
+    interop(
+        "falcon_toolkit_interop.py",
+        DEMO_HOSTS,
+        &[],
+        &["search_os_csv", "search_hostnames", "search_all_roles", "contain", "uncontain", "abort"],
+    )
+    .await;
+}
