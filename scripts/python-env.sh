@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# python-env.sh: create (idempotently) the Python virtualenv that the FalconPy
-# interop test (tests/interop/falconpy_interop.py) runs in, at <repo>/.venv,
-# with a pinned FalconPy, requests, and PyJWT (with cryptography, for EdDSA)
-# to verify Talon's tokens against its JWKS.
+# python-env.sh: create (idempotently) the Python virtualenv that the interop
+# tests (tests/interop/*.py) run in, at <repo>/.venv, with a pinned FalconPy,
+# requests, PyJWT (with cryptography, for EdDSA) to verify Talon's tokens
+# against its JWKS, schemathesis, and CrowdStrike's own tools built on
+# FalconPy: caracara, falcon-toolkit (with keyrings.alt for a keyring that
+# needs no desktop session) and falcon-mcp. They share the one venv: all of
+# them accept FalconPy 1.6.6.
 #
 # - Safe to run from several processes at once: everything happens under an
 #   exclusive flock on <repo>/.venv.lock.
@@ -27,6 +30,10 @@ REQUIREMENTS=(
     "requests>=2.28,<3"
     "pyjwt[crypto]==2.10.1"
     "schemathesis==4.32.5"
+    "caracara==1.1.0"
+    "falcon-toolkit==3.6.2"
+    "falcon-mcp==0.20.0"
+    "keyrings.alt==5.0.2"
 )
 
 log() { printf 'python-env: %s\n' "$*" >&2; }

@@ -87,7 +87,7 @@ async fn act(api: ApiArgs, action: DeviceAction, ids: Vec<String>) -> anyhow::Re
 }
 
 /// The devices in the order of the query's IDs (the details call need not keep it), leaving out IDs the
-/// details did not answer (a host hidden between the two calls).
+/// details did not answer (a host deleted between the two calls).
 fn in_order(ids: &[String], devices: Vec<Device>) -> Vec<Device> {
     let mut by_id: HashMap<String, Device> = devices.into_iter().map(|d| (d.device_id.clone(), d)).collect();
     ids.iter().filter_map(|id| by_id.remove(id)).collect()

@@ -267,6 +267,30 @@ async fn hidden_hosts_leave_every_query_and_come_back_in_the_hidden_ones() {
     assert_eq!(ids(&h.send(bearer_get(QUERY, &token)).await.json()).len(), 20);
 }
 
+/// Hidden hosts leave the queries but not the details: caracara's `describe_hidden_devices` (and its live
+/// test against a real tenant) reads their records through PostDeviceDetailsV2 after QueryHiddenDevices.
+#[tokio::test]
+async fn details_answer_hidden_hosts_too() {
+    let (h, token) = harness(5).await;
+    let target = ids(&h.send(bearer_get(QUERY, &token)).await.json())[1].clone();
+    let hide = &json!({"ids": [target]}).to_string();
+    let hidden = h.send(bearer_json_post(&format!("{ACTIONS}?action_name=hide_host"), &token, hide)).await;
+    assert_eq!(hidden.status, StatusCode::ACCEPTED);
+    for reply in [
+        h.send(bearer_get(&format!("/devices/entities/devices/v1?ids={target}"), &token)).await,
+        h.send(bearer_get(&format!("/devices/entities/devices/v2?ids={target}"), &token)).await,
+        h.send(bearer_json_post("/devices/entities/devices/v2", &token, hide)).await,
+    ] {
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(
+            reply.json()["resources"][0]["device_id"],
+            target.as_str(),
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+    }
+}
+
 #[tokio::test]
 async fn details_v1_and_v2_and_online_state_answer_known_hosts_and_leave_out_the_rest() {
     let (h, token) = harness(12).await;

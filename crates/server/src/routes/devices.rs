@@ -226,11 +226,12 @@ pub(crate) fn ids_in_query(raw: Option<&str>, max: usize) -> Result<Vec<String>,
 }
 
 /// Details of the named hosts the customer has; unknown IDs are left out, as on the real API (which
-/// answers only what it found). Hidden hosts are not shown.
+/// answers only what it found). Hidden hosts are shown too: they leave the queries, not the details
+/// (caracara's `describe_hidden_devices` reads them here after QueryHiddenDevices).
 async fn details(state: &AppState, auth: &Authorized, ids: Vec<String>, max: usize) -> Result<Response, ApiError> {
     check_ids(&ids, max)?;
     let hosts = state.customer_hosts(&auth.principal.customer).await?;
-    let devices: Vec<_> = ids.iter().filter_map(|id| hosts.get(id).filter(|h| !h.hidden())).map(Host::record).collect();
+    let devices: Vec<_> = ids.iter().filter_map(|id| hosts.get(id)).map(Host::record).collect();
     Ok(envelope(StatusCode::OK, POWERED_BY_DEVICES, Some(devices), vec![], None))
 }
 

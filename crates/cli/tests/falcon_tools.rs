@@ -1,0 +1,181 @@
+//! Interoperability: CrowdStrike's own tools from PyPI, pinned and unmodified (caracara, falcon-toolkit,
+//! falcon-mcp), against a real `talon serve --demo-hosts N` started here.
+//!
+//! Each test runs one script of `tests/interop/` in the venv of `scripts/python-env.sh`; the script drives
+//! the tool and checks what it sees against the server's own answers, printing `ok <check>` per check. If
+//! the venv cannot be made, the test fails loudly: it is never skipped. Each run is bounded by
+//! [`LIMIT`]; on a timeout the script's process group is killed and its output so far is shown.
+
+mod common;
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// The most one script may take. They take a few seconds each; the margin is for a loaded CI machine.
+const LIMIT: Duration = Duration::from_secs(120);
+/// Enough hosts for every filter of the scripts to select some and leave out others.
+const DEMO_HOSTS: &str = "40";
+/// More than one page of caracara's scroll (it asks for 5000 hosts a page).
+const PAST_ONE_SCROLL_PAGE: &str = "5003";
+
+/// The venv's Python, made (or found up to date) by `scripts/python-env.sh`.
+fn python() -> String {
+    let setup =
+        Command::new("bash").arg(repo_root().join("scripts/python-env.sh")).output().expect("run python-env.sh");
+    assert!(
+        setup.status.success(),
+        "scripts/python-env.sh failed (the Falcon tools' interop tests need it):\n{}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
+    String::from_utf8(setup.stdout).expect("utf-8").trim().to_owned()
+}
+
+/// What a bounded run left behind.
+struct Run {
+    success: bool,
+    timed_out: bool,
+    stdout: String,
+    stderr: String,
+    took: Duration,
+}
+
+/// Runs `command` in a process group of its own, killing the whole group (the toolkit script's `falcon`
+/// children too) once `limit` passes.
+fn run_bounded(mut command: Command, limit: Duration) -> Run {
+    let started = Instant::now();
+    let mut child = command
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Read both pipes as they fill, so a chatty script never blocks and a killed one still shows its output.
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        let text = Arc::new(Mutex::new(Vec::new()));
+        let sink = text.clone();
+        let reader = std::thread::spawn(move || {
+            let mut chunk = [0u8; 8192];
+            while let Ok(n @ 1..) = pipe.read(&mut chunk) {
+                sink.lock().expect("lock").extend_from_slice(&chunk[..n]);
+            }
+        });
+        (text, reader)
+    };
+    let (stdout, out_reader) = drain(Box::new(child.stdout.take().expect("stdout")));
+    let (stderr, err_reader) = drain(Box::new(child.stderr.take().expect("stderr")));
+    let (status, timed_out) = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break (Some(status), false);
+        }
+        if started.elapsed() > limit {
+            let group = format!("-{}", child.id());
+            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+            let _ = child.wait();
+            break (None, true);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Grandchildren of a killed group may hold the pipes a moment longer; the readers end when they close.
+    let _ = (out_reader.join(), err_reader.join());
+    let text = |bytes: &Arc<Mutex<Vec<u8>>>| String::from_utf8_lossy(&bytes.lock().expect("lock")).into_owned();
+    Run {
+        success: status.is_some_and(|s| s.success()),
+        timed_out,
+        stdout: text(&stdout),
+        stderr: text(&stderr),
+        took: started.elapsed(),
+    }
+}
+
+/// Starts a server with `hosts` demo hosts, gives `script` a devices:read/write client, runs it bounded
+/// with `env` added, and checks that it passed and printed `ok <check>` for each of `checks` (so a check
+/// dropped from the script is noticed here).
+async fn interop(script: &str, hosts: &str, env: &[(&str, &str)], checks: &[&str]) {
+    let python = python();
+    let (_dir, db) = fresh_db();
+    let server = Server::start(&db, &["--demo-hosts", hosts]);
+    let (id, secret) = devices_client(&db, &server.base_url, script).await;
+    let mut command = Command::new(&python);
+    command
+        .arg(repo_root().join("tests/interop").join(script))
+        .env("TALON_BASE_URL", &server.base_url)
+        .env("TALON_CLIENT_ID", &id)
+        .env("TALON_CLIENT_SECRET", &secret)
+        .env("TALON_DEMO_HOSTS", hosts)
+        .env("PYTHONUNBUFFERED", "1")
+        // Nothing of the caller's Falcon setup may point a tool elsewhere.
+        .env_remove("FALCON_BASE_URL")
+        .env_remove("FALCON_CLIENT_ID")
+        .env_remove("FALCON_CLIENT_SECRET")
+        .env_remove("FALCON_MEMBER_CID")
+        .env_remove("FALCON_TOOLKIT_PROFILE")
+        .env_remove("FALCON_TOOLKIT_CONFIG_DIR")
+        .envs(env.iter().copied());
+    let run = run_bounded(command, LIMIT);
+    println!("{script} took {:.1} s\n{}", run.took.as_secs_f64(), run.stdout);
+    let report = || format!("{}\n{}\nserver log:\n{}", run.stdout, run.stderr, server.logs());
+    assert!(!run.timed_out, "{script} did not finish within {LIMIT:?}:\n{}", report());
+    assert!(run.success, "{script} failed:\n{}", report());
+    for check in checks {
+        assert!(run.stdout.contains(&format!("ok {check}:")), "{script}: check {check} did not pass:\n{}", report());
+    }
+}
+
+#[tokio::test]
+async fn caracara_works_unmodified_against_talon() {
+    interop(
+        "caracara_interop.py",
+        DEMO_HOSTS,
+        &[],
+        &[
+            "login",
+            "describe_all",
+            "filter_os",
+            "filter_role",
+            "filter_last_seen",
+            "filter_hostnames",
+            "filter_combined",
+            "online_state",
+            "contain_release",
+            "hide_unhide",
+            "tag_untag",
+        ],
+    )
+    .await;
+}
+
+/// caracara lists hosts only through the scroll, 5000 a page, following the offset token until it holds
+/// `total` (a short page before that would make it loop for ever): a tenant of more than one page.
+#[tokio::test]
+async fn caracara_follows_the_scroll_past_one_page() {
+    let checks = ["login", "describe_all"];
+    interop("caracara_interop.py", PAST_ONE_SCROLL_PAGE, &[("TALON_CHECKS", &checks.join(","))], &checks).await;
+}
+
+#[tokio::test]
+async fn falcon_mcp_works_unmodified_against_talon() {
+    interop(
+        "falcon_mcp_interop.py",
+        DEMO_HOSTS,
+        &[],
+        &["guide_patterns", "field_filters", "sorts", "paging", "host_details", "grouping_tags"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn falcon_toolkit_works_unmodified_against_talon() {
+    interop(
+        "falcon_toolkit_interop.py",
+        DEMO_HOSTS,
+        &[],
+        &["search_os_csv", "search_hostnames", "search_all_roles", "contain", "uncontain", "abort"],
+    )
+    .await;
+}
