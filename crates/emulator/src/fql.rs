@@ -488,8 +488,9 @@ impl Filter {
                 Value::List(items) => {
                     let hit = |op: Op| {
                         if items.is_empty() {
-                            // An empty list is the empty value: `groups:null`, `tags:''`.
-                            return (op == Op::Eq && exact.contains("")) || operands.iter().any(is_empty);
+                            // An empty list is the empty value (`groups:null`, `tags:''`), under every
+                            // operator, so that a list of values and the same values one by one agree.
+                            return text_hit("", op, operands, exact);
                         }
                         items.iter().any(|t| text_hit(t, op, operands, exact))
                     };
@@ -514,10 +515,6 @@ impl Filter {
             },
         }
     }
-}
-
-fn is_empty(operand: &Operand) -> bool {
-    matches!(operand, Operand::Text(p) if p.text.is_empty())
 }
 
 /// Whether lowercased `value` meets `op` with any of the operands (`exact` counts for `=` only).
@@ -667,6 +664,20 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_list_field_is_the_empty_value_under_every_operator() {
+        // Found by fuzzing (fuzz/fuzz_targets/fql.rs): `notes:<=['Windows','']` (an ordering list keeps
+        // its loosest bound) disagreed with `notes:<='Windows',notes:<=''` on hosts without notes.
+        for op in ["", "!", ">", ">=", "<", "<="] {
+            let list = select(&format!("notes:{op}['Windows','','Mac']"));
+            let joiner = if op == "!" { "+" } else { "," };
+            let singles = ["Windows", "", "Mac"].map(|v| format!("notes:{op}'{v}'")).join(joiner);
+            assert_eq!(list, select(&singles), "{op}");
+        }
+        assert_eq!(select("notes:<=''").len(), hosts().len());
+        assert!(select("notes:>''").is_empty());
+    }
+
+    #[test]
     fn lists_match_any_element_and_null_is_empty() {
         let servers = select("tags:'FalconGroupingTags/Servers'");
         assert!(!servers.is_empty());
@@ -674,7 +685,8 @@ mod tests {
         let not_servers = select("tags:!'*Servers'");
         assert_eq!(servers.len() + not_servers.len(), hosts().len());
         assert_eq!(select("groups:null").len(), hosts().len(), "no demo host is in a group");
-        assert!(select("ou:'*'").iter().all(|h| !h.record().ou.is_empty()));
+        assert_eq!(select("ou:'*'").len(), hosts().len(), "as for text, '*' matches the empty value too");
+        assert!(select("ou:!null").iter().all(|h| !h.record().ou.is_empty()));
         assert_eq!(select("hostname:null").len(), 0);
         assert_eq!(select("hostname:!null").len(), hosts().len());
     }
