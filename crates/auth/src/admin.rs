@@ -59,15 +59,15 @@ pub fn is_format_char(c: char) -> bool {
     FORMAT_CHARS.iter().any(|&(low, high)| (low..=high).contains(&c))
 }
 
-/// A name: not blank, at most [`MAX_NAME_CHARS`], no control or format characters. Surrounding spaces are
-/// dropped.
+/// A name: not blank, at most [`MAX_NAME_CHARS`] as sent (so the OpenAPI document's `maxLength` is the
+/// rule), no control or format characters. Surrounding spaces are dropped.
 pub fn check_name(name: &str) -> Result<String, InvalidClient> {
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(invalid(format!("name must be at most {MAX_NAME_CHARS} characters")));
+    }
     let name = name.trim();
     if name.is_empty() {
         return Err(invalid("name must not be empty"));
-    }
-    if name.chars().count() > MAX_NAME_CHARS {
-        return Err(invalid(format!("name must be at most {MAX_NAME_CHARS} characters")));
     }
     if name.chars().any(char::is_control) {
         return Err(invalid("name must not contain control characters"));
@@ -311,6 +311,21 @@ mod tests {
         assert_eq!(spec.scopes.to_strings(), ["devices:read", "devices:write"]);
         assert_eq!(spec.member_cids[0].as_str(), "0123456789abcdef0123456789abcdef");
         assert_eq!(spec.allowed_ips[1].to_string(), "192.0.2.1/32");
+    }
+
+    #[test]
+    fn a_name_is_measured_as_sent() {
+        // Found by schemathesis: a name of 129 characters of which a leading newline and spaces are
+        // trimmed was taken, though the document says maxLength 128.
+        let padded = format!("\n   {}", "*".repeat(MAX_NAME_CHARS - 2));
+        assert_eq!(
+            check_name(&padded).map_err(|e| e.0),
+            Err(format!("name must be at most {MAX_NAME_CHARS} characters"))
+        );
+        assert_eq!(
+            check_name(&format!("  {}  ", "a".repeat(MAX_NAME_CHARS - 4))).map(|n| n.len()),
+            Ok(MAX_NAME_CHARS - 4)
+        );
     }
 
     #[test]

@@ -24,7 +24,9 @@ fn ops_list_has_every_operation_with_scope_and_answer() {
     let query = lines.iter().find(|l| l.starts_with("QueryDevicesByFilter\t")).expect("QueryDevicesByFilter");
     assert_eq!(*query, "QueryDevicesByFilter\tGET\t/devices/queries/devices/v1\tdevices:read\temulated");
     let groups = lines.iter().find(|l| l.starts_with("queryHostGroups\t")).expect("queryHostGroups");
-    assert!(groups.ends_with("\thost-group:read\t501"), "{groups}");
+    assert!(groups.ends_with("\thost-group:read\temulated"), "{groups}");
+    let alerts = lines.iter().find(|l| l.starts_with("GetQueriesAlertsV2\t")).expect("GetQueriesAlertsV2");
+    assert!(alerts.ends_with("\t501") && alerts.contains("\talerts:read"), "{alerts}");
     // An inferred scope is marked.
     assert!(lines.iter().any(|l| l.split('\t').nth(3).is_some_and(|s| s.ends_with('?'))));
 
