@@ -82,7 +82,7 @@ pub async fn query_scroll(
     let query = host_query(&state, &params, Some(&position.to_string()), HostQuery::MAX_SCROLL_LIMIT)?;
     let hosts = state.customer_hosts(&auth.principal.customer).await?;
     let (ids, total) = ids_of(&query, &hosts, false).await?;
-    let pagination = scroll_pagination(&state, &query, total, false);
+    let pagination = scroll_pagination(&state, query.offset, query.limit, total, false);
     Ok(envelope_paged(StatusCode::OK, POWERED_BY_DEVICES, Some(&*ids), vec![], Some(pagination)))
 }
 
@@ -112,16 +112,16 @@ async fn combined_over(
         return Err(ApiError::bad_request(format!("fields: {unknown:?} is not a field of the device record")));
     }
     let hosts = state.customer_hosts(&auth.principal.customer).await?;
-    let (query, hosts_for_run) = (query.clone(), hosts.clone());
+    let (offset, limit) = (query.offset, query.limit);
+    // Whole records, and maybe a filter: off the async workers, as `ids_of` runs filtered queries.
     let (records, total) = tokio::task::spawn_blocking(move || {
-        let (page, total) = query.run_over(&hosts_for_run, hidden);
+        let (page, total) = query.run_over(&hosts, hidden);
         let records: Vec<serde_json::Value> = page.iter().map(|h| record_with(h, fields.as_deref())).collect();
         (records, total)
     })
     .await
     .map_err(|_| ApiError::internal())?;
-    let query = host_query(&state, &params, Some(&position.to_string()), HostQuery::MAX_SCROLL_LIMIT)?;
-    let pagination = scroll_pagination(&state, &query, total, true);
+    let pagination = scroll_pagination(&state, offset, limit, total, true);
     Ok(envelope_paged(StatusCode::OK, POWERED_BY_DEVICES, Some(records), vec![], Some(pagination)))
 }
 
@@ -164,13 +164,15 @@ fn scroll_position(token: Option<&str>) -> Result<u64, ApiError> {
         })
 }
 
-fn scroll_pagination(state: &AppState, query: &HostQuery, total: u64, with_next: bool) -> TokenPagination {
-    let next_position = query.offset.saturating_add(query.limit).min(total.max(query.offset));
+/// The token paging of a page at `offset` of `limit` out of `total` matches (`next` too for the combined
+/// queries).
+fn scroll_pagination(state: &AppState, offset: u64, limit: u64, total: u64, with_next: bool) -> TokenPagination {
+    let next_position = offset.saturating_add(limit).min(total.max(offset));
     let token = scroll_token(next_position);
     TokenPagination {
         next: (with_next && next_position < total).then(|| token.clone()),
         offset: token,
-        limit: query.limit,
+        limit,
         total,
         expires_at: state.now().saturating_mul(1000).saturating_add(SCROLL_TOKEN_MILLIS),
     }
