@@ -104,14 +104,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_ccid_reads_back_as_its_cid() {
+    fn a_ccid_reads_back_as_its_cid_and_its_checksum_is_two_hex_digits() {
         let cid = CustomerId::generate();
         let ccid = cid.ccid();
         assert_eq!(ccid.len(), 35);
         assert_eq!(ccid, ccid.to_ascii_uppercase());
         assert_eq!(CustomerId::parse_lenient(&ccid), Ok(cid.clone()));
         assert_eq!(ccid[..32].to_ascii_lowercase(), cid.as_str(), "caracara strips three characters and lowercases");
-        assert_eq!(cid.checksum(), cid.checksum(), "stable");
+        let checksum = cid.checksum();
+        assert!(checksum.len() == 2 && checksum.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_lowercase()));
+        assert_eq!(&ccid[33..], checksum);
     }
 
     #[test]
