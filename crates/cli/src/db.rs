@@ -37,7 +37,8 @@ pub async fn run(args: DbArgs) -> anyhow::Result<()> {
             let report = talon_store::copy(&*source, &*target, now).await.context("copy failed")?;
             println!(
                 "copied from {} to {}: {} customers, {} clients, {} signing keys, {} revocations, {} hosts, \
-                 {} policy settings, {} audit log entries (items the target had already are kept)",
+                 {} policy settings, {} host groups, {} generic records, {} audit log entries (items the target \
+                 had already are kept)",
                 redact_url(&from),
                 redact_url(&to),
                 report.customers,
@@ -46,6 +47,8 @@ pub async fn run(args: DbArgs) -> anyhow::Result<()> {
                 report.revocations,
                 report.hosts,
                 report.policy_settings,
+                report.host_groups,
+                report.entities,
                 report.audit_entries
             );
             Ok(())

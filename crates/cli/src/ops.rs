@@ -1,5 +1,5 @@
 //! `talon ops list|show`: the Falcon operation catalogue, offline: every operation's ID, method, route,
-//! scope (known from public data, or inferred) and how this server answers it (emulated, or 501).
+//! scope (known from public data, or inferred) and how this server answers it (emulated, generic, or 501).
 
 use anyhow::bail;
 use clap::Subcommand;
@@ -91,7 +91,12 @@ fn show(id: &str, as_json: bool) -> anyhow::Result<()> {
         Some(scope) => println!("scope:      {scope} ({})", if o.scope_known { "known" } else { "inferred" }),
         None => println!("scope:      none (client credentials)"),
     }
-    println!("this server: {}", answer(o).as_str());
+    match (answer(o), talon_emulator::generic::GenericOp::of(o)) {
+        (talon_server::routes::falcon::Answer::Generic, Some(g)) => {
+            println!("this server: generic ({} of the resource {})", g.shape.as_str(), g.resource)
+        }
+        (how, _) => println!("this server: {}", how.as_str()),
+    }
     if !o.aliases.is_empty() {
         println!("aliases:    {}", o.aliases.join(", "));
     }

@@ -26,7 +26,11 @@ fn ops_list_has_every_operation_with_scope_and_answer() {
     let groups = lines.iter().find(|l| l.starts_with("queryHostGroups\t")).expect("queryHostGroups");
     assert!(groups.ends_with("\thost-group:read\temulated"), "{groups}");
     let alerts = lines.iter().find(|l| l.starts_with("GetQueriesAlertsV2\t")).expect("GetQueriesAlertsV2");
-    assert!(alerts.ends_with("\t501") && alerts.contains("\talerts:read"), "{alerts}");
+    assert!(alerts.ends_with("\tgeneric") && alerts.contains("\talerts:read"), "{alerts}");
+    let odd = lines.iter().find(|l| l.contains("/aspm-api-gateway/api/v1/")).expect("a route of no conventional shape");
+    assert!(odd.ends_with("\t501"), "{odd}");
+    let generic = lines.iter().filter(|l| l.ends_with("\tgeneric")).count();
+    assert!(generic >= 1200, "{generic} generic operations");
     // An inferred scope is marked.
     assert!(lines.iter().any(|l| l.split('\t').nth(3).is_some_and(|s| s.ends_with('?'))));
 
@@ -53,6 +57,9 @@ fn ops_show_lists_parameters_and_a_wrong_case_names_the_right_id() {
     {
         assert!(stdout.contains(param), "{param} missing:\n{stdout}");
     }
+    let (ok, stdout, _) = talon(&["ops", "show", "queryPreventionPolicies"]);
+    assert!(ok);
+    assert!(stdout.contains("this server: generic (query of the resource policy/prevention)"), "{stdout}");
     let (ok, stdout, _) = talon(&["ops", "show", "GetDeviceDetailsV2", "--json"]);
     assert!(ok);
     let op: serde_json::Value = serde_json::from_str(&stdout).expect("json");

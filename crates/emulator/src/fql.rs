@@ -25,7 +25,7 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{Date, OffsetDateTime};
 
-use crate::host::{Field, Host, Value};
+use crate::host::{order_key, Field, Host, Value};
 
 /// A parsed filter.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +65,8 @@ pub enum Operand {
     /// A span of Unix seconds `[start, end)`: one second for a timestamp, a whole day for a date.
     Time(i64, i64),
     Ip(u32),
+    /// A number, as its [`order_key`].
+    Number(i64),
 }
 
 /// A lowercased text value, its wildcard pieces split once when the filter is parsed (not per host).
@@ -254,6 +256,24 @@ pub fn parse(input: &str, now: i64) -> Result<Filter, FqlError> {
 /// [`Record::value`] indexes them.
 pub type FieldTable = [(&'static str, FieldKind)];
 
+/// The fields a filter may name: each name's index (as its records' [`Record::value`] takes it) and
+/// kind. A fixed [`FieldTable`] is one; a generic record's fields are found as the filter names them.
+pub trait Fields {
+    fn field(&self, name: &str) -> Option<(usize, FieldKind)>;
+    /// A field to name in the message about an unknown one.
+    fn example(&self) -> &str;
+}
+
+impl Fields for FieldTable {
+    fn field(&self, name: &str) -> Option<(usize, FieldKind)> {
+        self.iter().position(|(n, _)| *n == name).map(|i| (i, self[i].1))
+    }
+
+    fn example(&self) -> &str {
+        self.iter().find(|(n, _)| *n == "hostname" || *n == "name").map_or("", |(n, _)| n)
+    }
+}
+
 /// A record a filter can match: each field's [`Value`] by its index in the record's [`FieldTable`].
 pub trait Record {
     fn value(&self, field: usize) -> &Value;
@@ -271,8 +291,8 @@ impl Record for Host {
     }
 }
 
-/// As [`parse`], over the fields of another kind of record (host groups, say).
-pub fn parse_over(input: &str, now: i64, fields: &FieldTable) -> Result<Filter, FqlError> {
+/// As [`parse`], over the fields of another kind of record (host groups, say, or generic records).
+pub fn parse_over(input: &str, now: i64, fields: &(impl Fields + ?Sized)) -> Result<Filter, FqlError> {
     check_nesting(input)?;
     let at = |rest: &str| input.len() - rest.len();
     let fail = |rest: &str, expected: &str| FqlError { position: at(rest), message: format!("expected {expected}") };
@@ -312,11 +332,11 @@ fn check_nesting(input: &str) -> Result<(), FqlError> {
     Ok(())
 }
 
-fn type_within(
+fn type_within<F: Fields + ?Sized>(
     raw: Raw<'_>,
     input: &str,
     now: i64,
-    fields: &FieldTable,
+    fields: &F,
     spent: &mut Spent,
 ) -> Result<Filter, FqlError> {
     let all = |v: Vec<Raw<'_>>, spent: &mut Spent| {
@@ -334,11 +354,10 @@ fn type_within(
                 Some(name) => (name, true),
                 None => (c.field, false),
             };
-            let (field, kind) =
-                fields.iter().position(|(n, _)| *n == name).map(|i| (i, fields[i].1)).ok_or_else(|| {
-                    let example = fields.iter().find(|(n, _)| *n == "hostname" || *n == "name").map_or("", |(n, _)| n);
-                    fail(format!("unknown field {:?}: use a field of the record, such as {example}", c.field))
-                })?;
+            let (field, kind) = fields.field(name).ok_or_else(|| {
+                let example = fields.example();
+                fail(format!("unknown field {:?}: use a field of the record, such as {example}", c.field))
+            })?;
             let kind = if as_text { FieldKind::Text } else { kind };
             let operands = c
                 .values
@@ -415,6 +434,7 @@ fn loosest(op: Op, operands: Vec<Operand>) -> Vec<Operand> {
         match o {
             Operand::Text(p) => (p.text.clone(), 0),
             Operand::Ip(ip) => (String::new(), i64::from(*ip)),
+            Operand::Number(n) => (String::new(), *n),
             Operand::Time(start, end) => (String::new(), if matches!(op, Op::Gt | Op::Le) { *end } else { *start }),
         }
     };
@@ -430,6 +450,7 @@ fn what(kind: FieldKind) -> &'static str {
     match kind {
         FieldKind::Time => "time (2026-01-01, 2026-01-01T12:00:00Z or now-7d)",
         FieldKind::Ip => "IPv4 address or pattern such as '10.0.*'",
+        FieldKind::Number => "number",
         FieldKind::Text | FieldKind::List => "value",
     }
 }
@@ -443,6 +464,9 @@ fn operand(kind: FieldKind, op: Op, value: &str, now: i64) -> Option<Operand> {
     match kind {
         FieldKind::Time => time_span(value, now).map(|(a, b)| Operand::Time(a, b)),
         FieldKind::Ip if !value.contains('*') => value.parse::<Ipv4Addr>().ok().map(|ip| Operand::Ip(u32::from(ip))),
+        FieldKind::Number if !value.contains('*') => {
+            value.parse::<f64>().ok().filter(|n| n.is_finite()).map(|n| Operand::Number(order_key(n)))
+        }
         _ => Some(Operand::Text(Pattern::new(value))),
     }
 }
@@ -528,6 +552,7 @@ fn compare_number(value: Option<i64>, op: Op, operand: &Operand) -> bool {
     match operand {
         Operand::Time(a, b) => compare_span(value, op, *a, *b),
         Operand::Ip(ip) => compare_ord(value, op, i64::from(*ip)),
+        Operand::Number(n) => compare_ord(value, op, *n),
         Operand::Text(_) => false,
     }
 }

@@ -239,6 +239,7 @@ impl Value {
                 number: match kind {
                     FieldKind::Ip => text.parse::<Ipv4Addr>().ok().map(|ip| i64::from(u32::from(ip))),
                     FieldKind::Time => parse_time(text),
+                    FieldKind::Number => text.parse::<f64>().ok().map(order_key),
                     FieldKind::Text | FieldKind::List => None,
                 },
             },
@@ -252,12 +253,25 @@ impl Value {
     pub fn compare(kind: FieldKind, a: &Value, b: &Value) -> std::cmp::Ordering {
         match (a, b) {
             (Value::Text { lowered: ta, number: na }, Value::Text { lowered: tb, number: nb }) => match kind {
-                FieldKind::Ip | FieldKind::Time => na.cmp(nb),
+                FieldKind::Ip | FieldKind::Time | FieldKind::Number => na.cmp(nb),
                 FieldKind::Text | FieldKind::List => ta.cmp(tb),
             },
             (Value::List(la), Value::List(lb)) => la.first().cmp(&lb.first()),
             _ => std::cmp::Ordering::Equal,
         }
+    }
+}
+
+/// A number as an `i64` that orders as the number does (`-1.5 < -1 < 0 < 0.25 < 2`), so numbers compare
+/// by the same integer key as times and addresses. The bits of a non-negative float already order as it
+/// does; a negative one's are flipped so that larger magnitudes come first. `-0.0` and `0.0` are one key.
+pub fn order_key(number: f64) -> i64 {
+    let number = if number == 0.0 { 0.0 } else { number };
+    let bits = number.to_bits() as i64;
+    if bits < 0 {
+        bits ^ i64::MAX
+    } else {
+        bits
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod demo;
 pub mod fql;
+pub mod generic;
 pub mod groups;
 pub mod history;
 pub mod host;

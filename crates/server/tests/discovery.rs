@@ -222,17 +222,18 @@ async fn the_openapi_document_lists_every_route_and_the_router_serves_each() {
         let status = h.send(request.expect("request")).await.status;
         assert!(status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED, "{op:?}: {status}");
     }
-    // And the rest of the catalogue, each route once, as the catalogue describes it: emulated or 501.
+    // And the rest of the catalogue, each route once, as the catalogue describes it: emulated, generic or 501.
     let documented_here = |method: &str, path: &str| {
         talon_server::openapi::OPERATIONS.iter().any(|o| o.method() == method && o.path() == path)
     };
     let from_catalogue = talon_server::openapi_catalogue::from_catalogue(documented_here);
     for (path, method, _) in &from_catalogue {
         let answer = &doc["paths"][path][method]["x-talon-answer"];
-        assert!(answer == "501" || answer == "emulated", "{method} {path}: {answer}");
+        assert!(answer == "501" || answer == "emulated" || answer == "generic", "{method} {path}: {answer}");
     }
     assert!(from_catalogue.iter().any(|(p, m, _)| p == "/devices/queries/devices-scroll/v1" && *m == "get"));
     assert_eq!(doc["paths"]["/devices/queries/devices-scroll/v1"]["get"]["x-talon-answer"], "emulated");
+    assert_eq!(doc["paths"]["/policy/queries/prevention/v1"]["get"]["x-talon-answer"], "generic");
     assert_eq!(
         documented + from_catalogue.len(),
         doc["paths"].as_object().expect("paths").values().map(|p| p.as_object().expect("ops").len()).sum::<usize>()

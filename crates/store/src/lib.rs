@@ -6,6 +6,7 @@
 //! customer and a signing key, whichever process comes first.
 
 pub mod admin;
+pub mod entities;
 mod postgres;
 mod records;
 mod sqlite;
@@ -15,6 +16,7 @@ use talon_auth::{ApiClient, ClientId, CustomerId, SigningKey};
 use talon_emulator::policy::{PolicyChange, PolicyError, PolicySetting};
 use talon_emulator::{DeviceAction, Host, HostAction};
 
+pub use entities::{EntityEdit, EntityRefusal, OnExisting, StoredEntity};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -255,6 +257,39 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_host_groups(&self, cid: &CustomerId, ids: &[String]) -> Result<Vec<String>>;
 
     /// Applies `action` to every host in `ids` at `now`, all or none.
+    /// The generic records of `cid`'s `resource`, in creation order.
+    async fn entities(&self, cid: &CustomerId, resource: &str) -> Result<Vec<StoredEntity>>;
+    /// The resources `cid` has generic records of.
+    async fn entity_resources(&self, cid: &CustomerId) -> Result<Vec<String>>;
+    /// The named records of `cid`'s `resource` that exist, in creation order.
+    async fn entities_by_id(&self, cid: &CustomerId, resource: &str, ids: &[String]) -> Result<Vec<StoredEntity>>;
+    /// Writes new records, all or none: an ID the resource has is refused (or replaced, with
+    /// [`OnExisting::Replace`]), and the resource may hold at most `cap` records afterwards.
+    async fn put_entities(
+        &self,
+        cid: &CustomerId,
+        resource: &str,
+        records: &[StoredEntity],
+        on_existing: OnExisting,
+        cap: u64,
+    ) -> Result<Result<(), EntityRefusal>>;
+    /// Applies `edit` to each named record, all or none (an unknown ID refuses the whole change); the
+    /// changed records in creation order.
+    async fn edit_entities(
+        &self,
+        cid: &CustomerId,
+        resource: &str,
+        ids: &[String],
+        edit: &EntityEdit<'_>,
+    ) -> Result<Result<Vec<StoredEntity>, EntityRefusal>>;
+    /// Deletes the named records, all or none; their IDs.
+    async fn delete_entities(
+        &self,
+        cid: &CustomerId,
+        resource: &str,
+        ids: &[String],
+    ) -> Result<Result<Vec<String>, EntityRefusal>>;
+
     async fn apply_host_action(
         &self,
         cid: &CustomerId,
@@ -321,11 +356,14 @@ pub struct CopyReport {
     pub revocations: usize,
     pub hosts: usize,
     pub policy_settings: usize,
+    pub host_groups: usize,
+    pub entities: usize,
     pub audit_entries: usize,
 }
 
 /// Copies everything from `from` into `to`: the default customer, customers, clients, signing keys,
-/// revocations of unexpired tokens, hosts, changed CSPM policy settings and the audit log (in the order
+/// revocations of unexpired tokens, hosts, changed CSPM policy settings, host groups, the generic engine's
+/// records and the audit log (in the order
 /// it was written, so the target reads it newest first too). Idempotent: what `to` has already (by ID) is left as it
 /// is, so a copy can be re-run, also to finish one that was interrupted. Tokens issued before the copy
 /// stay valid afterwards, since the keys that signed them move too.
@@ -371,6 +409,28 @@ pub async fn copy(from: &dyn Store, to: &dyn Store, now: i64) -> Result<CopyRepo
             .collect();
         to.save_policy_settings(&cid, &new).await?;
         report.policy_settings += new.len();
+    }
+    for cid in from.customers().await? {
+        let known = to.host_groups(&cid).await?;
+        let new: Vec<StoredGroup> = from
+            .host_groups(&cid)
+            .await?
+            .into_iter()
+            .filter(|g| !known.iter().any(|k| k.group.id == g.group.id))
+            .collect();
+        if let Err(refusal) = to.create_host_groups(&cid, &new).await? {
+            return Err(StoreError::Conflict(format!("host groups of {cid}: {refusal}")));
+        }
+        report.host_groups += new.len();
+        for resource in from.entity_resources(&cid).await? {
+            let known: Vec<String> = to.entities(&cid, &resource).await?.into_iter().map(|e| e.id).collect();
+            let new: Vec<StoredEntity> =
+                from.entities(&cid, &resource).await?.into_iter().filter(|e| !known.contains(&e.id)).collect();
+            if let Err(refusal) = to.put_entities(&cid, &resource, &new, OnExisting::Refuse, u64::MAX).await? {
+                return Err(StoreError::Conflict(format!("records of {resource}: {refusal}")));
+            }
+            report.entities += new.len();
+        }
     }
     let (_, known_audit) = to.audit_entries(0, 0).await?;
     let (mut entries, _) = from.audit_entries(0, u64::MAX).await?;

@@ -10,6 +10,7 @@ use talon_auth::{ApiClient, ClientId, CustomerId, SigningKey};
 use talon_emulator::policy::{self, PolicyChange, PolicyError, PolicySetting};
 use talon_emulator::Host;
 
+use crate::entities::{self, EntityEdit, EntityRefusal, OnExisting, StoredEntity};
 use crate::records::{
     group_from_json, group_record_json, host_record_json, json_list, missing_groups, missing_ids, page_bounds,
     revocation, AuditRecord, ClientLists, ClientRecord, HostRecord, PolicyRecord, AUDIT_COLUMNS,
@@ -28,6 +29,28 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// The named records that exist, in creation order; `lock` ends the statement (`FOR UPDATE`).
+    async fn select_entities(
+        conn: &mut sqlx::SqliteConnection,
+        cid: &CustomerId,
+        resource: &str,
+        ids: &[String],
+        lock: &str,
+    ) -> Result<Vec<StoredEntity>> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT id, record FROM entities WHERE cid = ");
+        q.push_bind(cid.as_str()).push(" AND resource = ").push_bind(resource).push(" AND id IN (");
+        let mut list = q.separated(", ");
+        for id in ids {
+            list.push_bind(id);
+        }
+        q.push(") ORDER BY seq").push(lock);
+        let rows: Vec<(String, String)> = q.build_query_as().fetch_all(&mut *conn).await?;
+        rows.into_iter().map(|(id, record)| StoredEntity::from_row(id, &record)).collect()
+    }
+
     /// `cid`'s changed CSPM policy settings, on `conn` (a pool connection or an open transaction).
     async fn select_policy_settings(conn: &mut sqlx::SqliteConnection, cid: &CustomerId) -> Result<Vec<PolicySetting>> {
         sqlx::query_as::<_, PolicyRecord>(
@@ -716,5 +739,111 @@ impl Store for SqliteStore {
 
     async fn delete_hosts(&self, cid: &CustomerId, ids: &[String]) -> Result<Vec<String>> {
         self.delete_by_id("DELETE FROM hosts WHERE cid = ? AND device_id = ?", cid, ids).await
+    }
+
+    async fn entities(&self, cid: &CustomerId, resource: &str) -> Result<Vec<StoredEntity>> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as(entities::sql::LIST).bind(cid.as_str()).bind(resource).fetch_all(&self.pool).await?;
+        rows.into_iter().map(|(id, record)| StoredEntity::from_row(id, &record)).collect()
+    }
+
+    async fn entity_resources(&self, cid: &CustomerId) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as(entities::sql::RESOURCES).bind(cid.as_str()).fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(|(r,)| r).collect())
+    }
+
+    async fn entities_by_id(&self, cid: &CustomerId, resource: &str, ids: &[String]) -> Result<Vec<StoredEntity>> {
+        let mut conn = self.pool.acquire().await?;
+        Self::select_entities(&mut conn, cid, resource, ids, "").await
+    }
+
+    async fn put_entities(
+        &self,
+        cid: &CustomerId,
+        resource: &str,
+        records: &[StoredEntity],
+        on_existing: OnExisting,
+        cap: u64,
+    ) -> Result<Result<(), EntityRefusal>> {
+        let mut tx = self.write().await?;
+        let statement = match on_existing {
+            OnExisting::Refuse => entities::sql::INSERT,
+            OnExisting::Replace => entities::sql::UPSERT,
+        };
+        for entity in records {
+            let written = sqlx::query(statement)
+                .bind(cid.as_str())
+                .bind(resource)
+                .bind(&entity.id)
+                .bind(entity.record_json())
+                .execute(&mut *tx)
+                .await;
+            match written {
+                Ok(_) => {}
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                    return Ok(Err(EntityRefusal::Taken(entity.id.clone())))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let (count,): (i64,) =
+            sqlx::query_as(entities::sql::COUNT).bind(cid.as_str()).bind(resource).fetch_one(&mut *tx).await?;
+        if count as u64 > cap {
+            return Ok(Err(EntityRefusal::Full(cap)));
+        }
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
+    async fn edit_entities(
+        &self,
+        cid: &CustomerId,
+        resource: &str,
+        ids: &[String],
+        edit: &EntityEdit<'_>,
+    ) -> Result<Result<Vec<StoredEntity>, EntityRefusal>> {
+        let mut tx = self.write().await?;
+        let mut found = Self::select_entities(&mut tx, cid, resource, ids, "").await?;
+        let missing = entities::missing(ids, &found);
+        if !missing.is_empty() {
+            return Ok(Err(EntityRefusal::Unknown(missing)));
+        }
+        for entity in &mut found {
+            edit(entity);
+            sqlx::query(entities::sql::UPDATE)
+                .bind(entity.record_json())
+                .bind(cid.as_str())
+                .bind(resource)
+                .bind(&entity.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(Ok(found))
+    }
+
+    async fn delete_entities(
+        &self,
+        cid: &CustomerId,
+        resource: &str,
+        ids: &[String],
+    ) -> Result<Result<Vec<String>, EntityRefusal>> {
+        let mut tx = self.write().await?;
+        let found = Self::select_entities(&mut tx, cid, resource, ids, "").await?;
+        let missing = entities::missing(ids, &found);
+        if !missing.is_empty() {
+            return Ok(Err(EntityRefusal::Unknown(missing)));
+        }
+        for entity in &found {
+            sqlx::query(entities::sql::DELETE)
+                .bind(cid.as_str())
+                .bind(resource)
+                .bind(&entity.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(Ok(found.into_iter().map(|e| e.id).collect()))
     }
 }

@@ -44,6 +44,7 @@ suite!(
     clients_stored_under_legacy_scope_names_read_and_migrate_to_falcon_names,
     hosts_stored_before_device_records_migrate_whole,
     host_groups_are_stored_per_customer_all_or_nothing_and_move_the_host_version,
+    generic_records_are_kept_per_customer_and_resource_in_creation_order_all_or_nothing,
 );
 
 /// A fresh database of `backend`, opened; `None` only when PostgreSQL was explicitly skipped.
@@ -367,6 +368,11 @@ async fn copy_from_sqlite_moves_everything_idempotently(backend: Backend) {
 
     source.append_audit(&audit("a1", NOW, "client.create")).await.expect("audit");
     source.append_audit(&audit("a2", NOW, "client.delete")).await.expect("audit");
+    let group = stored_group(&"a".repeat(32), "Web");
+    source.create_host_groups(&cid, std::slice::from_ref(&group)).await.expect("store").expect("group");
+    let records = [entity("p1", "first"), entity("p2", "second")];
+    let put = source.put_entities(&member, "policy/prevention", &records, talon_store::OnExisting::Refuse, 10);
+    put.await.expect("store").expect("records");
 
     let report = copy(&*source, &*target, NOW).await.expect("copy");
     assert_eq!(
@@ -378,9 +384,13 @@ async fn copy_from_sqlite_moves_everything_idempotently(backend: Backend) {
             revocations: 1,
             hosts: 5,
             policy_settings: 1,
+            host_groups: 1,
+            entities: 2,
             audit_entries: 2
         }
     );
+    assert_eq!(target.host_groups(&cid).await.expect("groups"), vec![group]);
+    assert_eq!(target.entities(&member, "policy/prevention").await.expect("records"), records, "in creation order");
     let (moved_audit, _) = target.audit_entries(0, 10).await.expect("audit");
     assert_eq!(moved_audit.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["a2", "a1"], "same order, newest first");
     assert_eq!(target.policy_settings(&cid).await.expect("settings"), source.policy_settings(&cid).await.expect("s"));
@@ -783,4 +793,67 @@ async fn host_groups_are_stored_per_customer_all_or_nothing_and_move_the_host_ve
         std::slice::from_ref(&a.group.id)
     );
     assert_eq!(store.host_groups(&cid).await.expect("groups").len(), 1);
+}
+
+fn entity(id: &str, name: &str) -> talon_store::StoredEntity {
+    let record = serde_json::json!({"id": id, "name": name});
+    talon_store::StoredEntity { id: id.into(), record: record.as_object().cloned().expect("object") }
+}
+
+async fn generic_records_are_kept_per_customer_and_resource_in_creation_order_all_or_nothing(backend: Backend) {
+    use talon_store::{EntityRefusal, OnExisting};
+    let Some((_db, store)) = fresh(backend).await else { return };
+    let cid = store.default_customer().await.expect("cid");
+    let other = CustomerId::generate();
+    store.create_client(&client(&other, vec![])).await.expect("a client makes its customer");
+    let res = "policy/prevention";
+    let put = |records: Vec<talon_store::StoredEntity>, on: OnExisting, cap: u64| {
+        let (store, cid) = (store.clone(), cid.clone());
+        async move { store.put_entities(&cid, res, &records, on, cap).await.expect("store") }
+    };
+    // Created in this order (not by ID): queries answer in creation order.
+    assert_eq!(put(vec![entity("z", "first"), entity("a", "second")], OnExisting::Refuse, 10).await, Ok(()));
+    let names = |list: Vec<talon_store::StoredEntity>| -> Vec<String> {
+        list.into_iter().map(|e| e.record["name"].as_str().expect("name").to_owned()).collect()
+    };
+    assert_eq!(names(store.entities(&cid, res).await.expect("list")), ["first", "second"]);
+    assert!(store.entities(&other, res).await.expect("list").is_empty(), "per customer");
+    assert!(store.entities(&cid, "policy/firewall").await.expect("list").is_empty(), "per resource");
+
+    // A taken ID, or passing the bound, writes nothing of the batch.
+    assert_eq!(
+        put(vec![entity("n", "new"), entity("a", "dup")], OnExisting::Refuse, 10).await,
+        Err(EntityRefusal::Taken("a".into()))
+    );
+    assert_eq!(
+        put(vec![entity("n", "new"), entity("m", "more")], OnExisting::Refuse, 3).await,
+        Err(EntityRefusal::Full(3))
+    );
+    assert_eq!(store.entities(&cid, res).await.expect("list").len(), 2, "nothing of either batch was written");
+    // Replace keeps the ID's place and counts it once.
+    assert_eq!(put(vec![entity("a", "replaced"), entity("n", "new")], OnExisting::Replace, 3).await, Ok(()));
+    assert_eq!(names(store.entities(&cid, res).await.expect("list")), ["first", "replaced", "new"]);
+
+    let by_id = store.entities_by_id(&cid, res, &["n".into(), "z".into(), "nope".into()]).await.expect("by id");
+    assert_eq!(names(by_id), ["first", "new"], "the known ones, in creation order");
+
+    // An edit or delete naming an unknown ID changes nothing.
+    let rename = |e: &mut talon_store::StoredEntity| {
+        e.record.insert("name".into(), serde_json::json!("edited"));
+    };
+    let unknown = store.edit_entities(&cid, res, &["z".into(), "nope".into()], &rename).await.expect("store");
+    assert_eq!(unknown, Err(EntityRefusal::Unknown(vec!["nope".into()])));
+    let deleted = store.delete_entities(&cid, res, &["z".into(), "nope".into()]).await.expect("store");
+    assert_eq!(deleted, Err(EntityRefusal::Unknown(vec!["nope".into()])));
+    assert_eq!(names(store.entities(&cid, res).await.expect("list")), ["first", "replaced", "new"]);
+    assert!(store.edit_entities(&other, res, &["z".into()], &rename).await.expect("store").is_err(), "per customer");
+
+    let edited =
+        store.edit_entities(&cid, res, &["z".into(), "z".into()], &rename).await.expect("store").expect("edited");
+    assert_eq!(names(edited), ["edited"], "a repeated ID is one record");
+    assert_eq!(
+        store.delete_entities(&cid, res, &["a".into(), "z".into()]).await.expect("store"),
+        Ok(vec!["z".into(), "a".into()])
+    );
+    assert_eq!(names(store.entities(&cid, res).await.expect("list")), ["new"]);
 }

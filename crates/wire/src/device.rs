@@ -15,6 +15,8 @@ pub enum FieldKind {
     Time,
     /// A list of text (tags, groups, ou): matched when any element matches.
     List,
+    /// A number (JSON numbers of generic records: severity, scores): compared numerically.
+    Number,
 }
 
 /// A device field's value, borrowed from a [`Device`].

@@ -147,12 +147,12 @@ fn host_query(state: &AppState, params: &Form, offset: Option<&str>, max_limit: 
 }
 
 /// The next page's token: where it starts, opaque to the client (it only sends it back).
-fn scroll_token(position: u64) -> String {
+pub(crate) fn scroll_token(position: u64) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("talon-scroll:{position}"))
 }
 
 /// Where a scroll token says the page starts; no token (or an empty one) is the first page.
-fn scroll_position(token: Option<&str>) -> Result<u64, ApiError> {
+pub(crate) fn scroll_position(token: Option<&str>) -> Result<u64, ApiError> {
     let Some(token) = token.filter(|t| !t.is_empty()) else { return Ok(0) };
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(token)
@@ -166,7 +166,13 @@ fn scroll_position(token: Option<&str>) -> Result<u64, ApiError> {
 
 /// The token paging of a page at `offset` of `limit` out of `total` matches (`next` too for the combined
 /// queries).
-fn scroll_pagination(state: &AppState, offset: u64, limit: u64, total: u64, with_next: bool) -> TokenPagination {
+pub(crate) fn scroll_pagination(
+    state: &AppState,
+    offset: u64,
+    limit: u64,
+    total: u64,
+    with_next: bool,
+) -> TokenPagination {
     let next_position = offset.saturating_add(limit).min(total.max(offset));
     let token = scroll_token(next_position);
     TokenPagination {

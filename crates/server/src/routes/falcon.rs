@@ -19,7 +19,9 @@ use talon_wire::catalogue::{catalogue, Operation};
 use talon_wire::headers::POWERED_BY_GATEWAY;
 use talon_wire::operation::{self as op, Method, OperationId};
 
-use super::{devices, host_groups, mssp, oauth2, policies};
+use talon_emulator::generic::GenericOp;
+
+use super::{devices, generic, host_groups, mssp, oauth2, policies};
 use crate::error::ApiError;
 use crate::extract::{Authorized, RequiredScope};
 use crate::state::AppState;
@@ -79,6 +81,8 @@ where
 pub enum Answer {
     /// A handler emulates it (or another operation on the same route, which it shares).
     Emulated,
+    /// The generic engine answers it (`routes::generic`): a conventional route no handler emulates.
+    Generic,
     /// `501 Not Implemented`, after the bearer guard.
     NotImplemented,
 }
@@ -88,6 +92,7 @@ impl Answer {
     pub const fn as_str(self) -> &'static str {
         match self {
             Answer::Emulated => "emulated",
+            Answer::Generic => "generic",
             Answer::NotImplemented => "501",
         }
     }
@@ -99,9 +104,16 @@ pub fn answer(op: &Operation) -> Answer {
         catalogue().on_route(op.method, &op.path).any(|o| EMULATED.iter().any(|(id, _)| id.as_str() == o.id));
     if emulated {
         Answer::Emulated
+    } else if GenericOp::of(first_on_route(op)).is_some() {
+        Answer::Generic
     } else {
         Answer::NotImplemented
     }
+}
+
+/// The first catalogue operation on `op`'s route: the one whose entry the route is built from.
+fn first_on_route(op: &Operation) -> &Operation {
+    catalogue().on_route(op.method, &op.path).next().expect("an operation is on its own route")
 }
 
 /// Adds a route for every catalogue operation to `router`. Panics when an [`EMULATED`] entry is not in the
@@ -119,7 +131,10 @@ pub fn routes(router: Router<AppState>) -> Router<AppState> {
         let mut emulated = on_route.iter().filter_map(|o| handlers.remove(o.id.as_str()).map(|route| (*o, route)));
         let (operation, method_router) = match emulated.next() {
             Some((o, route)) => (o, route(OperationId(o.id.as_str()))),
-            None => (first, not_emulated(first)),
+            None => match GenericOp::of(first) {
+                Some(g) => (first, generic::route(first, g)),
+                None => (first, not_emulated(first)),
+            },
         };
         assert!(emulated.next().is_none(), "two emulated operations share {} {}", first.method, first.path);
         let method_router = match operation.scope {
@@ -177,7 +192,7 @@ pub fn axum_path(path: &str) -> String {
         .join("/")
 }
 
-fn method_filter(method: Method) -> MethodFilter {
+pub(crate) fn method_filter(method: Method) -> MethodFilter {
     match method {
         Method::Get => MethodFilter::GET,
         Method::Post => MethodFilter::POST,
@@ -206,7 +221,9 @@ mod tests {
         // GetDeviceDetails shares PostDeviceDetailsV2's route, and so its handler.
         assert_eq!(answer(get("GetDeviceDetails")), Answer::Emulated);
         assert_eq!(answer(get("queryHostGroups")), Answer::Emulated);
-        assert_eq!(answer(get("GetQueriesAlertsV2")), Answer::NotImplemented);
+        assert_eq!(answer(get("GetQueriesAlertsV2")), Answer::Generic);
+        let odd = c.operations().iter().find(|o| o.path.contains("/api/v1/")).expect("a route of another form");
+        assert_eq!(answer(odd), Answer::NotImplemented, "{}", odd.path);
     }
 
     #[test]

@@ -1,10 +1,11 @@
-//! The routes: OAuth2 endpoints, the Falcon API (every catalogue operation: emulated or 501), the admin
+//! The routes: OAuth2 endpoints, the Falcon API (every catalogue operation: emulated, generic or 501), the admin
 //! API, and the envelope answers for unknown routes.
 
 pub mod admin;
 pub mod devices;
 pub mod discovery;
 pub mod falcon;
+pub mod generic;
 pub mod host_groups;
 pub mod mssp;
 pub mod oauth2;

@@ -1,0 +1,236 @@
+//! The generic engine: every catalogue operation on one of Falcon's conventional routes answered from the
+//! catalogue alone, per customer, over JSON records.
+//!
+//! Falcon names most routes `/<service>/<kind>/<type>/vN`, `kind` being `queries` (IDs), `combined`
+//! (records), `entities` (get, create, update, delete by ID; `<type>-actions` for actions) or `aggregates`.
+//! The operations of one `<service>/<type>` work on one [`Resource`], whatever their version: a record
+//! created by `POST /policy/entities/prevention/v1` comes back from `GET .../entities/prevention/v1?ids=`,
+//! from `/policy/queries/prevention/v1` and from `/policy/combined/prevention/v1`. [`GenericOp::of`] reads an
+//! operation's [`Shape`], paging style and limits off its catalogue entry; [`select`] runs FQL and sort over
+//! JSON records (fields typed by their values); [`entity`] makes and changes records; [`aggregate`]
+//! answers Falcon's aggregation requests. No HTTP, no SQL: the server's `routes::generic` and the store
+//! do those.
+
+pub mod aggregate;
+pub mod entity;
+pub mod select;
+
+use talon_wire::catalogue::{Location, Operation, ParamType};
+use talon_wire::operation::Method;
+
+/// A resource of the generic engine: `<service>/<type>` of its routes (`policy/prevention`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Resource(String);
+
+impl Resource {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Resource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What an operation does to its resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// `queries`: the IDs of the records a filter selects, sorted and paged.
+    Query,
+    /// `combined`: as a query, with the records.
+    Combined,
+    /// `entities` GET with an ID parameter: the named records.
+    Get,
+    /// `entities` GET without one (settings and other singletons): every record, paged.
+    Listing,
+    /// `entities` POST: creates records (or, with a body of IDs only, reads them, as Falcon's
+    /// POST-to-get operations do).
+    Create,
+    /// `entities` PATCH or PUT: changes records named by ID.
+    Update,
+    /// `entities` DELETE: removes records named by ID.
+    Delete,
+    /// `entities/<type>-actions` POST: an action on records named by ID.
+    Action,
+    /// `aggregates`: counts over the records a filter selects.
+    Aggregate,
+}
+
+impl Shape {
+    /// The word `talon ops show` and the OpenAPI document use.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Shape::Query => "query",
+            Shape::Combined => "combined",
+            Shape::Get => "get",
+            Shape::Listing => "listing",
+            Shape::Create => "create",
+            Shape::Update => "update",
+            Shape::Delete => "delete",
+            Shape::Action => "action",
+            Shape::Aggregate => "aggregate",
+        }
+    }
+}
+
+/// How a query's pages are asked for and told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paging {
+    /// `offset` (a number) and `limit`; `meta.pagination {offset, limit, total}`.
+    Offset,
+    /// `after` (a token the previous page gave) and `limit`; `meta.pagination {after, limit, total}`.
+    After,
+    /// `offset` as a token (a string parameter), as the scroll queries; `meta.pagination {offset: token,
+    /// limit, total, expires_at}`.
+    Scroll,
+}
+
+/// What the generic engine needs of one catalogue operation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenericOp {
+    pub resource: Resource,
+    pub shape: Shape,
+    pub paging: Paging,
+    /// The query parameter naming records (`ids`, `id`, ...), for get, update, delete and actions.
+    pub ids_param: Option<String>,
+    /// Whether the operation requires it.
+    pub ids_required: bool,
+    /// Most IDs one call may name (the catalogue's `maxItems`, else [`MAX_IDS`]).
+    pub max_ids: usize,
+    /// The page size when none is asked for, and the largest one may ask for.
+    pub default_limit: u64,
+    pub max_limit: u64,
+    /// The action names an action operation takes, when the catalogue lists them (any, when empty).
+    pub action_names: Vec<String>,
+}
+
+/// Most IDs of one call when the catalogue gives no bound.
+pub const MAX_IDS: usize = 1_000;
+/// The page size when the catalogue gives no default, and the most a page may hold without a maximum.
+pub const DEFAULT_LIMIT: u64 = 100;
+pub const MAX_LIMIT: u64 = 10_000;
+
+/// The query parameters that name records, most usual first.
+const ID_PARAMS: &[&str] = &["ids", "id", "composite_ids", "policy_ids", "rule_ids", "names"];
+
+impl GenericOp {
+    /// The generic answer of `op`, if its route is one of the conventional shapes; `None` for the rest
+    /// (routes of other forms, which answer 501 unless a fixture says otherwise).
+    pub fn of(op: &Operation) -> Option<GenericOp> {
+        let segments: Vec<&str> = op.path.trim_start_matches('/').split('/').collect();
+        let [service, kind, kind_type, ..] = segments.as_slice() else { return None };
+        if kind_type.starts_with('{') || service.starts_with('{') {
+            return None;
+        }
+        let (type_name, actions) = match kind_type.strip_suffix("-actions") {
+            Some(t) if *kind == "entities" => (t, true),
+            _ => (*kind_type, false),
+        };
+        let ids_param = ID_PARAMS
+            .iter()
+            .find_map(|name| op.param(name).filter(|p| matches!(p.location, Location::Query)))
+            .map(|p| p.name.clone());
+        let shape = match (*kind, op.method) {
+            ("queries", Method::Get | Method::Post) => Shape::Query,
+            ("combined", Method::Get | Method::Post) => Shape::Combined,
+            ("aggregates", Method::Get | Method::Post) => Shape::Aggregate,
+            ("entities", Method::Post) if actions => Shape::Action,
+            ("entities", Method::Get | Method::Head) if ids_param.is_some() => Shape::Get,
+            ("entities", Method::Get | Method::Head) => Shape::Listing,
+            ("entities", Method::Post) => Shape::Create,
+            ("entities" | "queries", Method::Patch | Method::Put) => Shape::Update,
+            ("entities", Method::Delete) => Shape::Delete,
+            _ => return None,
+        };
+        let offset = op.param("offset");
+        let paging = if op.param("after").is_some() {
+            Paging::After
+        } else if offset.is_some_and(|p| p.kind == Some(ParamType::String)) {
+            Paging::Scroll
+        } else {
+            Paging::Offset
+        };
+        let limit = op.param("limit");
+        let max_limit = limit.and_then(|p| p.maximum).map_or(MAX_LIMIT, |m| (m as u64).clamp(1, MAX_LIMIT));
+        let default_limit = limit
+            .and_then(|p| p.default.as_ref())
+            .and_then(|d| d.as_u64().or_else(|| d.as_str().and_then(|s| s.parse().ok())))
+            .unwrap_or(DEFAULT_LIMIT)
+            .clamp(1, max_limit);
+        let ids = ids_param.as_deref().and_then(|name| op.param(name));
+        let action_names = op
+            .param("action_name")
+            .map(|p| p.allowed.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        Some(GenericOp {
+            resource: Resource(format!("{service}/{type_name}")),
+            shape,
+            paging,
+            ids_required: ids.is_some_and(|p| p.required),
+            max_ids: ids.and_then(|p| p.max_items).map_or(MAX_IDS, |m| (m as usize).clamp(1, MAX_IDS * 5)),
+            ids_param,
+            default_limit,
+            max_limit,
+            action_names,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use talon_wire::catalogue::catalogue;
+
+    fn generic(id: &str) -> GenericOp {
+        GenericOp::of(catalogue().get(id).expect(id)).unwrap_or_else(|| panic!("{id} is not generic"))
+    }
+
+    #[test]
+    fn a_resources_routes_share_it_across_kinds_and_versions() {
+        let query = generic("queryPreventionPolicies");
+        let get = generic("getPreventionPolicies");
+        let create = generic("createPreventionPolicies");
+        let update = generic("updatePreventionPolicies");
+        let delete = generic("deletePreventionPolicies");
+        let action = generic("performPreventionPoliciesAction");
+        let combined = generic("queryCombinedPreventionPolicies");
+        for op in [&get, &create, &update, &delete, &action, &combined] {
+            assert_eq!(op.resource, query.resource);
+        }
+        assert_eq!(query.resource.as_str(), "policy/prevention");
+        let shapes = [&query, &get, &create, &update, &delete, &action, &combined].map(|o| o.shape);
+        use Shape::*;
+        assert_eq!(shapes, [Query, Get, Create, Update, Delete, Action, Combined]);
+        assert!(!action.action_names.is_empty(), "the catalogue lists the prevention policy actions");
+        assert_eq!(generic("GetQueriesAlertsV2").resource, generic("PostEntitiesAlertsV2").resource);
+        assert_eq!(generic("PostAggregatesAlertsV2").shape, Aggregate);
+    }
+
+    #[test]
+    fn paging_and_limits_come_from_the_parameters() {
+        assert_eq!(generic("queryPreventionPolicies").paging, Paging::Offset);
+        assert_eq!(generic("GetQueriesAlertsV2").paging, Paging::Offset);
+        let after = catalogue().operations().iter().find(|o| o.param("after").is_some()).expect("an after query");
+        assert_eq!(GenericOp::of(after).map(|g| g.paging), Some(Paging::After), "{}", after.id);
+        let q = generic("queryPreventionPolicies");
+        assert!(q.max_limit >= q.default_limit && q.default_limit >= 1);
+        let delete = generic("deletePreventionPolicies");
+        assert_eq!(delete.ids_param.as_deref(), Some("ids"));
+        assert!(delete.ids_required);
+    }
+
+    #[test]
+    fn most_of_the_catalogue_has_a_conventional_shape() {
+        let all = catalogue().operations();
+        let generic = all.iter().filter(|o| GenericOp::of(o).is_some()).count();
+        // Counted over FalconPy 1.6.6's catalogue: 1,631 operations, of which 86 on other routes.
+        assert!(generic * 100 >= all.len() * 90, "{generic} of {}", all.len());
+        let odd: Vec<&Operation> = all.iter().filter(|o| o.path.contains("/api/v1/")).collect();
+        assert!(!odd.is_empty());
+        for op in odd {
+            assert!(GenericOp::of(op).is_none(), "{} has no conventional shape", op.path);
+        }
+    }
+}

@@ -1,0 +1,465 @@
+//! The generic engine's HTTP half: every catalogue operation on a conventional route that no handler of
+//! [`super::falcon::EMULATED`] emulates is answered here, per customer, from its catalogue entry
+//! (`talon_emulator::generic::GenericOp`): queries (IDs) and combined queries (records) with FQL, sort and
+//! the operation's paging style; get, create, update and delete by ID; actions; aggregates. Records are
+//! kept by the store (`Store::entities` and its kin), read on every request, so every node answers the
+//! same at once. The request is checked against the catalogue first: a required parameter missing, a
+//! number that is not one, a limit out of its bounds, too many IDs, a body that is not JSON: each a 400
+//! naming it, and nothing written.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{RawPathParams, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use talon_emulator::generic::entity::{self, BodyError, Stamp};
+use talon_emulator::generic::select::{select, Object};
+use talon_emulator::generic::{aggregate, GenericOp, Paging, Shape};
+use talon_store::{EntityRefusal, OnExisting, StoredEntity};
+use talon_wire::catalogue::{Location, Operation, ParamType};
+use talon_wire::envelope::{ErrorItem, Pagination};
+use talon_wire::form::Form;
+
+use super::devices::{query_params, scroll_pagination, scroll_position, scroll_token};
+use crate::error::{envelope, envelope_paged, ApiError};
+use crate::extract::{read_json, Authorized, Body};
+use crate::state::AppState;
+
+/// Most records one customer's resource may hold: bounds what a query reads and sorts.
+pub const MAX_RECORDS_PER_RESOURCE: u64 = 10_000;
+
+/// One generic operation: its catalogue entry, what the engine reads off it, and its `powered_by`.
+pub struct GenericRoute {
+    pub op: &'static Operation,
+    pub generic: GenericOp,
+    powered_by: String,
+    /// The operation's array query parameters: those that may repeat.
+    repeatable: Vec<&'static str>,
+}
+
+impl GenericRoute {
+    pub fn new(op: &'static Operation, generic: GenericOp) -> GenericRoute {
+        let repeatable = op
+            .params
+            .iter()
+            .filter(|p| p.location == Location::Query && p.is_array())
+            .map(|p| p.name.as_str())
+            .collect();
+        GenericRoute { op, generic, powered_by: op.collection.replace('_', "-"), repeatable }
+    }
+}
+
+/// The request as the generic handlers read it.
+struct Call<'a> {
+    route: &'a GenericRoute,
+    state: &'a AppState,
+    auth: &'a Authorized,
+    params: Form,
+    path: Vec<String>,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+}
+
+/// Answers one generic operation.
+pub async fn answer(
+    route: Arc<GenericRoute>,
+    State(state): State<AppState>,
+    auth: Authorized,
+    path: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let params = query_params(raw.as_deref(), &route.repeatable, talon_wire::form::MAX_FIELDS)?;
+    check_params(route.op, &params)?;
+    let path = path.map(|p| p.iter().map(|(_, v)| v.to_owned()).collect()).unwrap_or_default();
+    let call = Call { route: &route, state: &state, auth: &auth, params, path, headers: &headers, body: &body };
+    match route.generic.shape {
+        Shape::Query | Shape::Combined | Shape::Listing => call.query().await,
+        Shape::Get => call.get(None).await,
+        Shape::Create => call.create().await,
+        Shape::Update => call.update().await,
+        Shape::Delete => call.delete().await,
+        Shape::Action => call.action().await,
+        Shape::Aggregate => call.aggregate().await,
+    }
+}
+
+/// The catalogue's checks a server makes of the query string: required parameters present, numbers and
+/// booleans that parse, numbers within the bounds, values among the named ones.
+fn check_params(op: &Operation, params: &Form) -> Result<(), ApiError> {
+    for p in op.params.iter().filter(|p| p.location == Location::Query) {
+        let values = params.all(&p.name);
+        if values.is_empty() {
+            if p.required {
+                return Err(ApiError::bad_request(format!("{} is required", p.name)));
+            }
+            continue;
+        }
+        let items: Vec<&str> = if p.is_array() { values.iter().flat_map(|v| v.split(',')).collect() } else { values };
+        let kind = if p.is_array() { p.items } else { p.kind };
+        for value in items {
+            let number = match kind {
+                Some(ParamType::Integer) => Some(value.parse::<i64>().map(|n| n as f64).ok()),
+                Some(ParamType::Number) => Some(value.parse::<f64>().ok().filter(|n| n.is_finite())),
+                Some(ParamType::Boolean) if value.parse::<bool>().is_err() => {
+                    return Err(ApiError::bad_request(format!("{}: {:?} is not true or false", p.name, cut(value))));
+                }
+                _ => None,
+            };
+            if let Some(number) = number {
+                let Some(n) = number else {
+                    return Err(ApiError::bad_request(format!("{}: {:?} is not a number", p.name, cut(value))));
+                };
+                if p.minimum.is_some_and(|m| n < m) || p.maximum.is_some_and(|m| n > m) {
+                    let (lo, hi) = (
+                        p.minimum.map_or("-".into(), |m| m.to_string()),
+                        p.maximum.map_or("-".into(), |m| m.to_string()),
+                    );
+                    return Err(ApiError::bad_request(format!("{}: {n} is out of its bounds [{lo}, {hi}]", p.name)));
+                }
+            }
+            let allowed =
+                !p.allowed.is_empty() && p.name != "sort" && !p.allowed.iter().any(|a| a.as_str() == Some(value));
+            if allowed {
+                return Err(ApiError::bad_request(format!(
+                    "{}: {:?} is not one of the values it takes",
+                    p.name,
+                    cut(value)
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A caller's text as an error message shows it: its first 40 characters.
+fn cut(text: &str) -> String {
+    text.chars().take(40).collect()
+}
+
+/// A refused body as the client sees it.
+fn bad_body(e: BodyError) -> ApiError {
+    ApiError::bad_request(e.0)
+}
+
+/// The pagination of each paging style.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum AnyPagination {
+    Offset(Pagination),
+    After { limit: u64, total: u64, after: String },
+    Scroll(talon_wire::device::TokenPagination),
+}
+
+impl Call<'_> {
+    fn customer(&self) -> &talon_auth::CustomerId {
+        &self.auth.principal.customer
+    }
+
+    fn resource(&self) -> &str {
+        self.route.generic.resource.as_str()
+    }
+
+    fn stamp(&self) -> (i64, String) {
+        (self.state.now(), self.auth.principal.client_id.to_string())
+    }
+
+    fn respond<R: Serialize>(&self, status: StatusCode, resources: R, errors: Vec<ErrorItem>) -> Response {
+        envelope(status, &self.route.powered_by, Some(resources), errors, None)
+    }
+
+    /// The JSON body, or the error naming what the operation takes.
+    fn json_body(&self) -> Result<Json, ApiError> {
+        read_json(self.headers, self.body, "{\"resources\": [{...}]} or a JSON object")
+    }
+
+    /// A query parameter, or the same field of a POST query's JSON body.
+    fn param(&self, name: &str, body: Option<&Json>) -> Option<String> {
+        if let Some(v) = self.params.get(name) {
+            return Some(v.to_owned());
+        }
+        match body?.get(name)? {
+            Json::String(s) => Some(s.clone()),
+            Json::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
+    /// The records the request names: the ID parameter (repeated or comma separated), else the route's
+    /// placeholders; `None` when it names none.
+    fn named_ids(&self) -> Result<Option<Vec<String>>, ApiError> {
+        let generic = &self.route.generic;
+        let ids: Vec<String> = match &generic.ids_param {
+            Some(name) => self.params.all(name).iter().flat_map(|v| v.split(',')).map(str::to_owned).collect(),
+            None => self.path.clone(),
+        };
+        if ids.is_empty() {
+            return Ok(None);
+        }
+        self.check_ids(&ids)?;
+        Ok(Some(ids))
+    }
+
+    fn check_ids(&self, ids: &[String]) -> Result<(), ApiError> {
+        let max = self.route.generic.max_ids;
+        if ids.is_empty() || ids.len() > max {
+            return Err(ApiError::bad_request(format!("name 1 to {max} IDs")));
+        }
+        ids.iter().try_for_each(|id| entity::check_id(id)).map_err(bad_body)
+    }
+
+    /// Queries, combined queries and listings: filter, sort, page.
+    async fn query(&self) -> Result<Response, ApiError> {
+        let body = match (self.route.op.method, self.body.is_empty()) {
+            (talon_wire::operation::Method::Post, false) => Some(self.json_body()?),
+            _ => None,
+        };
+        let body = body.as_ref();
+        let generic = &self.route.generic;
+        let limit = match self.param("limit", body) {
+            Some(l) => l.parse::<u64>().map_err(|_| ApiError::bad_request("limit must be a whole number"))?,
+            None => generic.default_limit,
+        };
+        if limit > generic.max_limit {
+            return Err(ApiError::bad_request(format!("limit must be at most {}", generic.max_limit)));
+        }
+        let limit = limit.max(1);
+        let start = match generic.paging {
+            Paging::Offset => match self.param("offset", body) {
+                Some(o) => o.parse::<u64>().map_err(|_| ApiError::bad_request("offset must be a whole number"))?,
+                None => 0,
+            },
+            Paging::After => scroll_position(self.param("after", body).as_deref())?,
+            Paging::Scroll => scroll_position(self.param("offset", body).as_deref())?,
+        };
+        let (filter, sort) = (self.param("filter", body), self.param("sort", body));
+        let stored = self.state.store().entities(self.customer(), self.resource()).await?;
+        let now = self.state.now();
+        let (page, total) = tokio::task::spawn_blocking(move || -> Result<(Vec<Object>, u64), ApiError> {
+            let refs: Vec<&Object> = stored.iter().map(|e| &e.record).collect();
+            let chosen = select(&refs, filter.as_deref(), sort.as_deref(), now)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            let total = chosen.len() as u64;
+            let page = chosen.into_iter().skip(start as usize).take(limit as usize).map(|i| refs[i].clone()).collect();
+            Ok((page, total))
+        })
+        .await
+        .map_err(|_| ApiError::internal())??;
+        let next = start.saturating_add(limit).min(total.max(start));
+        let pagination = match generic.paging {
+            Paging::Offset => AnyPagination::Offset(Pagination { offset: start, limit, total }),
+            Paging::After => AnyPagination::After {
+                limit,
+                total,
+                after: if next < total { scroll_token(next) } else { String::new() },
+            },
+            Paging::Scroll => AnyPagination::Scroll(scroll_pagination(self.state, start, limit, total, false)),
+        };
+        let resources: Json = match generic.shape {
+            Shape::Query => page.iter().map(|r| r.get("id").cloned().unwrap_or(Json::Null)).collect(),
+            _ => page.into_iter().map(Json::Object).collect(),
+        };
+        Ok(envelope_paged(StatusCode::OK, &self.route.powered_by, Some(resources), vec![], Some(pagination)))
+    }
+
+    /// The named records (`ids` given, as from a POST-to-read body): those found, in the order named;
+    /// each unknown ID an error entry (404 when none is found). With no ID named and none required, every
+    /// record up to the operation's bound.
+    async fn get(&self, ids: Option<Vec<String>>) -> Result<Response, ApiError> {
+        let ids = match ids {
+            Some(ids) => ids,
+            None => match self.named_ids()? {
+                Some(ids) => ids,
+                None if self.route.generic.ids_required => {
+                    let name = self.route.generic.ids_param.as_deref().unwrap_or("ids");
+                    return Err(ApiError::bad_request(format!("{name} is required")));
+                }
+                None => {
+                    let all = self.state.store().entities(self.customer(), self.resource()).await?;
+                    let records: Vec<Object> =
+                        all.into_iter().take(self.route.generic.max_ids).map(|e| e.record).collect();
+                    return Ok(self.respond(StatusCode::OK, records, vec![]));
+                }
+            },
+        };
+        let found = self.state.store().entities_by_id(self.customer(), self.resource(), &ids).await?;
+        let by_id: HashMap<&str, &Object> = found.iter().map(|e| (e.id.as_str(), &e.record)).collect();
+        let mut seen = std::collections::HashSet::new();
+        let records: Vec<&Object> =
+            ids.iter().filter(|id| seen.insert(id.as_str())).filter_map(|id| by_id.get(id.as_str()).copied()).collect();
+        let errors = not_found(ids.iter().filter(|id| !by_id.contains_key(id.as_str())));
+        let status = if records.is_empty() { StatusCode::NOT_FOUND } else { StatusCode::OK };
+        Ok(self.respond(status, records, errors))
+    }
+
+    /// Creates the body's records (201), or reads them when the body only names IDs.
+    async fn create(&self) -> Result<Response, ApiError> {
+        let body = self.json_body()?;
+        if let Some(ids) = entity::ids_only(&body) {
+            self.check_ids(&ids)?;
+            return self.get(Some(ids)).await;
+        }
+        let (now, actor) = self.stamp();
+        let stamp = Stamp { now, actor: &actor };
+        let records: Vec<StoredEntity> = entity::to_create(&body)
+            .map_err(bad_body)?
+            .into_iter()
+            .map(|fields| {
+                let id = uuid::Uuid::new_v4().simple().to_string();
+                let record = entity::new_record(fields, id.clone(), stamp);
+                entity::check_size(&record).map(|()| StoredEntity { id, record })
+            })
+            .collect::<Result<_, _>>()
+            .map_err(bad_body)?;
+        self.state
+            .store()
+            .put_entities(self.customer(), self.resource(), &records, OnExisting::Refuse, MAX_RECORDS_PER_RESOURCE)
+            .await?
+            .map_err(refusal)?;
+        let shown: Vec<Object> = records.into_iter().map(|e| e.record).collect();
+        Ok(self.respond(StatusCode::CREATED, shown, vec![]))
+    }
+
+    /// Applies the body's changes to the records they name, all or none.
+    async fn update(&self) -> Result<Response, ApiError> {
+        let body = self.json_body()?;
+        let query_ids = self.named_ids()?.unwrap_or_default();
+        let changes = entity::to_update(&body, &query_ids).map_err(bad_body)?;
+        let ids: Vec<String> = changes.iter().map(|(id, _)| id.clone()).collect();
+        self.check_ids(&ids)?;
+        let (now, actor) = self.stamp();
+        let edit = |e: &mut StoredEntity| {
+            for (_, change) in changes.iter().filter(|(id, _)| *id == e.id) {
+                entity::update(&mut e.record, change, Stamp { now, actor: &actor });
+            }
+        };
+        // A change that would make a record too large is refused before anything is written: the edit is
+        // tried on the stored records first (the store's write then applies it again, all or none).
+        for mut e in self.state.store().entities_by_id(self.customer(), self.resource(), &ids).await? {
+            edit(&mut e);
+            entity::check_size(&e.record).map_err(bad_body)?;
+        }
+        let changed =
+            self.state.store().edit_entities(self.customer(), self.resource(), &ids, &edit).await?.map_err(refusal)?;
+        let shown: Vec<Object> = changed.into_iter().map(|e| e.record).collect();
+        Ok(self.respond(StatusCode::OK, shown, vec![]))
+    }
+
+    /// Deletes the named records, all or none; their IDs.
+    async fn delete(&self) -> Result<Response, ApiError> {
+        let ids = match self.named_ids()? {
+            Some(ids) => ids,
+            None => {
+                let name = self.route.generic.ids_param.as_deref().unwrap_or("ids");
+                return Err(ApiError::bad_request(format!("{name} is required")));
+            }
+        };
+        let deleted =
+            self.state.store().delete_entities(self.customer(), self.resource(), &ids).await?.map_err(refusal)?;
+        Ok(self.respond(StatusCode::OK, deleted, vec![]))
+    }
+
+    /// `action_name` on the records the body's `ids` name (`enable`/`disable` set `enabled`).
+    async fn action(&self) -> Result<Response, ApiError> {
+        let generic = &self.route.generic;
+        let Some(action) = self.params.get("action_name").filter(|a| !a.is_empty()) else {
+            return Err(ApiError::bad_request("action_name is required"));
+        };
+        if !generic.action_names.is_empty() && !generic.action_names.iter().any(|a| a == action) {
+            return Err(ApiError::bad_request(format!(
+                "action_name: {:?} is not one of {}",
+                cut(action),
+                generic.action_names.join(", ")
+            )));
+        }
+        let body = self.json_body()?;
+        let ids: Vec<String> = match body.get("ids") {
+            Some(Json::Array(ids)) => ids.iter().map(|i| i.as_str().map(str::to_owned)).collect::<Option<_>>(),
+            _ => None,
+        }
+        .or(self.named_ids()?)
+        .ok_or_else(|| ApiError::bad_request("the body must name the records: {\"ids\": [\"<id>\", ...]}"))?;
+        self.check_ids(&ids)?;
+        let (now, actor) = self.stamp();
+        let edit = |e: &mut StoredEntity| entity::act(&mut e.record, action, Stamp { now, actor: &actor });
+        let changed =
+            self.state.store().edit_entities(self.customer(), self.resource(), &ids, &edit).await?.map_err(refusal)?;
+        let shown: Vec<Object> = changed.into_iter().map(|e| e.record).collect();
+        Ok(self.respond(StatusCode::OK, shown, vec![]))
+    }
+
+    /// Aggregations over the records the `filter` parameter selects: the body's specs (one object or a
+    /// list); a GET without a body counts, or takes the terms of its `field` parameter.
+    async fn aggregate(&self) -> Result<Response, ApiError> {
+        let specs: Vec<aggregate::Spec> = if self.body.is_empty() {
+            let spec = match self.params.get("field") {
+                Some(field) => serde_json::json!({"name": field, "type": "terms", "field": field}),
+                None => serde_json::json!({"name": "count", "type": "count"}),
+            };
+            vec![serde_json::from_value(spec).map_err(|_| ApiError::internal())?]
+        } else {
+            let body = self.json_body()?;
+            let list = if body.is_object() { Json::Array(vec![body]) } else { body };
+            serde_json::from_value(list).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "body must be aggregations such as [{{\"name\": \"by_status\", \"type\": \"terms\", \"field\": \"status\"}}]: {e}"
+                ))
+            })?
+        };
+        aggregate::check(&specs).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let filter = self.params.get("filter").map(str::to_owned);
+        let stored = self.state.store().entities(self.customer(), self.resource()).await?;
+        let now = self.state.now();
+        let answers = tokio::task::spawn_blocking(move || -> Result<Vec<aggregate::Aggregation>, ApiError> {
+            let refs: Vec<&Object> = stored.iter().map(|e| &e.record).collect();
+            let chosen =
+                select(&refs, filter.as_deref(), None, now).map_err(|e| ApiError::bad_request(e.to_string()))?;
+            let selected: Vec<&Object> = chosen.into_iter().map(|i| refs[i]).collect();
+            aggregate::run(&specs, &selected, now).map_err(|e| ApiError::bad_request(e.to_string()))
+        })
+        .await
+        .map_err(|_| ApiError::internal())??;
+        Ok(self.respond(StatusCode::OK, answers, vec![]))
+    }
+}
+
+/// A 404 entry for each unknown ID.
+fn not_found<'a>(ids: impl Iterator<Item = &'a String>) -> Vec<ErrorItem> {
+    let mut seen = std::collections::HashSet::new();
+    ids.filter(|id| seen.insert(id.as_str()))
+        .map(|id| ErrorItem { code: 404, message: format!("{} not found", cut(id)) })
+        .collect()
+}
+
+/// A store's refusal as the client sees it.
+fn refusal(refusal: EntityRefusal) -> ApiError {
+    match refusal {
+        EntityRefusal::Unknown(ids) => {
+            let list: Vec<String> = ids.iter().take(10).map(|i| cut(i)).collect();
+            let more = if ids.len() > 10 { format!(" and {} more", ids.len() - 10) } else { String::new() };
+            ApiError::not_found(format!("no such record: {}{more}; nothing was changed", list.join(", ")))
+        }
+        EntityRefusal::Taken(id) => {
+            ApiError::new(StatusCode::CONFLICT, format!("a record with ID {:?} exists already", cut(&id)))
+        }
+        full @ EntityRefusal::Full(_) => ApiError::bad_request(full.to_string()),
+    }
+}
+
+/// The route of a generic operation: [`answer`] on the catalogue's method.
+pub fn route(op: &'static Operation, generic: GenericOp) -> axum::routing::MethodRouter<AppState> {
+    let route = Arc::new(GenericRoute::new(op, generic));
+    let handler =
+        move |state: State<AppState>,
+              auth: Authorized,
+              path: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
+              query: RawQuery,
+              headers: HeaderMap,
+              body: Body| { answer(route.clone(), state, auth, path, query, headers, body) };
+    axum::routing::on(super::falcon::method_filter(op.method), handler)
+}

@@ -1,0 +1,67 @@
+//! What the store keeps for the generic engine (`talon_emulator::generic`): JSON records per customer and
+//! resource, in creation order, changed all or nothing. The rules (what a body asks, how a change
+//! merges) are the emulator's; the store checks only what needs the stored rows: that the named IDs
+//! exist, that a new ID is free, and that a resource stays within its bound.
+
+use serde_json::{Map, Value};
+
+/// One stored record: its ID and the JSON object the API shows (which holds the ID too).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEntity {
+    pub id: String,
+    pub record: Map<String, Value>,
+}
+
+impl StoredEntity {
+    pub(crate) fn from_row(id: String, record: &str) -> crate::Result<StoredEntity> {
+        match serde_json::from_str::<Value>(record) {
+            Ok(Value::Object(record)) => Ok(StoredEntity { id, record }),
+            _ => Err(crate::StoreError::Corrupt(format!("record of entity {id} is not a JSON object"))),
+        }
+    }
+
+    pub(crate) fn record_json(&self) -> String {
+        Value::Object(self.record.clone()).to_string()
+    }
+}
+
+/// How a write of new records treats an ID the resource has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnExisting {
+    /// Refuse the whole write (a create).
+    Refuse,
+    /// Replace the stored record (fixtures).
+    Replace,
+}
+
+/// Why a change of records wrote nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EntityRefusal {
+    #[error("no such record: {}", .0.join(", "))]
+    Unknown(Vec<String>),
+    #[error("a record with ID {0:?} exists already")]
+    Taken(String),
+    #[error("the resource holds at most {0} records per customer")]
+    Full(u64),
+}
+
+/// A change to one record made inside the store's transaction (see `Store::edit_entities`).
+pub type EntityEdit<'a> = dyn Fn(&mut StoredEntity) + Send + Sync + 'a;
+
+/// The IDs of `wanted` (deduplicated) that `found` lacks, in `wanted`'s order.
+pub(crate) fn missing(wanted: &[String], found: &[StoredEntity]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    wanted.iter().filter(|id| seen.insert(id.as_str()) && !found.iter().any(|e| &e.id == *id)).cloned().collect()
+}
+
+/// The SQL both backends run (sqlx's SQLite driver takes `$N` placeholders as PostgreSQL does).
+pub(crate) mod sql {
+    pub const LIST: &str = "SELECT id, record FROM entities WHERE cid = $1 AND resource = $2 ORDER BY seq";
+    pub const RESOURCES: &str = "SELECT DISTINCT resource FROM entities WHERE cid = $1 ORDER BY resource";
+    pub const COUNT: &str = "SELECT COUNT(*) FROM entities WHERE cid = $1 AND resource = $2";
+    pub const INSERT: &str = "INSERT INTO entities (cid, resource, id, record) VALUES ($1, $2, $3, $4)";
+    pub const UPSERT: &str = "INSERT INTO entities (cid, resource, id, record) VALUES ($1, $2, $3, $4) \
+                              ON CONFLICT (cid, resource, id) DO UPDATE SET record = excluded.record";
+    pub const UPDATE: &str = "UPDATE entities SET record = $1 WHERE cid = $2 AND resource = $3 AND id = $4";
+    pub const DELETE: &str = "DELETE FROM entities WHERE cid = $1 AND resource = $2 AND id = $3";
+}
