@@ -47,72 +47,20 @@ earlier ones counted). Exit 0 only when all passed; 2 for a bad environment.
 By hand: TALON_BASE_URL=... TALON_CLIENT_ID=... TALON_CLIENT_SECRET=...
 TALON_DEMO_HOSTS=... "$(scripts/python-env.sh)" tests/interop/caracara_interop.py
 """
-import os
 import re
 import sys
-import time
-import traceback
-from datetime import datetime, timezone
 
-import requests
 from caracara import Client
 
-TIMEOUT = 10
+from _talon import Oracle, environment, expect, main, parse_time
+
 # One tag without FalconPy's prefix (FalconPy adds FalconGroupingTags/) and one with it.
 TAG_PLAIN = "talon-interop"
 TAG_QUALIFIED = "FalconGroupingTags/talon-interop-2"
 
 
-class CheckFailed(Exception):
-    """caracara saw something other than what the server holds."""
-
-
-def expect(condition, message):
-    if not condition:
-        raise CheckFailed(message)
-
-
-class Oracle:
-    """Reads the server's hosts with plain HTTP, not through caracara or FalconPy."""
-
-    def __init__(self, base_url, client_id, client_secret):
-        self.base_url = base_url
-        self.session = requests.Session()
-        reply = self.session.post(
-            f"{base_url}/oauth2/token",
-            data={"client_id": client_id, "client_secret": client_secret},
-            timeout=TIMEOUT,
-        )
-        expect(reply.status_code == 201, f"oracle token: {reply.status_code} {reply.text[:300]}")
-        self.session.headers["Authorization"] = "Bearer " + reply.json()["access_token"]
-
-    def get(self, path, **params):
-        reply = self.session.get(f"{self.base_url}{path}", params=params, timeout=TIMEOUT)
-        expect(reply.status_code == 200, f"GET {path} {params}: {reply.status_code} {reply.text[:300]}")
-        body = reply.json()
-        expect(not body.get("errors"), f"GET {path}: errors {body.get('errors')}")
-        return body
-
-    def records(self, fql=None):
-        """Every visible host's record (CombinedDevicesByFilter, paged by its `next` token)."""
-        out, offset = [], None
-        while True:
-            params = {"limit": 1000}
-            if fql:
-                params["filter"] = fql
-            if offset:
-                params["offset"] = offset
-            body = self.get("/devices/combined/devices/v1", **params)
-            out.extend(body["resources"])
-            page = body["meta"]["pagination"]
-            offset = page.get("next")
-            if not offset or not body["resources"] or len(out) >= page["total"]:
-                return {r["device_id"]: r for r in out}
-
-    def record(self, device_id):
-        body = self.get("/devices/entities/devices/v2", ids=device_id)
-        expect(len(body["resources"]) == 1, f"details of {device_id}: {body['resources']}")
-        return body["resources"][0]
+class CaracaraOracle(Oracle):
+    """The shared oracle, with the hidden hosts and online states caracara's checks compare."""
 
     def hidden_ids(self):
         return set(self.get("/devices/queries/devices-hidden/v1", limit=5000)["resources"])
@@ -126,21 +74,12 @@ class Oracle:
         return states
 
 
-def parse_time(text):
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-
-
 class Run:
     def __init__(self):
-        names = ("TALON_BASE_URL", "TALON_CLIENT_ID", "TALON_CLIENT_SECRET", "TALON_DEMO_HOSTS")
-        missing = [n for n in names if not os.environ.get(n)]
-        if missing:
-            print("caracara_interop: missing environment: " + ", ".join(missing), file=sys.stderr)
-            sys.exit(2)
-        self.base_url = os.environ["TALON_BASE_URL"].rstrip("/")
-        self.demo_hosts = int(os.environ["TALON_DEMO_HOSTS"])
-        cid, secret = os.environ["TALON_CLIENT_ID"], os.environ["TALON_CLIENT_SECRET"]
-        self.oracle = Oracle(self.base_url, cid, secret)
+        env = environment("caracara_interop")
+        self.base_url, self.demo_hosts = env.base_url, env.demo_hosts
+        cid, secret = env.client_id, env.client_secret
+        self.oracle = CaracaraOracle(env)
         # caracara logs in at construction: one POST /oauth2/token.
         self.client = Client(client_id=cid, client_secret=secret, cloud_name=self.base_url)
         self.all = self.oracle.records()
@@ -324,33 +263,5 @@ CHECKS = [
 ]
 
 
-def main():
-    started = time.monotonic()
-    try:
-        run = Run()
-    except Exception:  # noqa: BLE001 - the message is the point
-        print(f"FAIL setup:\n{traceback.format_exc()}", flush=True)
-        return 1
-    chosen = [c for c in os.environ.get("TALON_CHECKS", "").split(",") if c]
-    checks = [c for c in CHECKS if not chosen or c.__name__.removeprefix("check_") in chosen]
-    unknown = set(chosen) - {c.__name__.removeprefix("check_") for c in checks}
-    if unknown:
-        print(f"caracara_interop: no such checks: {sorted(unknown)}", file=sys.stderr)
-        return 2
-    for check in checks:
-        name = check.__name__.removeprefix("check_")
-        try:
-            detail = check(run)
-        except CheckFailed as failure:
-            print(f"FAIL {name}: {failure}", flush=True)
-            return 1
-        except Exception:  # noqa: BLE001 - a caracara exception is a failure too
-            print(f"FAIL {name}:\n{traceback.format_exc()}", flush=True)
-            return 1
-        print(f"ok {name}: {detail}", flush=True)
-    print(f"caracara: {len(checks)} checks passed on {run.demo_hosts} hosts in {time.monotonic() - started:.1f} s")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main("caracara", Run, CHECKS))

@@ -46,73 +46,21 @@ import asyncio
 import json
 import os
 import sys
-import time
-import traceback
 from datetime import datetime, timedelta, timezone
 
-import requests
+from _talon import Oracle, environment, expect, main, parse_time
 
-TIMEOUT = 10
 MODULES = {"hosts"}
 GUIDE_URI = "falcon://hosts/search/fql-guide"
 TAG = "talon-mcp"
 
 
-class CheckFailed(Exception):
-    """falcon-mcp saw something other than what the server holds."""
-
-
-def expect(condition, message):
-    if not condition:
-        raise CheckFailed(message)
-
-
-def parse_time(text):
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-
-
-class Oracle:
-    """Reads the server with plain HTTP, not through falcon-mcp or FalconPy."""
-
-    def __init__(self, base_url, client_id, client_secret):
-        self.base_url = base_url
-        self.session = requests.Session()
-        reply = self.session.post(
-            f"{base_url}/oauth2/token",
-            data={"client_id": client_id, "client_secret": client_secret},
-            timeout=TIMEOUT,
-        )
-        expect(reply.status_code == 201, f"oracle token: {reply.status_code} {reply.text[:300]}")
-        self.session.headers["Authorization"] = "Bearer " + reply.json()["access_token"]
-
-    def get(self, path, **params):
-        reply = self.session.get(f"{self.base_url}{path}", params=params, timeout=TIMEOUT)
-        expect(reply.status_code == 200, f"GET {path} {params}: {reply.status_code} {reply.text[:300]}")
-        return reply.json()
-
-    def records(self):
-        body = self.get("/devices/combined/devices/v1", limit=10000)
-        expect(len(body["resources"]) == body["meta"]["pagination"]["total"], "combined: not every host in one page")
-        return {r["device_id"]: r for r in body["resources"]}
-
-    def count(self, fql):
-        return self.get("/devices/queries/devices/v1", filter=fql, limit=1)["meta"]["pagination"]["total"]
-
-    def tags(self, aid):
-        return self.get("/devices/entities/devices/v2", ids=aid)["resources"][0]["tags"]
-
-
 class Run:
     def __init__(self):
-        names = ("TALON_BASE_URL", "TALON_CLIENT_ID", "TALON_CLIENT_SECRET", "TALON_DEMO_HOSTS")
-        missing = [n for n in names if not os.environ.get(n)]
-        if missing:
-            print("falcon_mcp_interop: missing environment: " + ", ".join(missing), file=sys.stderr)
-            sys.exit(2)
-        base_url = os.environ["TALON_BASE_URL"].rstrip("/")
-        cid, secret = os.environ["TALON_CLIENT_ID"], os.environ["TALON_CLIENT_SECRET"]
-        self.demo_hosts = int(os.environ["TALON_DEMO_HOSTS"])
-        self.oracle = Oracle(base_url, cid, secret)
+        env = environment("falcon_mcp_interop")
+        base_url, cid, secret = env.base_url, env.client_id, env.client_secret
+        self.demo_hosts = env.demo_hosts
+        self.oracle = Oracle(env)
         self.all = self.oracle.records()
         expect(len(self.all) == self.demo_hosts, f"the oracle sees {len(self.all)} of {self.demo_hosts} hosts")
         # falcon-mcp reads its configuration from the environment only (its CLI sets the same variables).
@@ -287,19 +235,23 @@ def check_host_details(run):
 
 def check_grouping_tags(run):
     aids = sorted(run.all)[:2]
-    before = {aid: run.oracle.tags(aid) for aid in aids}
+
+    def tags(aid):
+        return run.oracle.record(aid)["tags"]
+
+    before = {aid: tags(aid) for aid in aids}
     qualified = f"FalconGroupingTags/{TAG}"
     answer = run.tool("falcon_manage_host_grouping_tags", listing=True, ids=aids, action="add", tags=[TAG])
     expect(sorted(r.get("device_id") for r in answer) == aids and all(r.get("updated") for r in answer),
            f"add answered {answer}")
     for aid in aids:
-        expect(qualified in run.oracle.tags(aid), f"after add, {aid} has {run.oracle.tags(aid)}")
+        expect(qualified in tags(aid), f"after add, {aid} has {tags(aid)}")
     tagged = run.search(f"tags:'{qualified}'")
     expect(sorted(r["device_id"] for r in tagged["results"]) == aids, "tags filter does not find the tagged hosts")
     answer = run.tool("falcon_manage_host_grouping_tags", listing=True, ids=aids, action="remove", tags=[qualified])
     expect(sorted(r.get("device_id") for r in answer) == aids, f"remove answered {answer}")
     for aid in aids:
-        expect(run.oracle.tags(aid) == before[aid], f"after remove, {aid} has {run.oracle.tags(aid)}")
+        expect(tags(aid) == before[aid], f"after remove, {aid} has {tags(aid)}")
     return f"{qualified} added to and removed from {len(aids)} hosts"
 
 
@@ -314,27 +266,5 @@ CHECKS = [
 ]
 
 
-def main():
-    started = time.monotonic()
-    try:
-        run = Run()
-    except Exception:  # noqa: BLE001 - the message is the point
-        print(f"FAIL setup:\n{traceback.format_exc()}", flush=True)
-        return 1
-    for check in CHECKS:
-        name = check.__name__.removeprefix("check_")
-        try:
-            detail = check(run)
-        except CheckFailed as failure:
-            print(f"FAIL {name}: {failure}", flush=True)
-            return 1
-        except Exception:  # noqa: BLE001 - a falcon-mcp exception is a failure too
-            print(f"FAIL {name}:\n{traceback.format_exc()}", flush=True)
-            return 1
-        print(f"ok {name}: {detail}", flush=True)
-    print(f"falcon-mcp: {len(CHECKS)} checks passed on {run.demo_hosts} hosts in {time.monotonic() - started:.1f} s")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main("falcon-mcp", Run, CHECKS))

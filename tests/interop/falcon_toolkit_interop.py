@@ -48,13 +48,10 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
-import traceback
 from pathlib import Path
 
-import requests
+from _talon import CheckFailed, Oracle, environment, expect, main
 
-TIMEOUT = 10
 COMMAND_TIMEOUT = 60
 PROFILE = "talon"
 # The containment dialog's keys: Down to the second value, Space to select it, Tab to the Ok button,
@@ -64,56 +61,12 @@ CSV_COLUMNS = ["aid", "hostname", "machine_domain", "local_ip", "os_version", "r
                "last_seen", "grouping_tags"]
 
 
-class CheckFailed(Exception):
-    """The toolkit did or printed something other than what the server holds."""
-
-
-def expect(condition, message):
-    if not condition:
-        raise CheckFailed(message)
-
-
-class Oracle:
-    """Reads the server with plain HTTP, not through the toolkit, caracara or FalconPy."""
-
-    def __init__(self, base_url, client_id, client_secret):
-        self.base_url = base_url
-        self.session = requests.Session()
-        reply = self.session.post(
-            f"{base_url}/oauth2/token",
-            data={"client_id": client_id, "client_secret": client_secret},
-            timeout=TIMEOUT,
-        )
-        expect(reply.status_code == 201, f"oracle token: {reply.status_code} {reply.text[:300]}")
-        self.session.headers["Authorization"] = "Bearer " + reply.json()["access_token"]
-
-    def get(self, path, **params):
-        reply = self.session.get(f"{self.base_url}{path}", params=params, timeout=TIMEOUT)
-        expect(reply.status_code == 200, f"GET {path} {params}: {reply.status_code} {reply.text[:300]}")
-        return reply.json()
-
-    def records(self, fql=None):
-        params = {"limit": 10000}
-        if fql:
-            params["filter"] = fql
-        body = self.get("/devices/combined/devices/v1", **params)
-        return {r["device_id"]: r for r in body["resources"]}
-
-    def status(self, aid):
-        return self.get("/devices/entities/devices/v2", ids=aid)["resources"][0]["status"]
-
-
 class Run:
     def __init__(self, workdir):
-        names = ("TALON_BASE_URL", "TALON_CLIENT_ID", "TALON_CLIENT_SECRET", "TALON_DEMO_HOSTS")
-        missing = [n for n in names if not os.environ.get(n)]
-        if missing:
-            print("falcon_toolkit_interop: missing environment: " + ", ".join(missing), file=sys.stderr)
-            sys.exit(2)
-        self.base_url = os.environ["TALON_BASE_URL"].rstrip("/")
-        client_id, secret = os.environ["TALON_CLIENT_ID"], os.environ["TALON_CLIENT_SECRET"]
-        self.demo_hosts = int(os.environ["TALON_DEMO_HOSTS"])
-        self.oracle = Oracle(self.base_url, client_id, secret)
+        env = environment("falcon_toolkit_interop")
+        self.base_url, self.demo_hosts = env.base_url, env.demo_hosts
+        client_id, secret = env.client_id, env.client_secret
+        self.oracle = Oracle(env)
         self.all = self.oracle.records()
         expect(len(self.all) == self.demo_hosts, f"the oracle sees {len(self.all)} of {self.demo_hosts} hosts")
         self.workdir = workdir
@@ -249,7 +202,7 @@ def check_contain(run):
     stdout = run.falcon_cmd("containment", "-f", f"Hostname={host['hostname']}", "contain", stdin=CONFIRM)
     # The toolkit prints Succeeded only when PerformActionV2 answers 202.
     expect("Succeeded" in stdout, f"contain did not print Succeeded:\n{stdout}")
-    status = run.oracle.status(host["device_id"])
+    status = run.oracle.record(host["device_id"])["status"]
     expect(status == "contained", f"after contain, {host['hostname']} is {status}:\n{stdout}")
     rows, _ = run.export("contained", f"Hostname={host['hostname']}")
     expect(rows[host["device_id"]]["containment_status"] == "contained", "the CSV does not show it contained")
@@ -260,7 +213,7 @@ def check_uncontain(run):
     host = target(run)
     stdout = run.falcon_cmd("containment", "-f", f"DeviceID={host['device_id']}", "uncontain", stdin=CONFIRM)
     expect("Succeeded" in stdout, f"uncontain did not print Succeeded:\n{stdout}")
-    status = run.oracle.status(host["device_id"])
+    status = run.oracle.record(host["device_id"])["status"]
     expect(status == "normal", f"after uncontain, {host['hostname']} is {status}:\n{stdout}")
     return f"{host['hostname']} normal again"
 
@@ -269,7 +222,7 @@ def check_abort(run):
     host = target(run)
     # Tab then Enter presses Ok on the default value, Abort: nothing may change.
     run.falcon_cmd("containment", "-f", f"Hostname={host['hostname']}", "contain", stdin="\t\r")
-    status = run.oracle.status(host["device_id"])
+    status = run.oracle.record(host["device_id"])["status"]
     expect(status == "normal", f"after an aborted contain, {host['hostname']} is {status}")
     return "Abort leaves the host normal"
 
@@ -285,29 +238,11 @@ CHECKS = [
 ]
 
 
-def main():
-    started = time.monotonic()
+def run_in_scratch():
+    """The checks, in a throw-away directory removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="talon-toolkit-") as workdir:
-        try:
-            run = Run(Path(workdir))
-        except Exception:  # noqa: BLE001 - the message is the point
-            print(f"FAIL setup:\n{traceback.format_exc()}", flush=True)
-            return 1
-        for check in CHECKS:
-            name = check.__name__.removeprefix("check_")
-            try:
-                detail = check(run)
-            except CheckFailed as failure:
-                print(f"FAIL {name}: {failure}", flush=True)
-                return 1
-            except Exception:  # noqa: BLE001 - any exception is a failure too
-                print(f"FAIL {name}:\n{traceback.format_exc()}", flush=True)
-                return 1
-            print(f"ok {name}: {detail}", flush=True)
-    print(f"falcon-toolkit: {len(CHECKS)} checks passed on {run.demo_hosts} hosts in "
-          f"{time.monotonic() - started:.1f} s")
-    return 0
+        return main("falcon-toolkit", lambda: Run(Path(workdir)), CHECKS)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_in_scratch())
