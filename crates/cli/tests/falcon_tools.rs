@@ -165,6 +165,14 @@ async fn caracara_works_unmodified_against_talon() {
             "contain_release",
             "hide_unhide",
             "tag_untag",
+            "create_group",
+            "describe_groups",
+            "add_to_group",
+            "get_group_members",
+            "host_groups_field",
+            "update_group",
+            "remove_from_group",
+            "ccid",
         ],
     )
     .await;
