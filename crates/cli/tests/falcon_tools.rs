@@ -193,7 +193,20 @@ async fn falcon_mcp_works_unmodified_against_talon() {
         DEMO_HOSTS,
         &[],
         &[],
-        &["guide_patterns", "field_filters", "sorts", "paging", "host_details", "grouping_tags"],
+        &[
+            "guide_patterns",
+            "field_filters",
+            "sorts",
+            "paging",
+            "host_details",
+            "grouping_tags",
+            "create_host_groups",
+            "search_host_groups",
+            "perform_host_group_action",
+            "search_host_group_members",
+            "update_host_group",
+            "delete_host_groups",
+        ],
     )
     .await;
 }
