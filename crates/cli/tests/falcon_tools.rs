@@ -222,7 +222,18 @@ async fn falcon_toolkit_works_unmodified_against_talon() {
         DEMO_HOSTS,
         &children,
         &[],
-        &["search_os_csv", "search_hostnames", "search_all_roles", "contain", "uncontain", "abort"],
+        &[
+            "search_os_csv",
+            "search_hostnames",
+            "search_all_roles",
+            "contain",
+            "uncontain",
+            "abort",
+            "mssp_children",
+            "mssp_cid_option",
+            "mssp_cid_environment",
+            "mssp_choose_child",
+        ],
     )
     .await;
 }
