@@ -129,11 +129,23 @@ class Oracle:
         """The device IDs of a group's members (queryGroupMembers)."""
         return set(self.paged("/devices/queries/host-group-members/v1", id=group_id))
 
+    def create_groups(self, groups):
+        """Creates host groups (`{"name", "group_type", ...}` each, 100 a call); answers their records."""
+        made = []
+        for i in range(0, len(groups), 100):
+            reply = self.session.post(f"{self.base_url}/devices/entities/host-groups/v1",
+                                      json={"resources": groups[i : i + 100]}, timeout=TIMEOUT)
+            expect(reply.status_code == 201, f"POST host groups: {reply.status_code} {reply.text[:300]}")
+            made.extend(reply.json()["resources"])
+        return made
+
     def delete_groups(self, ids):
-        """Deletes host groups (the tools' own delete is not always usable; see their scripts)."""
-        reply = self.session.delete(f"{self.base_url}/devices/entities/host-groups/v1", params={"ids": list(ids)},
-                                    timeout=TIMEOUT)
-        expect(reply.status_code == 200, f"DELETE host groups {ids}: {reply.status_code} {reply.text[:300]}")
+        """Deletes host groups, 100 a call (the tools' own delete is not always usable; see their scripts)."""
+        ids = list(ids)
+        for i in range(0, len(ids), 100):
+            reply = self.session.delete(f"{self.base_url}/devices/entities/host-groups/v1",
+                                        params={"ids": ids[i : i + 100]}, timeout=TIMEOUT)
+            expect(reply.status_code == 200, f"DELETE host groups: {reply.status_code} {reply.text[:300]}")
 
 
 def main(label, setup, checks):

@@ -28,7 +28,9 @@ What it drives (the hosts module, and sensor_download.get_cid):
     without an ID, unfiltered and with a host filter), update_group (name,
     description, a new rule the members follow), and every host's `groups`
     field (and the `groups` FQL field) against the groups' members, each
-    against the Host Group API read with plain HTTP;
+    against the Host Group API read with plain HTTP; and a tenant of more
+    groups than caracara's page of 100 (get_group_ids pages them, and
+    describe_groups reads them back 500 IDs a call);
   - sensor_download.get_cid with and without the checksum (the CCID).
 
 Not used: three caracara 1.1.0 host-group calls fail in caracara itself
@@ -261,6 +263,8 @@ def check_tag_untag(run):
 
 
 GROUP_PREFIX = "talon-caracara"
+# More groups than caracara's page of 100 (and than 100 IDs in one getHostGroups).
+MANY_GROUPS = 150
 # A dynamic group's rule: every Linux host (the demo hosts hold some, and the tenant's others are not).
 DYNAMIC_RULE = "platform_name:'Linux'"
 
@@ -425,6 +429,19 @@ def check_remove_from_group(run):
     return f"1 host by ID, {len(run.by_id_hosts)} by filter; after deletion no host names a group"
 
 
+def check_many_groups(run):
+    """More groups than one page of caracara's group query (100) and than 100 IDs a get: describe_groups
+    pages get_group_ids by offset in parallel, then reads them back 500 IDs a getHostGroups call."""
+    made = run.oracle.create_groups([{"name": f"{GROUP_PREFIX}-many-{i:03}", "group_type": "static"}
+                                     for i in range(MANY_GROUPS)])
+    ids = set(run.client.hosts.get_group_ids())
+    expect(ids == {g["id"] for g in made}, f"get_group_ids(): {len(ids)} of {MANY_GROUPS} groups")
+    every = run.client.hosts.describe_groups()
+    expect(every == {g["id"]: g for g in made}, f"describe_groups(): {len(every)} of {MANY_GROUPS} groups")
+    run.oracle.delete_groups(ids)
+    return f"{MANY_GROUPS} groups listed and described"
+
+
 def check_ccid(run):
     ccid = run.client.sensor_download.get_cid(include_checksum=True)
     cid = run.client.sensor_download.get_cid()
@@ -453,6 +470,7 @@ CHECKS = [
     check_host_groups_field,
     check_update_group,
     check_remove_from_group,
+    check_many_groups,
     check_ccid,
 ]
 

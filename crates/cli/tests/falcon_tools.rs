@@ -172,6 +172,7 @@ async fn caracara_works_unmodified_against_talon() {
             "host_groups_field",
             "update_group",
             "remove_from_group",
+            "many_groups",
             "ccid",
         ],
     )
