@@ -125,6 +125,12 @@ class Oracle:
         params = {"filter": fql} if fql else {}
         return {g["id"]: g for g in self.paged("/devices/combined/host-groups/v1", **params)}
 
+    def group(self, group_id):
+        """One host group's record, as the customer's groups list it."""
+        groups = self.groups()
+        expect(group_id in groups, f"group {group_id} is not on the server: {sorted(groups)}")
+        return groups[group_id]
+
     def members(self, group_id):
         """The device IDs of a group's members (queryGroupMembers)."""
         return set(self.paged("/devices/queries/host-group-members/v1", id=group_id))

@@ -269,12 +269,6 @@ MANY_GROUPS = 150
 DYNAMIC_RULE = "platform_name:'Linux'"
 
 
-def server_group(run, group_id):
-    groups = run.oracle.groups()
-    expect(group_id in groups, f"group {group_id} is not on the server: {sorted(groups)}")
-    return groups[group_id]
-
-
 def check_create_group(run):
     # group_type omitted: caracara's default, static (members by hostname).
     made = {
@@ -288,9 +282,9 @@ def check_create_group(run):
         expect(isinstance(answer, list) and len(answer) == 1, f"create_group({kind}) answered {answer}")
         group = answer[0]
         expect(group.get("group_type") == kind, f"create_group({kind}) made a {group.get('group_type')} group")
-        expect(group == server_group(run, group["id"]), f"create_group({kind}): {group} is not the server's record")
+        expect(group == run.oracle.group(group["id"]), f"create_group({kind}): {group} is not the server's record")
         run.groups[kind] = group["id"]
-    dynamic = server_group(run, run.groups["dynamic"])
+    dynamic = run.oracle.group(run.groups["dynamic"])
     expect(dynamic["assignment_rule"] == DYNAMIC_RULE, f"the dynamic group's rule is {dynamic['assignment_rule']!r}")
     linux = {k for k, r in run.all.items() if r["platform_name"] == "Linux"}
     members = run.oracle.members(run.groups["dynamic"])
@@ -330,7 +324,7 @@ def check_add_to_group(run):
     expect(members == run.static_hosts, f"the static group holds {hostnames(run, members)}, "
                                         f"expected {hostnames(run, run.static_hosts)}")
     # A static group keeps its members by hostname, in its rule.
-    rule = server_group(run, run.groups["static"])["assignment_rule"]
+    rule = run.oracle.group(run.groups["static"])["assignment_rule"]
     expect(all(f"'{n.lower()}'" in rule.lower() for n in hostnames(run, run.static_hosts)), f"static rule {rule}")
     # By a group filter and a device filter (both resolved by caracara into IDs first).
     servers = {k for k, r in run.all.items() if r.get("product_type_desc") == "Server"}
@@ -398,7 +392,7 @@ def check_update_group(run):
     answer = run.client.hosts.update_group(group_id=gid, group_name=f"{GROUP_PREFIX}-dynamic-mac",
                                            group_description="Mac hosts", assignment_rule=rule)
     expect(isinstance(answer, list) and len(answer) == 1, f"update_group answered {answer}")
-    group = server_group(run, gid)
+    group = run.oracle.group(gid)
     expect(answer[0] == group, f"update_group answered {answer[0]}, the server holds {group}")
     expect((group["name"], group["description"], group["assignment_rule"])
            == (f"{GROUP_PREFIX}-dynamic-mac", "Mac hosts", rule), f"after update_group: {group}")

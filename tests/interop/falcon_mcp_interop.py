@@ -271,12 +271,6 @@ GROUP_GUIDE_URI = "falcon://host-groups/search/fql-guide"
 GROUP_PREFIX = "talon-mcp"
 
 
-def server_group(run, group_id):
-    groups = run.oracle.groups()
-    expect(group_id in groups, f"group {group_id} is not on the server: {sorted(groups)}")
-    return groups[group_id]
-
-
 def check_create_host_groups(run):
     specs = {
         "static": {"description": "by hostname"},
@@ -288,7 +282,7 @@ def check_create_host_groups(run):
         answer = run.tool("falcon_create_host_group", listing=True, name=f"{GROUP_PREFIX}-{kind}", group_type=kind,
                           **extra)
         expect(len(answer) == 1 and answer[0].get("group_type") == kind, f"create_host_group({kind}): {answer}")
-        expect(answer[0] == server_group(run, answer[0]["id"]), f"create_host_group({kind}): not the server's record")
+        expect(answer[0] == run.oracle.group(answer[0]["id"]), f"create_host_group({kind}): not the server's record")
         run.groups[kind] = answer[0]["id"]
     windows = {k for k, r in run.all.items() if r["platform_name"] == "Windows"}
     members = run.oracle.members(run.groups["dynamic"])
@@ -347,7 +341,7 @@ def group_action(run, action, kind, fql):
     answer = run.tool("falcon_perform_host_group_action", listing=True, action_name=action,
                       ids=[run.groups[kind]], filter=fql)
     expect([g.get("id") for g in answer] == [run.groups[kind]], f"{action} on {kind} answered {answer}")
-    expect(answer[0] == server_group(run, run.groups[kind]), f"{action} on {kind}: not the server's record")
+    expect(answer[0] == run.oracle.group(run.groups[kind]), f"{action} on {kind}: not the server's record")
 
 
 def check_perform_host_group_action(run):
@@ -406,7 +400,7 @@ def check_update_host_group(run):
     rule = "platform_name:'Mac'"
     answer = run.tool("falcon_update_host_group", listing=True, id=gid, name=f"{GROUP_PREFIX}-macs",
                       description="Mac hosts", assignment_rule=rule)
-    group = server_group(run, gid)
+    group = run.oracle.group(gid)
     expect(answer == [group], f"update_host_group answered {answer}, the server holds {group}")
     expect((group["name"], group["description"], group["assignment_rule"]) == (f"{GROUP_PREFIX}-macs", "Mac hosts",
                                                                               rule), f"after update: {group}")
@@ -414,7 +408,7 @@ def check_update_host_group(run):
     expect(macs and run.oracle.members(gid) == macs, "the dynamic group's members did not follow its new rule")
     # Only the description: the name stays.
     answer = run.tool("falcon_update_host_group", listing=True, id=run.groups["static"], description="renamed not")
-    group = server_group(run, run.groups["static"])
+    group = run.oracle.group(run.groups["static"])
     expect(answer == [group] and group["name"] == f"{GROUP_PREFIX}-static" and group["description"] == "renamed not",
            f"description-only update: {group}")
     expect(run.oracle.members(run.groups["static"]) == run.static_members, "an update changed a static group's hosts")
