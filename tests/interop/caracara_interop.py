@@ -8,7 +8,7 @@ read with plain `requests` from CombinedDevicesByFilter
 (/devices/combined/devices/v1), filtered here in Python, and the server's
 own filtered answer for the FQL caracara wrote.
 
-What it drives (the hosts module only; see "Left out" below):
+What it drives (the hosts module, and sensor_download.get_cid):
 
   - Client(...) login against a custom base URL;
   - describe_devices() without a filter: the scroll (QueryDevicesByFilterScroll)
@@ -19,21 +19,36 @@ What it drives (the hosts module only; see "Left out" below):
     (GetOnlineState_V1) and describe_devices(enrich_with_online_state=True);
   - contain / release (PerformActionV2), hide / unhide and
     describe_hidden_devices (QueryHiddenDevices), tag / untag
-    (UpdateDeviceTags), each checked on the server afterwards.
+    (UpdateDeviceTags), each checked on the server afterwards;
+  - host groups: create_group (static, staticByID, and dynamic with an
+    assignment rule whose members the server must compute), describe_groups
+    without and with FQL filters (type, name prefix), add_to_group and
+    remove_from_group by group and device IDs and by group and device
+    filters, get_group_member_ids, get_group_members (queryCombinedGroupMembers
+    without an ID, unfiltered and with a host filter), update_group (name,
+    description, a new rule the members follow), and every host's `groups`
+    field (and the `groups` FQL field) against the groups' members, each
+    against the Host Group API read with plain HTTP; and a tenant of more
+    groups than caracara's page of 100 (get_group_ids pages them, and
+    describe_groups reads them back 500 IDs a call);
+  - sensor_download.get_cid with and without the checksum (the CCID).
 
-Left out until the server emulates them (another piece of issue 11): host
-groups (create_group, describe_groups, add_to_group, remove_from_group,
-get_group_members), flight_control (MSSP) and sensor_download.get_cid
-(CCID). Add them as further functions in CHECKS. Even then, three caracara
-1.1.0 calls must stay out because they fail in caracara itself whatever the
-server answers: delete_group (indexes the body with ["body"] a second time:
-KeyError), group (indexes a list with ["resources"]: TypeError) and ungroup
-(reads ["resources"] from a dict keyed by group ID: KeyError).
+Not used: three caracara 1.1.0 host-group calls fail in caracara itself
+whatever the server answers (read in its modules/hosts/_groups.py):
+delete_group indexes the body it already took with ["body"] a second time
+(KeyError), group indexes add_to_group's answer, already a list, with
+["resources"] (TypeError), and ungroup returns ["resources"] of its own dict
+keyed by group ID (KeyError; with remove_groups it also goes through
+delete_group). The groups made here are deleted with plain HTTP instead, and
+the hosts must drop them. flight_control (MSSP) is driven through
+falcon-toolkit's Flight Control profile (falcon_toolkit_interop.py), which
+calls it.
 
 Environment (set by crates/cli/tests/falcon_tools.rs):
 
     TALON_BASE_URL       e.g. http://127.0.0.1:PORT
-    TALON_CLIENT_ID      a client with devices:read and devices:write
+    TALON_CLIENT_ID      a client with devices:read/write, host-group:read/write and
+                         sensor-installers:read
     TALON_CLIENT_SECRET
     TALON_DEMO_HOSTS     the N given to `talon serve --demo-hosts N`
     TALON_CHECKS         optional: a comma list of the checks to run (default all), e.g.
@@ -47,72 +62,20 @@ earlier ones counted). Exit 0 only when all passed; 2 for a bad environment.
 By hand: TALON_BASE_URL=... TALON_CLIENT_ID=... TALON_CLIENT_SECRET=...
 TALON_DEMO_HOSTS=... "$(scripts/python-env.sh)" tests/interop/caracara_interop.py
 """
-import os
 import re
 import sys
-import time
-import traceback
-from datetime import datetime, timezone
 
-import requests
 from caracara import Client
 
-TIMEOUT = 10
+from _talon import Oracle, environment, expect, main, parse_time
+
 # One tag without FalconPy's prefix (FalconPy adds FalconGroupingTags/) and one with it.
 TAG_PLAIN = "talon-interop"
 TAG_QUALIFIED = "FalconGroupingTags/talon-interop-2"
 
 
-class CheckFailed(Exception):
-    """caracara saw something other than what the server holds."""
-
-
-def expect(condition, message):
-    if not condition:
-        raise CheckFailed(message)
-
-
-class Oracle:
-    """Reads the server's hosts with plain HTTP, not through caracara or FalconPy."""
-
-    def __init__(self, base_url, client_id, client_secret):
-        self.base_url = base_url
-        self.session = requests.Session()
-        reply = self.session.post(
-            f"{base_url}/oauth2/token",
-            data={"client_id": client_id, "client_secret": client_secret},
-            timeout=TIMEOUT,
-        )
-        expect(reply.status_code == 201, f"oracle token: {reply.status_code} {reply.text[:300]}")
-        self.session.headers["Authorization"] = "Bearer " + reply.json()["access_token"]
-
-    def get(self, path, **params):
-        reply = self.session.get(f"{self.base_url}{path}", params=params, timeout=TIMEOUT)
-        expect(reply.status_code == 200, f"GET {path} {params}: {reply.status_code} {reply.text[:300]}")
-        body = reply.json()
-        expect(not body.get("errors"), f"GET {path}: errors {body.get('errors')}")
-        return body
-
-    def records(self, fql=None):
-        """Every visible host's record (CombinedDevicesByFilter, paged by its `next` token)."""
-        out, offset = [], None
-        while True:
-            params = {"limit": 1000}
-            if fql:
-                params["filter"] = fql
-            if offset:
-                params["offset"] = offset
-            body = self.get("/devices/combined/devices/v1", **params)
-            out.extend(body["resources"])
-            page = body["meta"]["pagination"]
-            offset = page.get("next")
-            if not offset or not body["resources"] or len(out) >= page["total"]:
-                return {r["device_id"]: r for r in out}
-
-    def record(self, device_id):
-        body = self.get("/devices/entities/devices/v2", ids=device_id)
-        expect(len(body["resources"]) == 1, f"details of {device_id}: {body['resources']}")
-        return body["resources"][0]
+class CaracaraOracle(Oracle):
+    """The shared oracle, with the hidden hosts and online states caracara's checks compare."""
 
     def hidden_ids(self):
         return set(self.get("/devices/queries/devices-hidden/v1", limit=5000)["resources"])
@@ -126,21 +89,12 @@ class Oracle:
         return states
 
 
-def parse_time(text):
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-
-
 class Run:
     def __init__(self):
-        names = ("TALON_BASE_URL", "TALON_CLIENT_ID", "TALON_CLIENT_SECRET", "TALON_DEMO_HOSTS")
-        missing = [n for n in names if not os.environ.get(n)]
-        if missing:
-            print("caracara_interop: missing environment: " + ", ".join(missing), file=sys.stderr)
-            sys.exit(2)
-        self.base_url = os.environ["TALON_BASE_URL"].rstrip("/")
-        self.demo_hosts = int(os.environ["TALON_DEMO_HOSTS"])
-        cid, secret = os.environ["TALON_CLIENT_ID"], os.environ["TALON_CLIENT_SECRET"]
-        self.oracle = Oracle(self.base_url, cid, secret)
+        env = environment("caracara_interop")
+        self.base_url, self.demo_hosts = env.base_url, env.demo_hosts
+        cid, secret = env.client_id, env.client_secret
+        self.oracle = CaracaraOracle(env)
         # caracara logs in at construction: one POST /oauth2/token.
         self.client = Client(client_id=cid, client_secret=secret, cloud_name=self.base_url)
         self.all = self.oracle.records()
@@ -308,7 +262,189 @@ def check_tag_untag(run):
     return f"{run.target['hostname']} tagged {len(tags)}, then back to {len(after)}"
 
 
-# Host-group, MSSP and CCID checks go here once the server emulates them (see the docstring).
+GROUP_PREFIX = "talon-caracara"
+# More groups than caracara's page of 100 (and than 100 IDs in one getHostGroups).
+MANY_GROUPS = 150
+# A dynamic group's rule: every Linux host (the demo hosts hold some, and the tenant's others are not).
+DYNAMIC_RULE = "platform_name:'Linux'"
+
+
+def check_create_group(run):
+    # group_type omitted: caracara's default, static (members by hostname).
+    made = {
+        "static": run.client.hosts.create_group(group_name=f"{GROUP_PREFIX}-static", description="by hostname"),
+        "staticByID": run.client.hosts.create_group(group_name=f"{GROUP_PREFIX}-by-id", group_type="staticByID"),
+        "dynamic": run.client.hosts.create_group(group_name=f"{GROUP_PREFIX}-dynamic", group_type="dynamic",
+                                                 description="Linux hosts", assignment_rule=DYNAMIC_RULE),
+    }
+    run.groups = {}
+    for kind, answer in made.items():
+        expect(isinstance(answer, list) and len(answer) == 1, f"create_group({kind}) answered {answer}")
+        group = answer[0]
+        expect(group.get("group_type") == kind, f"create_group({kind}) made a {group.get('group_type')} group")
+        expect(group == run.oracle.group(group["id"]), f"create_group({kind}): {group} is not the server's record")
+        run.groups[kind] = group["id"]
+    dynamic = run.oracle.group(run.groups["dynamic"])
+    expect(dynamic["assignment_rule"] == DYNAMIC_RULE, f"the dynamic group's rule is {dynamic['assignment_rule']!r}")
+    linux = {k for k, r in run.all.items() if r["platform_name"] == "Linux"}
+    members = run.oracle.members(run.groups["dynamic"])
+    expect(linux and members == linux, f"the dynamic group holds {len(members)} hosts, {len(linux)} are Linux")
+    for kind in ("static", "staticByID"):
+        expect(not run.oracle.members(run.groups[kind]), f"the new {kind} group is not empty")
+    return f"static, staticByID and dynamic ({len(linux)} Linux members) groups as on the server"
+
+
+def check_describe_groups(run):
+    every = run.client.hosts.describe_groups()
+    served = run.oracle.groups()
+    expect(every == served, f"describe_groups(): {sorted(every)}, the server holds {sorted(served)}")
+    expect(set(run.groups.values()) <= set(every), "describe_groups() misses a group made by create_group")
+    fql = "group_type:'static'"
+    # caracara takes host-group filters as FQL strings (its FalconFilter speaks only the hosts' dialect).
+    static = run.client.hosts.describe_groups(filters=fql)
+    want = {k for k, g in served.items() if g["group_type"] == "static"}
+    expect(set(static) == want == set(run.oracle.groups(fql)), f"describe_groups({fql}): {sorted(static)}, "
+                                                               f"expected {sorted(want)}")
+    named = run.client.hosts.describe_groups(filters=f"name:'{GROUP_PREFIX}-dyn*'")
+    expect(set(named) == {run.groups["dynamic"]}, f"describe_groups(name prefix): {sorted(named)}")
+    return f"{len(every)} groups unfiltered, {len(static)} for {fql}, 1 by name prefix"
+
+
+def hostnames(run, ids):
+    return sorted(run.all[i]["hostname"] for i in ids)
+
+
+def check_add_to_group(run):
+    ordered = sorted(run.all.values(), key=lambda r: r["hostname"])
+    run.static_hosts = {r["device_id"] for r in ordered[:3]}
+    # By group ID and device IDs (caracara writes the filter (device_id:[...]) itself).
+    answer = run.client.hosts.add_to_group(group_ids=run.groups["static"], device_ids=sorted(run.static_hosts))
+    expect([g.get("id") for g in answer] == [run.groups["static"]], f"add_to_group answered {answer}")
+    members = run.oracle.members(run.groups["static"])
+    expect(members == run.static_hosts, f"the static group holds {hostnames(run, members)}, "
+                                        f"expected {hostnames(run, run.static_hosts)}")
+    # A static group keeps its members by hostname, in its rule.
+    rule = run.oracle.group(run.groups["static"])["assignment_rule"]
+    expect(all(f"'{n.lower()}'" in rule.lower() for n in hostnames(run, run.static_hosts)), f"static rule {rule}")
+    # By a group filter and a device filter (both resolved by caracara into IDs first).
+    servers = {k for k, r in run.all.items() if r.get("product_type_desc") == "Server"}
+    answer = run.client.hosts.add_to_group(filters=f"name:'{GROUP_PREFIX}-by-id'",
+                                           device_filters=run.filter(("Role", "Server")))
+    expect([g.get("id") for g in answer] == [run.groups["staticByID"]], f"add_to_group (filters) answered {answer}")
+    members = run.oracle.members(run.groups["staticByID"])
+    expect(servers and members == servers, f"the staticByID group holds {len(members)}, {len(servers)} are servers")
+    run.by_id_hosts = servers
+    return f"3 hosts by ID into static, {len(servers)} servers by filter into staticByID"
+
+
+def check_get_group_members(run):
+    # Per group: get_group_member_ids (queryGroupMembers with the ID).
+    for kind, gid in run.groups.items():
+        got = set(run.client.hosts.get_group_member_ids(gid))
+        expect(got == run.oracle.members(gid), f"get_group_member_ids({kind}): {len(got)} hosts, "
+                                               f"the server has {len(run.oracle.members(gid))}")
+    # All groups with their member records: describe_groups, then queryCombinedGroupMembers without an ID
+    # (the hosts in any group), sorted by each host's `groups` field.
+    every = run.client.hosts.get_group_members()
+    served = run.oracle.groups()
+    expect(set(every) == set(served), f"get_group_members(): groups {sorted(every)}, the server {sorted(served)}")
+    # The earlier checks changed hosts (containment, tags): their records as they are now.
+    current = run.oracle.records()
+    sizes = []
+    for gid, group in every.items():
+        devices = group.pop("devices")
+        expect(group == served[gid], f"get_group_members(): group {gid} is not the server's record")
+        ids = [d["device_id"] for d in devices]
+        expect(len(ids) == len(set(ids)), f"get_group_members(): {gid} lists a host twice")
+        expect(set(ids) == run.oracle.members(gid), f"get_group_members(): {gid} has {len(ids)} members, "
+                                                    f"the server {len(run.oracle.members(gid))}")
+        for d in devices:
+            expect(d == current[d["device_id"]], f"member record {d['device_id']} is not the server's")
+        sizes.append(len(ids))
+    # With a host filter: only the members it matches.
+    windows = run.client.hosts.get_group_members(filters="platform_name:'Windows'")
+    for gid, group in windows.items():
+        want = {i for i in run.oracle.members(gid) if run.all[i]["platform_name"] == "Windows"}
+        got = {d["device_id"] for d in group["devices"]}
+        expect(got == want, f"get_group_members(Windows): {gid} has {len(got)}, expected {len(want)}")
+    return f"{len(every)} groups with {sizes} members, records equal to the server's; Windows-only filter too"
+
+
+def check_host_groups_field(run):
+    """Every host's `groups` (through caracara's describe_devices) names exactly the groups holding it."""
+    holding = {}
+    for gid in run.oracle.groups():
+        for aid in run.oracle.members(gid):
+            holding.setdefault(aid, set()).add(gid)
+    devices = run.client.hosts.describe_devices()
+    wrong = [k for k, r in devices.items() if set(r.get("groups", [])) != holding.get(k, set())]
+    expect(not wrong, f"hosts whose groups field disagrees with the groups' members: {wrong[:5]}")
+    grouped = sum(bool(v) for v in holding.values())
+    # The FQL field too: hosts in the static group, filtered by it.
+    static = set(run.oracle.records(f"groups:'{run.groups['static']}'"))
+    expect(static == run.static_hosts, f"groups:'<static id>' gives {hostnames(run, static)}")
+    return f"{len(devices)} hosts, {grouped} in a group, each groups field as the members say"
+
+
+def check_update_group(run):
+    gid = run.groups["dynamic"]
+    rule = "platform_name:'Mac'"
+    answer = run.client.hosts.update_group(group_id=gid, group_name=f"{GROUP_PREFIX}-dynamic-mac",
+                                           group_description="Mac hosts", assignment_rule=rule)
+    expect(isinstance(answer, list) and len(answer) == 1, f"update_group answered {answer}")
+    group = run.oracle.group(gid)
+    expect(answer[0] == group, f"update_group answered {answer[0]}, the server holds {group}")
+    expect((group["name"], group["description"], group["assignment_rule"])
+           == (f"{GROUP_PREFIX}-dynamic-mac", "Mac hosts", rule), f"after update_group: {group}")
+    macs = {k for k, r in run.all.items() if r["platform_name"] == "Mac"}
+    members = run.oracle.members(gid)
+    expect(macs and members == macs, f"after the new rule, the dynamic group holds {len(members)} of {len(macs)} Macs")
+    return f"renamed, described, and its members followed the new rule ({len(macs)} Macs)"
+
+
+def check_remove_from_group(run):
+    removed = sorted(run.static_hosts)[0]
+    answer = run.client.hosts.remove_from_group(group_ids=run.groups["static"], device_ids=[removed])
+    expect([g.get("id") for g in answer] == [run.groups["static"]], f"remove_from_group answered {answer}")
+    left = run.oracle.members(run.groups["static"])
+    expect(left == run.static_hosts - {removed}, f"after remove_from_group the static group holds {sorted(left)}")
+    expect(run.groups["static"] not in run.oracle.record(removed)["groups"], "the removed host still names the group")
+    # By a device filter and a group filter, as add_to_group took them.
+    answer = run.client.hosts.remove_from_group(filters=f"name:'{GROUP_PREFIX}-by-id'",
+                                                device_filters=run.filter(("Role", "Server")))
+    expect([g.get("id") for g in answer] == [run.groups["staticByID"]], f"remove_from_group (filters) {answer}")
+    expect(not run.oracle.members(run.groups["staticByID"]), "the staticByID group is not empty after removing all")
+    # caracara's delete_group, group and ungroup are broken in 1.1.0 itself (see the docstring): the groups
+    # are deleted here with plain HTTP, and the hosts must drop them.
+    run.oracle.delete_groups(run.groups.values())
+    expect(not run.oracle.groups(), f"groups left after deleting: {sorted(run.oracle.groups())}")
+    still = [k for k, r in run.client.hosts.describe_devices().items() if r.get("groups")]
+    expect(not still, f"hosts still naming a deleted group: {still[:5]}")
+    return f"1 host by ID, {len(run.by_id_hosts)} by filter; after deletion no host names a group"
+
+
+def check_many_groups(run):
+    """More groups than one page of caracara's group query (100) and than 100 IDs a get: describe_groups
+    pages get_group_ids by offset in parallel, then reads them back 500 IDs a getHostGroups call."""
+    made = run.oracle.create_groups([{"name": f"{GROUP_PREFIX}-many-{i:03}", "group_type": "static"}
+                                     for i in range(MANY_GROUPS)])
+    ids = set(run.client.hosts.get_group_ids())
+    expect(ids == {g["id"] for g in made}, f"get_group_ids(): {len(ids)} of {MANY_GROUPS} groups")
+    every = run.client.hosts.describe_groups()
+    expect(every == {g["id"]: g for g in made}, f"describe_groups(): {len(every)} of {MANY_GROUPS} groups")
+    run.oracle.delete_groups(ids)
+    return f"{MANY_GROUPS} groups listed and described"
+
+
+def check_ccid(run):
+    ccid = run.client.sensor_download.get_cid(include_checksum=True)
+    cid = run.client.sensor_download.get_cid()
+    customer = {r["cid"] for r in run.all.values()}
+    expect(customer == {cid}, f"get_cid() is {cid}, the hosts' cid {customer}")
+    expect(re.fullmatch(r"[0-9A-F]{32}-[0-9A-F]{2}", ccid) and ccid[:32].lower() == cid, f"CCID {ccid}")
+    return f"{ccid}"
+
+
 CHECKS = [
     check_login,
     check_describe_all,
@@ -321,36 +457,17 @@ CHECKS = [
     check_contain_release,
     check_hide_unhide,
     check_tag_untag,
+    check_create_group,
+    check_describe_groups,
+    check_add_to_group,
+    check_get_group_members,
+    check_host_groups_field,
+    check_update_group,
+    check_remove_from_group,
+    check_many_groups,
+    check_ccid,
 ]
 
 
-def main():
-    started = time.monotonic()
-    try:
-        run = Run()
-    except Exception:  # noqa: BLE001 - the message is the point
-        print(f"FAIL setup:\n{traceback.format_exc()}", flush=True)
-        return 1
-    chosen = [c for c in os.environ.get("TALON_CHECKS", "").split(",") if c]
-    checks = [c for c in CHECKS if not chosen or c.__name__.removeprefix("check_") in chosen]
-    unknown = set(chosen) - {c.__name__.removeprefix("check_") for c in checks}
-    if unknown:
-        print(f"caracara_interop: no such checks: {sorted(unknown)}", file=sys.stderr)
-        return 2
-    for check in checks:
-        name = check.__name__.removeprefix("check_")
-        try:
-            detail = check(run)
-        except CheckFailed as failure:
-            print(f"FAIL {name}: {failure}", flush=True)
-            return 1
-        except Exception:  # noqa: BLE001 - a caracara exception is a failure too
-            print(f"FAIL {name}:\n{traceback.format_exc()}", flush=True)
-            return 1
-        print(f"ok {name}: {detail}", flush=True)
-    print(f"caracara: {len(checks)} checks passed on {run.demo_hosts} hosts in {time.monotonic() - started:.1f} s")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main("caracara", Run, CHECKS))

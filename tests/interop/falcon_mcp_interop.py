@@ -8,7 +8,7 @@ validation and defaults, exactly what an MCP client's tools/call reaches,
 but without a stdio transport: no child process, pipes or handshake that
 could hang or race, and a failure surfaces as this script's traceback.
 
-What it drives (the hosts module):
+What it drives (the hosts and hostgroups modules):
 
   - falcon_search_hosts (QueryDevicesByFilter, then PostDeviceDetailsV2)
     with every filter of the "WORKING PATTERNS" in falcon-mcp's own FQL guide
@@ -21,18 +21,22 @@ What it drives (the hosts module):
     (modified_timestamp.desc, last_seen.desc, hostname.asc, ...) checked for
     order; and paging by limit and offset;
   - falcon_get_host_details;
-  - falcon_manage_host_grouping_tags add and remove, checked on the server.
-
-Left out until the server emulates host groups (another piece of issue 11):
-the hostgroups module (falcon_search_host_groups, falcon_search_host_group_members,
-falcon_create_host_group, falcon_update_host_group, falcon_delete_host_groups,
-falcon_perform_host_group_action). Add them as further functions in CHECKS and
-"hostgroups" to MODULES.
+  - falcon_manage_host_grouping_tags add and remove, checked on the server;
+  - falcon_create_host_group (static, staticByID, dynamic with a rule),
+    falcon_search_host_groups (queryCombinedHostGroups: its default name.asc,
+    other sorts, pages of one, every example of its own
+    falcon://host-groups/search/fql-guide, per type),
+    falcon_perform_host_group_action (add-hosts by device_id and by platform,
+    remove-hosts), falcon_search_host_group_members (queryCombinedGroupMembers:
+    records, a host filter, a sort, pages of five), falcon_update_host_group
+    (name, description, a new rule whose members the server recomputes) and
+    falcon_delete_host_groups, each checked against the Host Group API read
+    with plain HTTP, and the hosts' `groups` fields after the deletion.
 
 Environment (set by crates/cli/tests/falcon_tools.rs):
 
     TALON_BASE_URL       e.g. http://127.0.0.1:PORT
-    TALON_CLIENT_ID      a client with devices:read and devices:write
+    TALON_CLIENT_ID      a client with devices:read/write and host-group:read/write
     TALON_CLIENT_SECRET
     TALON_DEMO_HOSTS     the N given to `talon serve --demo-hosts N`
 
@@ -46,73 +50,21 @@ import asyncio
 import json
 import os
 import sys
-import time
-import traceback
 from datetime import datetime, timedelta, timezone
 
-import requests
+from _talon import Oracle, environment, expect, main, parse_time
 
-TIMEOUT = 10
-MODULES = {"hosts"}
+MODULES = {"hosts", "hostgroups"}
 GUIDE_URI = "falcon://hosts/search/fql-guide"
 TAG = "talon-mcp"
 
 
-class CheckFailed(Exception):
-    """falcon-mcp saw something other than what the server holds."""
-
-
-def expect(condition, message):
-    if not condition:
-        raise CheckFailed(message)
-
-
-def parse_time(text):
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-
-
-class Oracle:
-    """Reads the server with plain HTTP, not through falcon-mcp or FalconPy."""
-
-    def __init__(self, base_url, client_id, client_secret):
-        self.base_url = base_url
-        self.session = requests.Session()
-        reply = self.session.post(
-            f"{base_url}/oauth2/token",
-            data={"client_id": client_id, "client_secret": client_secret},
-            timeout=TIMEOUT,
-        )
-        expect(reply.status_code == 201, f"oracle token: {reply.status_code} {reply.text[:300]}")
-        self.session.headers["Authorization"] = "Bearer " + reply.json()["access_token"]
-
-    def get(self, path, **params):
-        reply = self.session.get(f"{self.base_url}{path}", params=params, timeout=TIMEOUT)
-        expect(reply.status_code == 200, f"GET {path} {params}: {reply.status_code} {reply.text[:300]}")
-        return reply.json()
-
-    def records(self):
-        body = self.get("/devices/combined/devices/v1", limit=10000)
-        expect(len(body["resources"]) == body["meta"]["pagination"]["total"], "combined: not every host in one page")
-        return {r["device_id"]: r for r in body["resources"]}
-
-    def count(self, fql):
-        return self.get("/devices/queries/devices/v1", filter=fql, limit=1)["meta"]["pagination"]["total"]
-
-    def tags(self, aid):
-        return self.get("/devices/entities/devices/v2", ids=aid)["resources"][0]["tags"]
-
-
 class Run:
     def __init__(self):
-        names = ("TALON_BASE_URL", "TALON_CLIENT_ID", "TALON_CLIENT_SECRET", "TALON_DEMO_HOSTS")
-        missing = [n for n in names if not os.environ.get(n)]
-        if missing:
-            print("falcon_mcp_interop: missing environment: " + ", ".join(missing), file=sys.stderr)
-            sys.exit(2)
-        base_url = os.environ["TALON_BASE_URL"].rstrip("/")
-        cid, secret = os.environ["TALON_CLIENT_ID"], os.environ["TALON_CLIENT_SECRET"]
-        self.demo_hosts = int(os.environ["TALON_DEMO_HOSTS"])
-        self.oracle = Oracle(base_url, cid, secret)
+        env = environment("falcon_mcp_interop")
+        base_url, cid, secret = env.base_url, env.client_id, env.client_secret
+        self.demo_hosts = env.demo_hosts
+        self.oracle = Oracle(env)
         self.all = self.oracle.records()
         expect(len(self.all) == self.demo_hosts, f"the oracle sees {len(self.all)} of {self.demo_hosts} hosts")
         # falcon-mcp reads its configuration from the environment only (its CLI sets the same variables).
@@ -126,15 +78,16 @@ class Run:
         self.server = FalconMCPServer(enabled_modules=set(MODULES)).server
         self.loop = asyncio.new_event_loop()
 
-    def tool(self, name, listing=False, **arguments):
+    def tool(self, name, /, listing=False, **arguments):
         """Calls an MCP tool; answers its JSON result (a list when `listing`), failing on falcon-mcp's
         error shapes."""
         out = self.loop.run_until_complete(self.server.call_tool(name, arguments))
         if isinstance(out, tuple):  # (content, structured) when a tool declares structured output
             out = out[0]
         expect(all(c.type == "text" for c in out), f"{name}: unexpected content {out!r:.300}")
-        # FastMCP turns a returned list into one text content per item, and anything else into one.
-        items = [json.loads(c.text) for c in out]
+        # FastMCP turns a returned list into one text content per item, and anything else into one; a
+        # text item (a deleted group's ID) is its text, not JSON.
+        items = [text_or_json(c.text) for c in out]
         expect(listing or len(items) == 1, f"{name}: {len(items)} contents for one result")
         # falcon-mcp reports an API failure as {"error": ...}, alone or as a list's only item.
         errors = [r for r in items if isinstance(r, dict) and "error" in r]
@@ -155,6 +108,13 @@ class Run:
         for record in result["results"]:
             expect(record.get("device_id") in self.all, f"search_hosts: unknown record {json.dumps(record)[:200]}")
         return result
+
+
+def text_or_json(text):
+    """A tool's text content: JSON when it parses as an object or a list, else the text itself."""
+    if text[:1] in "{[":
+        return json.loads(text)
+    return text
 
 
 def guide_patterns(guide):
@@ -287,23 +247,187 @@ def check_host_details(run):
 
 def check_grouping_tags(run):
     aids = sorted(run.all)[:2]
-    before = {aid: run.oracle.tags(aid) for aid in aids}
+
+    def tags(aid):
+        return run.oracle.record(aid)["tags"]
+
+    before = {aid: tags(aid) for aid in aids}
     qualified = f"FalconGroupingTags/{TAG}"
     answer = run.tool("falcon_manage_host_grouping_tags", listing=True, ids=aids, action="add", tags=[TAG])
     expect(sorted(r.get("device_id") for r in answer) == aids and all(r.get("updated") for r in answer),
            f"add answered {answer}")
     for aid in aids:
-        expect(qualified in run.oracle.tags(aid), f"after add, {aid} has {run.oracle.tags(aid)}")
+        expect(qualified in tags(aid), f"after add, {aid} has {tags(aid)}")
     tagged = run.search(f"tags:'{qualified}'")
     expect(sorted(r["device_id"] for r in tagged["results"]) == aids, "tags filter does not find the tagged hosts")
     answer = run.tool("falcon_manage_host_grouping_tags", listing=True, ids=aids, action="remove", tags=[qualified])
     expect(sorted(r.get("device_id") for r in answer) == aids, f"remove answered {answer}")
     for aid in aids:
-        expect(run.oracle.tags(aid) == before[aid], f"after remove, {aid} has {run.oracle.tags(aid)}")
+        expect(tags(aid) == before[aid], f"after remove, {aid} has {tags(aid)}")
     return f"{qualified} added to and removed from {len(aids)} hosts"
 
 
-# Host-group checks (the hostgroups module) go here once the server emulates host groups.
+GROUP_GUIDE_URI = "falcon://host-groups/search/fql-guide"
+GROUP_PREFIX = "talon-mcp"
+
+
+def check_create_host_groups(run):
+    specs = {
+        "static": {"description": "by hostname"},
+        "staticByID": {},
+        "dynamic": {"description": "Windows hosts", "assignment_rule": "platform_name:'Windows'"},
+    }
+    run.groups = {}
+    for kind, extra in specs.items():
+        answer = run.tool("falcon_create_host_group", listing=True, name=f"{GROUP_PREFIX}-{kind}", group_type=kind,
+                          **extra)
+        expect(len(answer) == 1 and answer[0].get("group_type") == kind, f"create_host_group({kind}): {answer}")
+        expect(answer[0] == run.oracle.group(answer[0]["id"]), f"create_host_group({kind}): not the server's record")
+        run.groups[kind] = answer[0]["id"]
+    windows = {k for k, r in run.all.items() if r["platform_name"] == "Windows"}
+    members = run.oracle.members(run.groups["dynamic"])
+    expect(windows and members == windows, f"the dynamic group holds {len(members)}, {len(windows)} are Windows")
+    return f"static, staticByID and dynamic ({len(windows)} Windows members), each the server's record"
+
+
+def search_groups(run, **arguments):
+    result = run.tool("falcon_search_host_groups", **arguments)
+    expect(isinstance(result, dict) and {"results", "pagination"} <= set(result),
+           f"search_host_groups({arguments}) is not a results envelope: {json.dumps(result)[:300]}")
+    return result
+
+
+def group_guide_patterns(guide):
+    """The filters of the host-group guide's "EXAMPLE QUERIES": each bullet under it is one filter."""
+    section = guide.split("=== EXAMPLE QUERIES ===", 1)[1].split("=== ", 1)[0]
+    return [line.strip()[1:].strip() for line in section.splitlines() if line.strip().startswith("•")]
+
+
+def check_search_host_groups(run):
+    served = run.oracle.groups()
+    every = search_groups(run)
+    records = every["results"]
+    expect({g["id"]: g for g in records} == served and every["pagination"]["total"] == len(served),
+           f"search_host_groups(): {len(records)} groups, the server holds {len(served)}")
+    # falcon-mcp sorts by name.asc unless told otherwise.
+    names = [g["name"] for g in records]
+    expect(names == sorted(names, key=str.lower), f"default sort name.asc: {names}")
+    for sort, key, descending in (("name.desc", "name", True), ("created_timestamp.desc", "created_timestamp", True),
+                                  ("group_type.asc", "group_type", False)):
+        got = [g[key].lower() for g in search_groups(run, sort=sort)["results"]]
+        expect(len(got) == len(served) and got == sorted(got, reverse=descending), f"sort={sort}: {got}")
+    pages = [search_groups(run, limit=1, offset=i)["results"] for i in range(len(served))]
+    expect([p[0]["name"] for p in pages if len(p) == 1] == names, "pages of one do not join into the list")
+    # Every example of falcon-mcp's own guide, counted alike by the tool and the server.
+    contents = run.loop.run_until_complete(run.server.read_resource(GROUP_GUIDE_URI))
+    patterns = group_guide_patterns("".join(c.content for c in contents))
+    expect(len(patterns) >= 8, f"only {len(patterns)} patterns read from the host-group guide: {patterns}")
+    matched = 0
+    for fql in patterns:
+        result = search_groups(run, filter=fql)
+        want = run.oracle.groups(fql)
+        expect({g["id"] for g in result["results"]} == set(want) and result["pagination"]["total"] == len(want),
+               f"{fql}: falcon-mcp {len(result['results'])} groups, the server {len(want)}")
+        expect(result.get("filter_used") == fql, f"filter_used {result.get('filter_used')!r}, sent {fql!r}")
+        matched += bool(want)
+    # Per type, against the records.
+    for kind, gid in run.groups.items():
+        got = {g["id"] for g in search_groups(run, filter=f"group_type:'{kind}'")["results"]}
+        expect(got == {gid}, f"group_type:'{kind}' gives {sorted(got)}")
+    return f"{len(served)} groups in name order, 3 sorts, pages of 1; {len(patterns)} guide filters, {matched} match"
+
+
+def group_action(run, action, kind, fql):
+    answer = run.tool("falcon_perform_host_group_action", listing=True, action_name=action,
+                      ids=[run.groups[kind]], filter=fql)
+    expect([g.get("id") for g in answer] == [run.groups[kind]], f"{action} on {kind} answered {answer}")
+    expect(answer[0] == run.oracle.group(run.groups[kind]), f"{action} on {kind}: not the server's record")
+
+
+def check_perform_host_group_action(run):
+    ordered = sorted(run.all.values(), key=lambda r: r["hostname"])
+    picked = [r["device_id"] for r in ordered[:3]]
+    group_action(run, "add-hosts", "static", f"device_id:{picked!r}")
+    expect(run.oracle.members(run.groups["static"]) == set(picked), "add-hosts by device_id: wrong members")
+    linux = {k for k, r in run.all.items() if r["platform_name"] == "Linux"}
+    group_action(run, "add-hosts", "staticByID", "platform_name:'Linux'")
+    expect(linux and run.oracle.members(run.groups["staticByID"]) == linux, "add-hosts by platform: wrong members")
+    group_action(run, "remove-hosts", "static", f"device_id:'{picked[0]}'")
+    expect(run.oracle.members(run.groups["static"]) == set(picked[1:]), "remove-hosts: wrong members")
+    run.static_members = set(picked[1:])
+    return f"3 added by device_id and 1 removed (static), {len(linux)} Linux hosts added (staticByID)"
+
+
+def members_of(run, kind, **arguments):
+    result = run.tool("falcon_search_host_group_members", id=run.groups[kind], **arguments)
+    expect(isinstance(result, dict) and {"results", "pagination"} <= set(result),
+           f"search_host_group_members({kind}) is not a results envelope: {json.dumps(result)[:300]}")
+    return result
+
+
+def check_search_host_group_members(run):
+    current = run.oracle.records()
+    sizes = {}
+    for kind, gid in run.groups.items():
+        result = members_of(run, kind, limit=5000)
+        ids = [r["device_id"] for r in result["results"]]
+        want = run.oracle.members(gid)
+        expect(len(ids) == len(set(ids)) and set(ids) == want and result["pagination"]["total"] == len(want),
+               f"members of {kind}: {len(ids)} records (total {result['pagination']['total']}), the server {len(want)}")
+        for r in result["results"]:
+            expect(r == current[r["device_id"]], f"member record {r['device_id']} is not the server's")
+        sizes[kind] = len(ids)
+    # A host filter over the members, a sort and paging, as the tool's arguments describe them.
+    dynamic = run.oracle.members(run.groups["dynamic"])
+    servers = {i for i in dynamic if current[i].get("product_type_desc") == "Server"}
+    got = {r["device_id"] for r in members_of(run, "dynamic", filter="product_type_desc:'Server'")["results"]}
+    expect(servers and got == servers, f"Windows servers among the members: {len(got)}, expected {len(servers)}")
+    ordered = [r["hostname"] for r in members_of(run, "dynamic", sort="hostname.desc", limit=5000)["results"]]
+    expect(ordered == sorted(ordered, key=str.lower, reverse=True) and len(ordered) == len(dynamic),
+           f"sort=hostname.desc: {ordered}")
+    paged = []
+    for offset in range(0, len(dynamic), 5):
+        result = members_of(run, "dynamic", sort="hostname.desc", limit=5, offset=offset)
+        expect(result["pagination"].get("offset") == offset and result["pagination"]["total"] == len(dynamic),
+               f"members page at {offset}: {result['pagination']}")
+        paged.extend(r["hostname"] for r in result["results"])
+    expect(paged == ordered, "member pages of 5 do not join into the sorted list")
+    return f"members {sizes} as on the server; {len(servers)} servers by filter; sorted and paged by 5"
+
+
+def check_update_host_group(run):
+    gid = run.groups["dynamic"]
+    rule = "platform_name:'Mac'"
+    answer = run.tool("falcon_update_host_group", listing=True, id=gid, name=f"{GROUP_PREFIX}-macs",
+                      description="Mac hosts", assignment_rule=rule)
+    group = run.oracle.group(gid)
+    expect(answer == [group], f"update_host_group answered {answer}, the server holds {group}")
+    expect((group["name"], group["description"], group["assignment_rule"]) == (f"{GROUP_PREFIX}-macs", "Mac hosts",
+                                                                              rule), f"after update: {group}")
+    macs = {k for k, r in run.all.items() if r["platform_name"] == "Mac"}
+    expect(macs and run.oracle.members(gid) == macs, "the dynamic group's members did not follow its new rule")
+    # Only the description: the name stays.
+    answer = run.tool("falcon_update_host_group", listing=True, id=run.groups["static"], description="renamed not")
+    group = run.oracle.group(run.groups["static"])
+    expect(answer == [group] and group["name"] == f"{GROUP_PREFIX}-static" and group["description"] == "renamed not",
+           f"description-only update: {group}")
+    expect(run.oracle.members(run.groups["static"]) == run.static_members, "an update changed a static group's hosts")
+    return f"dynamic renamed with a new rule ({len(macs)} Macs); static described, its members kept"
+
+
+def check_delete_host_groups(run):
+    ids = sorted(run.groups.values())
+    answer = run.tool("falcon_delete_host_groups", listing=True, ids=ids)
+    # falcon-mcp answers the API's resources (the deleted IDs here), or [] when there are none.
+    expect(answer in ([], ids) or sorted(answer) == ids, f"delete_host_groups answered {answer}")
+    expect(not run.oracle.groups(), f"groups left after delete: {sorted(run.oracle.groups())}")
+    grouped = [k for k, r in run.oracle.records().items() if r.get("groups")]
+    expect(not grouped, f"hosts still naming a deleted group: {grouped[:5]}")
+    again = search_groups(run)
+    expect(again["results"] == [] and again["pagination"]["total"] == 0, f"search after delete: {again}")
+    return f"{len(ids)} groups deleted (answered {'their IDs' if answer else '[]'}); no host names one"
+
+
 CHECKS = [
     check_guide_patterns,
     check_field_filters,
@@ -311,30 +435,14 @@ CHECKS = [
     check_paging,
     check_host_details,
     check_grouping_tags,
+    check_create_host_groups,
+    check_search_host_groups,
+    check_perform_host_group_action,
+    check_search_host_group_members,
+    check_update_host_group,
+    check_delete_host_groups,
 ]
 
 
-def main():
-    started = time.monotonic()
-    try:
-        run = Run()
-    except Exception:  # noqa: BLE001 - the message is the point
-        print(f"FAIL setup:\n{traceback.format_exc()}", flush=True)
-        return 1
-    for check in CHECKS:
-        name = check.__name__.removeprefix("check_")
-        try:
-            detail = check(run)
-        except CheckFailed as failure:
-            print(f"FAIL {name}: {failure}", flush=True)
-            return 1
-        except Exception:  # noqa: BLE001 - a falcon-mcp exception is a failure too
-            print(f"FAIL {name}:\n{traceback.format_exc()}", flush=True)
-            return 1
-        print(f"ok {name}: {detail}", flush=True)
-    print(f"falcon-mcp: {len(CHECKS)} checks passed on {run.demo_hosts} hosts in {time.monotonic() - started:.1f} s")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main("falcon-mcp", Run, CHECKS))

@@ -23,20 +23,29 @@ What it drives:
     `falcon containment -f DeviceID=... uncontain`, answering the toolkit's
     full-screen confirmation dialog through stdin (Down, Space selects the
     second option, Tab to Ok, Enter), and checking the host's status on the
-    server after each.
+    server after each;
+  - Flight Control (MSSP): a second profile on the same client with the
+    PublicCloudFlightControlParentCID backend. The client's member CIDs are
+    its children (more than the toolkit's page of 10 in queryChildren, and
+    each with its own demo hosts); `falcon -p talon-mssp --cid <child>
+    host_search`, the same with FALCON_TOOLKIT_CID, and with a --cid that is
+    no child (the parent's own), where the toolkit lists the children
+    (getChildren) and the child is typed at its prompt on stdin. Each must
+    list that child's hosts only (the toolkit logs in again with member_cid),
+    checked against the server read with a token locked to that child.
 
 Avoided: `containment -d`/`-df` (device IDs on the command line or in a
 file), broken in 3.6.2 whatever the server answers (they build a set and then
-slice it: TypeError), so devices are named with -f DeviceID=... instead; and
-the Flight Control (MSSP) profile backend, until the server emulates MSSP
-children. Host-group commands would go in CHECKS once host groups exist.
+slice it: TypeError), so devices are named with -f DeviceID=... instead. The
+toolkit has no host-group commands.
 
 Environment (set by crates/cli/tests/falcon_tools.rs):
 
     TALON_BASE_URL       e.g. http://127.0.0.1:PORT
-    TALON_CLIENT_ID      a client with devices:read and devices:write
+    TALON_CLIENT_ID      a client with devices:read/write and mssp:read
     TALON_CLIENT_SECRET
     TALON_DEMO_HOSTS     the N given to `talon serve --demo-hosts N`
+    TALON_MEMBER_CIDS    the client's member CIDs, comma-separated (at least 12: more than a page)
 
 Each check prints "ok <name>: ..."; the first failure prints "FAIL <name>: ..."
 with the command's output, and the script exits 1. Every command is bounded
@@ -49,14 +58,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from pathlib import Path
 
-import requests
+from _talon import CheckFailed, Oracle, environment, expect, main
 
-TIMEOUT = 10
 COMMAND_TIMEOUT = 60
 PROFILE = "talon"
+MSSP_PROFILE = "talon-mssp"
+# How long the server may take to seed a new member CID's demo hosts (its refresh loop runs every 250 ms).
+SEEDING = 10
 # The containment dialog's keys: Down to the second value, Space to select it, Tab to the Ok button,
 # Enter. Its default value is Abort, so a wrong key sequence aborts rather than acting.
 CONFIRM = "\x1b[B \t\r"
@@ -64,58 +74,31 @@ CSV_COLUMNS = ["aid", "hostname", "machine_domain", "local_ip", "os_version", "r
                "last_seen", "grouping_tags"]
 
 
-class CheckFailed(Exception):
-    """The toolkit did or printed something other than what the server holds."""
-
-
-def expect(condition, message):
-    if not condition:
-        raise CheckFailed(message)
-
-
-class Oracle:
-    """Reads the server with plain HTTP, not through the toolkit, caracara or FalconPy."""
-
-    def __init__(self, base_url, client_id, client_secret):
-        self.base_url = base_url
-        self.session = requests.Session()
-        reply = self.session.post(
-            f"{base_url}/oauth2/token",
-            data={"client_id": client_id, "client_secret": client_secret},
-            timeout=TIMEOUT,
-        )
-        expect(reply.status_code == 201, f"oracle token: {reply.status_code} {reply.text[:300]}")
-        self.session.headers["Authorization"] = "Bearer " + reply.json()["access_token"]
-
-    def get(self, path, **params):
-        reply = self.session.get(f"{self.base_url}{path}", params=params, timeout=TIMEOUT)
-        expect(reply.status_code == 200, f"GET {path} {params}: {reply.status_code} {reply.text[:300]}")
-        return reply.json()
-
-    def records(self, fql=None):
-        params = {"limit": 10000}
-        if fql:
-            params["filter"] = fql
-        body = self.get("/devices/combined/devices/v1", **params)
-        return {r["device_id"]: r for r in body["resources"]}
-
-    def status(self, aid):
-        return self.get("/devices/entities/devices/v2", ids=aid)["resources"][0]["status"]
+def seeded_hosts(env, child):
+    """The records of a child's hosts, read with a token locked to it, once the server has seeded them."""
+    oracle = Oracle(env, member_cid=child)
+    deadline = time.monotonic() + SEEDING
+    while True:
+        hosts = oracle.records()
+        if len(hosts) >= env.demo_hosts or time.monotonic() > deadline:
+            expect(len(hosts) == env.demo_hosts, f"child {child} has {len(hosts)} hosts after {SEEDING} s")
+            return hosts
+        time.sleep(0.1)
 
 
 class Run:
     def __init__(self, workdir):
-        names = ("TALON_BASE_URL", "TALON_CLIENT_ID", "TALON_CLIENT_SECRET", "TALON_DEMO_HOSTS")
-        missing = [n for n in names if not os.environ.get(n)]
-        if missing:
-            print("falcon_toolkit_interop: missing environment: " + ", ".join(missing), file=sys.stderr)
-            sys.exit(2)
-        self.base_url = os.environ["TALON_BASE_URL"].rstrip("/")
-        client_id, secret = os.environ["TALON_CLIENT_ID"], os.environ["TALON_CLIENT_SECRET"]
-        self.demo_hosts = int(os.environ["TALON_DEMO_HOSTS"])
-        self.oracle = Oracle(self.base_url, client_id, secret)
+        self.talon = env = environment("falcon_toolkit_interop")
+        self.base_url, self.demo_hosts = env.base_url, env.demo_hosts
+        client_id, secret = env.client_id, env.client_secret
+        self.oracle = Oracle(env)
         self.all = self.oracle.records()
         expect(len(self.all) == self.demo_hosts, f"the oracle sees {len(self.all)} of {self.demo_hosts} hosts")
+        # The Flight Control children (the client's member CIDs) and their own hosts, once seeded.
+        self.children = env.member_cids
+        expect(len(self.children) >= 12, f"TALON_MEMBER_CIDS names {len(self.children)} children, the checks need "
+                                         "12 (two beyond the toolkit's page of 10)")
+        self.child_hosts = {cid: seeded_hosts(env, cid) for cid in self.children}
         self.workdir = workdir
         self.falcon = str(Path(sys.executable).parent / "falcon")
         expect(os.access(self.falcon, os.X_OK), f"no falcon entry point next to {sys.executable}")
@@ -133,18 +116,18 @@ class Run:
             "COLUMNS": "200",
         }
         (workdir / "home").mkdir()
+        backend_config = {"client_id": client_id, "cloud_name": self.base_url, "proxy": None,
+                          # ssl_verify must be a JSON boolean: the toolkit reads it with bool(), so "False" is
+                          # true.
+                          "ssl_verify": False}
+        # One profile per backend, on the same client and so the same keyring entry: the single-CID one, and
+        # the Flight Control parent's, which picks a child (--cid, FALCON_TOOLKIT_CID, or a prompt).
+        instances = [(PROFILE, "PublicCloudSingleCID"), (MSSP_PROFILE, "PublicCloudFlightControlParentCID")]
         profile = {
             "auth_backends": [],
-            "instances": [{
-                "name": PROFILE,
-                "description": "Talon under test",
-                "auth": {
-                    "backend_name": "PublicCloudSingleCID",
-                    # ssl_verify must be a JSON boolean: the toolkit reads it with bool(), so "False" is true.
-                    "backend_config": {"client_id": client_id, "cloud_name": self.base_url, "proxy": None,
-                                       "ssl_verify": False},
-                },
-            }],
+            "instances": [{"name": name, "description": "Talon under test",
+                           "auth": {"backend_name": backend, "backend_config": backend_config}}
+                          for name, backend in instances],
         }
         (config / "FalconToolkit.json").write_text(json.dumps(profile, indent=2))
         seeded = subprocess.run(
@@ -154,25 +137,27 @@ class Run:
         )
         expect(seeded.returncode == 0, f"seeding the keyring failed: {seeded.stderr}")
 
-    def falcon_cmd(self, *args, stdin=""):
-        """Runs `falcon -p talon ARGS` with `stdin` on a pipe; answers stdout, failing on a non-zero exit."""
-        command = [self.falcon, "-p", PROFILE, *args]
+    def falcon_cmd(self, *args, stdin="", options=("-p", PROFILE), env=None):
+        """Runs `falcon OPTIONS ARGS` (by default `-p talon`) with `stdin` on a pipe and `env` added to the
+        toolkit's environment; answers stdout, failing on a non-zero exit."""
+        command = [self.falcon, *options, *args]
         try:
-            done = subprocess.run(command, input=stdin, env=self.env, capture_output=True, text=True,
-                                  timeout=COMMAND_TIMEOUT, cwd=self.workdir)
+            done = subprocess.run(command, input=stdin, env={**self.env, **(env or {})}, capture_output=True,
+                                  text=True, timeout=COMMAND_TIMEOUT, cwd=self.workdir)
         except subprocess.TimeoutExpired as timeout:
             raise CheckFailed(f"{' '.join(args)} still running after {COMMAND_TIMEOUT} s:\n"
                               f"{timeout.stdout}\n{timeout.stderr}") from None
         expect(done.returncode == 0, f"{' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
         return done.stdout
 
-    def export(self, name, *filters):
-        """host_search with these -f filters and a CSV export; answers the rows keyed by aid."""
+    def export(self, name, *filters, **how):
+        """host_search with these -f filters and a CSV export (`how`: falcon_cmd's options, env, stdin);
+        answers the rows keyed by aid, and stdout."""
         path = self.workdir / f"{name}.csv"
         args = ["host_search"]
         for f in filters:
             args += ["-f", f]
-        stdout = self.falcon_cmd(*args, "-e", str(path))
+        stdout = self.falcon_cmd(*args, "-e", str(path), **how)
         expect(path.exists(), f"host_search {filters} wrote no CSV:\n{stdout}")
         with path.open(newline="") as handle:
             reader = csv.DictReader(handle)
@@ -249,7 +234,7 @@ def check_contain(run):
     stdout = run.falcon_cmd("containment", "-f", f"Hostname={host['hostname']}", "contain", stdin=CONFIRM)
     # The toolkit prints Succeeded only when PerformActionV2 answers 202.
     expect("Succeeded" in stdout, f"contain did not print Succeeded:\n{stdout}")
-    status = run.oracle.status(host["device_id"])
+    status = run.oracle.record(host["device_id"])["status"]
     expect(status == "contained", f"after contain, {host['hostname']} is {status}:\n{stdout}")
     rows, _ = run.export("contained", f"Hostname={host['hostname']}")
     expect(rows[host["device_id"]]["containment_status"] == "contained", "the CSV does not show it contained")
@@ -260,7 +245,7 @@ def check_uncontain(run):
     host = target(run)
     stdout = run.falcon_cmd("containment", "-f", f"DeviceID={host['device_id']}", "uncontain", stdin=CONFIRM)
     expect("Succeeded" in stdout, f"uncontain did not print Succeeded:\n{stdout}")
-    status = run.oracle.status(host["device_id"])
+    status = run.oracle.record(host["device_id"])["status"]
     expect(status == "normal", f"after uncontain, {host['hostname']} is {status}:\n{stdout}")
     return f"{host['hostname']} normal again"
 
@@ -269,12 +254,68 @@ def check_abort(run):
     host = target(run)
     # Tab then Enter presses Ok on the default value, Abort: nothing may change.
     run.falcon_cmd("containment", "-f", f"Hostname={host['hostname']}", "contain", stdin="\t\r")
-    status = run.oracle.status(host["device_id"])
+    status = run.oracle.record(host["device_id"])["status"]
     expect(status == "normal", f"after an aborted contain, {host['hostname']} is {status}")
     return "Abort leaves the host normal"
 
 
-# Host-group (and, with a Flight Control profile, MSSP) checks go here once the server emulates them.
+def check_mssp_children(run):
+    listed = run.oracle.paged("/mssp/queries/children/v1")
+    expect(sorted(listed) == sorted(run.children), f"queryChildren gives {listed}, the client's members are "
+                                                   f"{list(run.children)}")
+    seen = set(run.all)
+    for child, hosts in run.child_hosts.items():
+        expect(not seen & set(hosts), f"child {child} shares hosts with the parent or a sibling")
+        expect({r["cid"] for r in hosts.values()} == {child}, f"child {child}'s hosts carry another cid")
+        seen |= set(hosts)
+    # The toolkit pages queryChildren by 10 (in the server's default order): the checks below name children
+    # from beyond its first page too, so they pass only if the toolkit read every page.
+    first_page = run.oracle.get("/mssp/queries/children/v1", limit=10)["resources"]
+    run.later = [c for c in listed if c not in first_page]
+    expect(len(run.later) >= 2, f"{len(listed)} children fit in the toolkit's first page of 10")
+    return f"{len(listed)} children ({len(run.later)} beyond a page of 10), {run.demo_hosts} hosts each, none shared"
+
+
+def check_mssp_cid_option(run):
+    child = run.later[0]
+    rows, stdout = run.export("mssp-cid", options=("-p", MSSP_PROFILE, "--cid", child))
+    # The backend checks --cid against queryChildren's answer before logging in with member_cid.
+    expect("Valid member CID" in stdout, f"the toolkit did not take --cid {child}:\n{stdout}")
+    want = run.child_hosts[child]
+    expect(set(rows) == set(want), f"--cid {child}: {len(rows)} CSV rows, the child holds {len(want)} hosts "
+                                   f"({len(set(rows) & set(run.all))} of them the parent's)")
+    for aid, row in rows.items():
+        check_row(row, want[aid])
+    return f"--cid {child}: its {len(rows)} hosts only, every CSV field as on the server"
+
+
+def check_mssp_cid_environment(run):
+    child = run.later[1]
+    rows, stdout = run.export("mssp-env", "OS=Windows", options=("-p", MSSP_PROFILE),
+                              env={"FALCON_TOOLKIT_CID": child})
+    expect("Valid member CID" in stdout, f"the toolkit did not take FALCON_TOOLKIT_CID={child}:\n{stdout}")
+    want = {k for k, r in run.child_hosts[child].items() if r["platform_name"] == "Windows"}
+    served = set(Oracle(run.talon, member_cid=child).records("platform_name:'Windows'"))
+    expect(want and set(rows) == want == served, f"FALCON_TOOLKIT_CID={child} OS=Windows: {len(rows)} rows, "
+                                                 f"{len(want)} Windows hosts in the child")
+    return f"FALCON_TOOLKIT_CID={child} with OS=Windows: {len(rows)} of its hosts"
+
+
+def check_mssp_choose_child(run):
+    # Not a child (the parent's own CID): the toolkit says so, lists the children (getChildren) and asks
+    # for one on stdin.
+    parent = next(iter(run.all.values()))["cid"]
+    child = run.later[0]
+    rows, stdout = run.export("mssp-chosen", "Role=Server", options=("-p", MSSP_PROFILE, "--cid", parent),
+                              stdin=f"{child}\n")
+    expect("invalid CID" in stdout, f"--cid {parent} (the parent) was taken as a child:\n{stdout}")
+    name = run.oracle.get("/mssp/entities/children/v1", ids=child)["resources"][0]["name"]
+    expect(f"Connecting to {name}" in stdout, f"the toolkit did not connect to {name}:\n{stdout}")
+    want = {k for k, r in run.child_hosts[child].items() if r.get("product_type_desc") == "Server"}
+    expect(want and set(rows) == want, f"chosen child {child}, Role=Server: {len(rows)} rows, expected {len(want)}")
+    return f"the parent's CID refused, {child} ({name}) chosen at the prompt: its {len(rows)} servers"
+
+
 CHECKS = [
     check_search_os_csv,
     check_search_hostnames,
@@ -282,32 +323,18 @@ CHECKS = [
     check_contain,
     check_uncontain,
     check_abort,
+    check_mssp_children,
+    check_mssp_cid_option,
+    check_mssp_cid_environment,
+    check_mssp_choose_child,
 ]
 
 
-def main():
-    started = time.monotonic()
+def run_in_scratch():
+    """The checks, in a throw-away directory removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="talon-toolkit-") as workdir:
-        try:
-            run = Run(Path(workdir))
-        except Exception:  # noqa: BLE001 - the message is the point
-            print(f"FAIL setup:\n{traceback.format_exc()}", flush=True)
-            return 1
-        for check in CHECKS:
-            name = check.__name__.removeprefix("check_")
-            try:
-                detail = check(run)
-            except CheckFailed as failure:
-                print(f"FAIL {name}: {failure}", flush=True)
-                return 1
-            except Exception:  # noqa: BLE001 - any exception is a failure too
-                print(f"FAIL {name}:\n{traceback.format_exc()}", flush=True)
-                return 1
-            print(f"ok {name}: {detail}", flush=True)
-    print(f"falcon-toolkit: {len(CHECKS)} checks passed on {run.demo_hosts} hosts in "
-          f"{time.monotonic() - started:.1f} s")
-    return 0
+        return main("falcon-toolkit", lambda: Run(Path(workdir)), CHECKS)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_in_scratch())

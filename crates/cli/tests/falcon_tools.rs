@@ -22,6 +22,19 @@ const LIMIT: Duration = Duration::from_secs(120);
 const DEMO_HOSTS: &str = "40";
 /// More than one page of caracara's scroll (it asks for 5000 hosts a page).
 const PAST_ONE_SCROLL_PAGE: &str = "5003";
+/// What every script's API client may do: the Hosts and Host Group APIs, Flight Control's children and
+/// the sensor download CCID.
+const SCOPES: [&str; 6] =
+    ["devices:read", "devices:write", "host-group:read", "host-group:write", "mssp:read", "sensor-installers:read"];
+/// How many Flight Control children the toolkit's parent client has: more than one page of the toolkit's
+/// queryChildren (it asks for 10 a page).
+const CHILDREN: u32 = 12;
+
+/// The parent client's member CIDs: [`CHILDREN`] CIDs whose first eight digits (Talon's child names) differ.
+/// The server seeds each with its own demo hosts.
+fn children() -> Vec<String> {
+    (1..=CHILDREN).map(|i| format!("{:08x}{:024x}", 0xc41d_0000 + i, i)).collect()
+}
 
 /// The venv's Python, made (or found up to date) by `scripts/python-env.sh`.
 fn python() -> String {
@@ -93,14 +106,16 @@ fn run_bounded(mut command: Command, limit: Duration) -> Run {
     }
 }
 
-/// Starts a server with `hosts` demo hosts, gives `script` a devices:read/write client, runs it bounded
-/// with `env` added, and checks that it passed and printed `ok <check>` for each of `checks` (so a check
-/// dropped from the script is noticed here).
-async fn interop(script: &str, hosts: &str, env: &[(&str, &str)], checks: &[&str]) {
+/// Starts a server with `hosts` demo hosts per customer, gives `script` a client of [`SCOPES`] whose
+/// member CIDs are `children`, runs it bounded with `env` added, and checks that it passed and printed
+/// `ok <check>` for each of `checks` (so a check dropped from the script is noticed here).
+async fn interop(script: &str, hosts: &str, children: &[&str], env: &[(&str, &str)], checks: &[&str]) {
     let python = python();
     let (_dir, db) = fresh_db();
     let server = Server::start(&db, &["--demo-hosts", hosts]);
-    let (id, secret) = devices_client(&db, &server.base_url, script).await;
+    let grants: Vec<&str> =
+        SCOPES.iter().flat_map(|s| ["--scope", s]).chain(children.iter().flat_map(|c| ["--member-cid", c])).collect();
+    let (id, secret) = client_with(&db, &server.base_url, script, &grants).await;
     let mut command = Command::new(&python);
     command
         .arg(repo_root().join("tests/interop").join(script))
@@ -108,7 +123,10 @@ async fn interop(script: &str, hosts: &str, env: &[(&str, &str)], checks: &[&str
         .env("TALON_CLIENT_ID", &id)
         .env("TALON_CLIENT_SECRET", &secret)
         .env("TALON_DEMO_HOSTS", hosts)
+        .env("TALON_MEMBER_CIDS", children.join(","))
         .env("PYTHONUNBUFFERED", "1")
+        // `_talon.py` is imported: no __pycache__ left in the tree.
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         // Nothing of the caller's Falcon setup may point a tool elsewhere.
         .env_remove("FALCON_BASE_URL")
         .env_remove("FALCON_CLIENT_ID")
@@ -116,6 +134,7 @@ async fn interop(script: &str, hosts: &str, env: &[(&str, &str)], checks: &[&str
         .env_remove("FALCON_MEMBER_CID")
         .env_remove("FALCON_TOOLKIT_PROFILE")
         .env_remove("FALCON_TOOLKIT_CONFIG_DIR")
+        .env_remove("FALCON_TOOLKIT_CID")
         .envs(env.iter().copied());
     let run = run_bounded(command, LIMIT);
     println!("{script} took {:.1} s\n{}", run.took.as_secs_f64(), run.stdout);
@@ -133,6 +152,7 @@ async fn caracara_works_unmodified_against_talon() {
         "caracara_interop.py",
         DEMO_HOSTS,
         &[],
+        &[],
         &[
             "login",
             "describe_all",
@@ -145,6 +165,15 @@ async fn caracara_works_unmodified_against_talon() {
             "contain_release",
             "hide_unhide",
             "tag_untag",
+            "create_group",
+            "describe_groups",
+            "add_to_group",
+            "get_group_members",
+            "host_groups_field",
+            "update_group",
+            "remove_from_group",
+            "many_groups",
+            "ccid",
         ],
     )
     .await;
@@ -155,7 +184,7 @@ async fn caracara_works_unmodified_against_talon() {
 #[tokio::test]
 async fn caracara_follows_the_scroll_past_one_page() {
     let checks = ["login", "describe_all"];
-    interop("caracara_interop.py", PAST_ONE_SCROLL_PAGE, &[("TALON_CHECKS", &checks.join(","))], &checks).await;
+    interop("caracara_interop.py", PAST_ONE_SCROLL_PAGE, &[], &[("TALON_CHECKS", &checks.join(","))], &checks).await;
 }
 
 #[tokio::test]
@@ -164,18 +193,48 @@ async fn falcon_mcp_works_unmodified_against_talon() {
         "falcon_mcp_interop.py",
         DEMO_HOSTS,
         &[],
-        &["guide_patterns", "field_filters", "sorts", "paging", "host_details", "grouping_tags"],
+        &[],
+        &[
+            "guide_patterns",
+            "field_filters",
+            "sorts",
+            "paging",
+            "host_details",
+            "grouping_tags",
+            "create_host_groups",
+            "search_host_groups",
+            "perform_host_group_action",
+            "search_host_group_members",
+            "update_host_group",
+            "delete_host_groups",
+        ],
     )
     .await;
 }
 
+/// The toolkit as a single-CID user runs it, and through its Flight Control profile as the parent of
+/// [`CHILDREN`] children does.
 #[tokio::test]
 async fn falcon_toolkit_works_unmodified_against_talon() {
+    let children = children();
+    let children: Vec<&str> = children.iter().map(String::as_str).collect();
     interop(
         "falcon_toolkit_interop.py",
         DEMO_HOSTS,
+        &children,
         &[],
-        &["search_os_csv", "search_hostnames", "search_all_roles", "contain", "uncontain", "abort"],
+        &[
+            "search_os_csv",
+            "search_hostnames",
+            "search_all_roles",
+            "contain",
+            "uncontain",
+            "abort",
+            "mssp_children",
+            "mssp_cid_option",
+            "mssp_cid_environment",
+            "mssp_choose_child",
+        ],
     )
     .await;
 }

@@ -275,3 +275,33 @@ async fn bad_group_requests_are_4xx_and_write_nothing() {
     let devices_token = h.token(&devices_only).await;
     assert_eq!(h.send(request("GET", QUERY, &devices_token, None)).await.status, StatusCode::FORBIDDEN);
 }
+
+/// caracara's `describe_groups` (and so its `get_group_members`) reads the groups it queried back through
+/// `getHostGroups` 500 IDs a call: a customer of more than 100 groups must get them all in one get.
+#[tokio::test]
+async fn one_get_names_up_to_500_groups_as_caracara_asks() {
+    let (h, token) = setup().await;
+    let mut all = Vec::new();
+    for batch in 0..2 {
+        let resources: Vec<Value> =
+            (0..75).map(|i| json!({"name": format!("g{batch}-{i:02}"), "group_type": "static"})).collect();
+        let reply = h.send(request("POST", GROUPS, &token, Some(json!({"resources": resources})))).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&reply.body));
+        all.extend(reply.json()["resources"].as_array().expect("groups").iter().map(|g| g["id"].clone()));
+    }
+    let query = |ids: &[Value]| {
+        let names: Vec<String> = ids.iter().map(|id| format!("ids={}", id.as_str().expect("id"))).collect();
+        format!("{GROUPS}?{}", names.join("&"))
+    };
+    let reply = h.send(request("GET", &query(&all), &token, None)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
+    assert_eq!(reply.json()["resources"].as_array().expect("groups").len(), 150);
+    // 500 IDs (the 150 and 350 unknown ones) still fit in one get; 501 do not.
+    let mut many = all.clone();
+    many.extend((0..350).map(|i| json!(format!("{i:032x}"))));
+    let reply = h.send(request("GET", &query(&many), &token, None)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json()["errors"].as_array().expect("errors").len(), 350, "the unknown ones are named");
+    many.push(json!("f".repeat(32)));
+    assert_eq!(h.send(request("GET", &query(&many), &token, None)).await.status, StatusCode::BAD_REQUEST);
+}

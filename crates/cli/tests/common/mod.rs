@@ -204,8 +204,16 @@ pub async fn get_devices(base: &str, token: &str) -> u16 {
 /// Creates a client named `name` holding devices:read and devices:write on `db` with the CLI, and waits
 /// (at most 2 s) until the server at `base` issues it tokens; answers its ID and secret.
 pub async fn devices_client(db: &str, base: &str, name: &str) -> (String, String) {
-    let created =
-        clients_json(db, &["create", "--name", name, "--scope", "devices:read", "--scope", "devices:write", "--json"]);
+    client_with(db, base, name, &["--scope", "devices:read", "--scope", "devices:write"]).await
+}
+
+/// Creates a client named `name` with these `talon clients create` arguments (`--scope`s, `--member-cid`s)
+/// on `db` with the CLI, and waits (at most 2 s) until the server at `base` issues it tokens; answers its
+/// ID and secret.
+pub async fn client_with(db: &str, base: &str, name: &str, args: &[&str]) -> (String, String) {
+    let mut create = vec!["create", "--name", name, "--json"];
+    create.extend_from_slice(args);
+    let created = clients_json(db, &create);
     let id = created["client_id"].as_str().expect("id").to_owned();
     let secret = created["client_secret"].as_str().expect("secret").to_owned();
     // The server picks up the new client within its refresh interval.
