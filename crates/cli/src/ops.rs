@@ -91,7 +91,7 @@ fn show(id: &str, as_json: bool) -> anyhow::Result<()> {
         Some(scope) => println!("scope:      {scope} ({})", if o.scope_known { "known" } else { "inferred" }),
         None => println!("scope:      none (client credentials)"),
     }
-    match (answer(o), talon_emulator::generic::GenericOp::of(o)) {
+    match (answer(o), talon_server::routes::falcon::generic_of(o)) {
         (talon_server::routes::falcon::Answer::Generic, Some(g)) => {
             println!("this server: generic ({} of the resource {})", g.shape.as_str(), g.resource)
         }

@@ -239,7 +239,7 @@ impl Value {
                 number: match kind {
                     FieldKind::Ip => text.parse::<Ipv4Addr>().ok().map(|ip| i64::from(u32::from(ip))),
                     FieldKind::Time => parse_time(text),
-                    FieldKind::Number => text.parse::<f64>().ok().map(order_key),
+                    FieldKind::Number => text.parse::<f64>().ok().filter(|n| n.is_finite()).map(order_key),
                     FieldKind::Text | FieldKind::List => None,
                 },
             },
@@ -250,14 +250,27 @@ impl Value {
 
     /// Orders two values of a field of `kind`: addresses numerically, times chronologically, text without
     /// case, lists by their first element; an empty value first.
+    /// A total order whatever the two values are (a generic record may hold text in one record and a list
+    /// in another): each value is ordered by its number (none first) or its text (a list's first element;
+    /// an empty list is the empty text).
     pub fn compare(kind: FieldKind, a: &Value, b: &Value) -> std::cmp::Ordering {
-        match (a, b) {
-            (Value::Text { lowered: ta, number: na }, Value::Text { lowered: tb, number: nb }) => match kind {
-                FieldKind::Ip | FieldKind::Time | FieldKind::Number => na.cmp(nb),
-                FieldKind::Text | FieldKind::List => ta.cmp(tb),
-            },
-            (Value::List(la), Value::List(lb)) => la.first().cmp(&lb.first()),
-            _ => std::cmp::Ordering::Equal,
+        match kind {
+            FieldKind::Ip | FieldKind::Time | FieldKind::Number => a.number().cmp(&b.number()),
+            FieldKind::Text | FieldKind::List => a.sort_text().cmp(b.sort_text()),
+        }
+    }
+
+    fn number(&self) -> Option<i64> {
+        match self {
+            Value::Text { number, .. } => *number,
+            Value::List(_) => None,
+        }
+    }
+
+    fn sort_text(&self) -> &str {
+        match self {
+            Value::Text { lowered, .. } => lowered,
+            Value::List(items) => items.first().map_or("", String::as_str),
         }
     }
 }
@@ -587,5 +600,28 @@ mod tests {
         }
         assert_eq!(Field::TAGS.kind(), FieldKind::List);
         assert_eq!(Field::LAST_SEEN.kind(), FieldKind::Time);
+    }
+
+    #[test]
+    fn numbers_order_by_their_key_negatives_included() {
+        let ordered = [f64::MIN, -1e9, -1.5, -1.25, -1.0, -1e-9, 0.0, 1e-9, 0.25, 1.0, 2.0, 1e12, f64::MAX];
+        for w in ordered.windows(2) {
+            assert!(order_key(w[0]) < order_key(w[1]), "{} < {}", w[0], w[1]);
+        }
+        assert_eq!(order_key(-0.0), order_key(0.0));
+    }
+
+    #[test]
+    fn values_of_different_shapes_still_order_totally() {
+        use std::cmp::Ordering::*;
+        let text = |t: &str| Value::Text { lowered: t.into(), number: None };
+        let list = |items: &[&str]| Value::List(items.iter().map(|i| i.to_string()).collect());
+        assert_eq!(Value::compare(FieldKind::Text, &text("b"), &list(&["a"])), Greater);
+        assert_eq!(Value::compare(FieldKind::Text, &list(&[]), &text("a")), Less, "empty first");
+        assert_eq!(
+            Value::compare(FieldKind::Number, &list(&["x"]), &Value::of(FieldKind::Number, Some(FieldRef::Text("3")))),
+            Less
+        );
+        assert_eq!(Value::of(FieldKind::Number, Some(FieldRef::Text("NaN"))), text("nan"), "no number for NaN");
     }
 }

@@ -275,3 +275,42 @@ async fn indicators_take_their_body_form_page_by_after_token_and_aggregate() {
     let refused = h.send(bearer("POST", "/iocs/aggregates/indicators/v1", &token, Some(&unknown_type))).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn posts_that_read_ids_in_the_route_and_a_limit_of_zero() {
+    let h = Harness::default().await;
+    let scopes = [
+        Scope::parse("custom-ioa:read").expect("scope"),
+        Scope::parse("custom-ioa:write").expect("scope"),
+        Scope::parse("code-security:read").expect("scope"),
+        Scope::parse("code-security:write").expect("scope"),
+    ];
+    let token = h.token(&h.client(&scopes).await).await;
+    let rule = json!({"name": "lsass access", "pattern_severity": "high", "rulegroup_id": "g1"});
+    let created = h.send(bearer("POST", "/ioarules/entities/rules/v1", &token, Some(&rule))).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&created.body));
+    let id = created.json()["resources"][0]["id"].as_str().expect("id").to_owned();
+
+    // `/GET/` in a route reads the resource it sits in, by the body's IDs; it never creates.
+    let read =
+        h.send(bearer("POST", "/ioarules/entities/rules/GET/v1", &token, Some(&json!({"ids": [id, "nope"]})))).await;
+    assert_eq!(read.status, StatusCode::OK, "{}", String::from_utf8_lossy(&read.body));
+    assert_eq!(names(&read.json()), ["lsass access"]);
+    let not_ids = h.send(bearer("POST", "/ioarules/entities/rules/GET/v1", &token, Some(&json!({"name": "x"})))).await;
+    assert_eq!(not_ids.status, StatusCode::BAD_REQUEST);
+    let all = h.send(bearer_get(&format!("/ioarules/entities/rules/v1?ids={id}"), &token)).await.json();
+    assert_eq!(names(&all), ["lsass access"], "the read wrote nothing");
+
+    // An ID as the route's last segment: the record it names, never a listing of all.
+    let by_path = h.send(bearer_get("/scm-integration/entities/connections/v1/nope", &token)).await;
+    assert_eq!(by_path.status, StatusCode::NOT_FOUND, "{}", String::from_utf8_lossy(&by_path.body));
+    let delete = h.send(bearer("DELETE", "/scm-integration/entities/connections/v1/nope", &token, None)).await;
+    assert_eq!(delete.status, StatusCode::NOT_FOUND);
+
+    // limit=0 where the catalogue allows it (the alerts query's minimum is 0): the total alone.
+    let alerts = [Scope::parse("alerts:read").expect("scope")];
+    let alerts_token = h.token(&h.client(&alerts).await).await;
+    let counted = h.send(bearer_get("/alerts/queries/alerts/v2?limit=0", &alerts_token)).await.json();
+    assert_eq!(counted["resources"], json!([]));
+    assert_eq!(counted["meta"]["pagination"]["limit"], 0);
+}

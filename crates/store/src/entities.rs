@@ -20,6 +20,11 @@ impl StoredEntity {
         }
     }
 
+    /// The length of the record's JSON text, as stored.
+    pub fn record_len(&self) -> usize {
+        serde_json::to_vec(&self.record).map_or(usize::MAX, |v| v.len())
+    }
+
     pub(crate) fn record_json(&self) -> String {
         Value::Object(self.record.clone()).to_string()
     }
@@ -41,12 +46,27 @@ pub enum EntityRefusal {
     Unknown(Vec<String>),
     #[error("a record with ID {0:?} exists already")]
     Taken(String),
-    #[error("the resource holds at most {0} records per customer")]
-    Full(u64),
+    #[error("{0}")]
+    Refused(String),
+    #[error("the resource holds at most {} records and {} bytes of JSON per customer", .0.records, .0.bytes)]
+    Full(EntityCap),
 }
 
-/// A change to one record made inside the store's transaction (see `Store::edit_entities`).
-pub type EntityEdit<'a> = dyn Fn(&mut StoredEntity) + Send + Sync + 'a;
+/// How much one customer's resource may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntityCap {
+    pub records: u64,
+    pub bytes: u64,
+}
+
+impl EntityCap {
+    /// No bound (a copy between stores moves what the source holds).
+    pub const NONE: EntityCap = EntityCap { records: u64::MAX, bytes: u64::MAX };
+}
+
+/// A change to one record made inside the store's transaction (see `Store::edit_entities`); an `Err`
+/// (the record it would make is refused, say too large) refuses the whole change.
+pub type EntityEdit<'a> = dyn Fn(&mut StoredEntity) -> Result<(), String> + Send + Sync + 'a;
 
 /// The IDs of `wanted` (deduplicated) that `found` lacks, in `wanted`'s order.
 pub(crate) fn missing(wanted: &[String], found: &[StoredEntity]) -> Vec<String> {
@@ -58,7 +78,8 @@ pub(crate) fn missing(wanted: &[String], found: &[StoredEntity]) -> Vec<String> 
 pub(crate) mod sql {
     pub const LIST: &str = "SELECT id, record FROM entities WHERE cid = $1 AND resource = $2 ORDER BY seq";
     pub const RESOURCES: &str = "SELECT DISTINCT resource FROM entities WHERE cid = $1 ORDER BY resource";
-    pub const COUNT: &str = "SELECT COUNT(*) FROM entities WHERE cid = $1 AND resource = $2";
+    pub const COUNT: &str =
+        "SELECT COUNT(*), COALESCE(SUM(LENGTH(record)), 0) FROM entities WHERE cid = $1 AND resource = $2";
     pub const INSERT: &str = "INSERT INTO entities (cid, resource, id, record) VALUES ($1, $2, $3, $4)";
     pub const UPSERT: &str = "INSERT INTO entities (cid, resource, id, record) VALUES ($1, $2, $3, $4) \
                               ON CONFLICT (cid, resource, id) DO UPDATE SET record = excluded.record";

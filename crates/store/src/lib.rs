@@ -16,7 +16,7 @@ use talon_auth::{ApiClient, ClientId, CustomerId, SigningKey};
 use talon_emulator::policy::{PolicyChange, PolicyError, PolicySetting};
 use talon_emulator::{DeviceAction, Host, HostAction};
 
-pub use entities::{EntityEdit, EntityRefusal, OnExisting, StoredEntity};
+pub use entities::{EntityCap, EntityEdit, EntityRefusal, OnExisting, StoredEntity};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -256,7 +256,6 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the groups of `cid` in `ids`; answers the IDs it deleted.
     async fn delete_host_groups(&self, cid: &CustomerId, ids: &[String]) -> Result<Vec<String>>;
 
-    /// Applies `action` to every host in `ids` at `now`, all or none.
     /// The generic records of `cid`'s `resource`, in creation order.
     async fn entities(&self, cid: &CustomerId, resource: &str) -> Result<Vec<StoredEntity>>;
     /// The resources `cid` has generic records of.
@@ -264,17 +263,17 @@ pub trait Store: Send + Sync + 'static {
     /// The named records of `cid`'s `resource` that exist, in creation order.
     async fn entities_by_id(&self, cid: &CustomerId, resource: &str, ids: &[String]) -> Result<Vec<StoredEntity>>;
     /// Writes new records, all or none: an ID the resource has is refused (or replaced, with
-    /// [`OnExisting::Replace`]), and the resource may hold at most `cap` records afterwards.
+    /// [`OnExisting::Replace`]), and the resource may hold at most `cap` afterwards.
     async fn put_entities(
         &self,
         cid: &CustomerId,
         resource: &str,
         records: &[StoredEntity],
         on_existing: OnExisting,
-        cap: u64,
+        cap: EntityCap,
     ) -> Result<Result<(), EntityRefusal>>;
-    /// Applies `edit` to each named record, all or none (an unknown ID refuses the whole change); the
-    /// changed records in creation order.
+    /// Applies `edit` to each named record, all or none (an unknown ID, or an edit refused for one
+    /// record, refuses the whole change); the changed records in creation order.
     async fn edit_entities(
         &self,
         cid: &CustomerId,
@@ -290,6 +289,7 @@ pub trait Store: Send + Sync + 'static {
         ids: &[String],
     ) -> Result<Result<Vec<String>, EntityRefusal>>;
 
+    /// Applies `action` to every host in `ids` at `now`, all or none.
     async fn apply_host_action(
         &self,
         cid: &CustomerId,
@@ -426,7 +426,7 @@ pub async fn copy(from: &dyn Store, to: &dyn Store, now: i64) -> Result<CopyRepo
             let known: Vec<String> = to.entities(&cid, &resource).await?.into_iter().map(|e| e.id).collect();
             let new: Vec<StoredEntity> =
                 from.entities(&cid, &resource).await?.into_iter().filter(|e| !known.contains(&e.id)).collect();
-            if let Err(refusal) = to.put_entities(&cid, &resource, &new, OnExisting::Refuse, u64::MAX).await? {
+            if let Err(refusal) = to.put_entities(&cid, &resource, &new, OnExisting::Refuse, EntityCap::NONE).await? {
                 return Err(StoreError::Conflict(format!("records of {resource}: {refusal}")));
             }
             report.entities += new.len();

@@ -10,7 +10,7 @@ use talon_auth::{ApiClient, ClientId, CustomerId, SigningKey};
 use talon_emulator::policy::{self, PolicyChange, PolicyError, PolicySetting};
 use talon_emulator::Host;
 
-use crate::entities::{self, EntityEdit, EntityRefusal, OnExisting, StoredEntity};
+use crate::entities::{self, EntityCap, EntityEdit, EntityRefusal, OnExisting, StoredEntity};
 use crate::records::{
     group_from_json, group_record_json, host_record_json, json_list, missing_groups, missing_ids, page_bounds,
     revocation, AuditRecord, ClientLists, ClientRecord, HostRecord, PolicyRecord, AUDIT_COLUMNS,
@@ -764,7 +764,7 @@ impl Store for SqliteStore {
         resource: &str,
         records: &[StoredEntity],
         on_existing: OnExisting,
-        cap: u64,
+        cap: EntityCap,
     ) -> Result<Result<(), EntityRefusal>> {
         let mut tx = self.write().await?;
         let statement = match on_existing {
@@ -787,9 +787,9 @@ impl Store for SqliteStore {
                 Err(e) => return Err(e.into()),
             }
         }
-        let (count,): (i64,) =
+        let (count, bytes): (i64, i64) =
             sqlx::query_as(entities::sql::COUNT).bind(cid.as_str()).bind(resource).fetch_one(&mut *tx).await?;
-        if count as u64 > cap {
+        if count as u64 > cap.records || bytes as u64 > cap.bytes {
             return Ok(Err(EntityRefusal::Full(cap)));
         }
         tx.commit().await?;
@@ -810,7 +810,9 @@ impl Store for SqliteStore {
             return Ok(Err(EntityRefusal::Unknown(missing)));
         }
         for entity in &mut found {
-            edit(entity);
+            if let Err(refused) = edit(entity) {
+                return Ok(Err(EntityRefusal::Refused(refused)));
+            }
             sqlx::query(entities::sql::UPDATE)
                 .bind(entity.record_json())
                 .bind(cid.as_str())

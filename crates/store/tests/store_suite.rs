@@ -371,7 +371,13 @@ async fn copy_from_sqlite_moves_everything_idempotently(backend: Backend) {
     let group = stored_group(&"a".repeat(32), "Web");
     source.create_host_groups(&cid, std::slice::from_ref(&group)).await.expect("store").expect("group");
     let records = [entity("p1", "first"), entity("p2", "second")];
-    let put = source.put_entities(&member, "policy/prevention", &records, talon_store::OnExisting::Refuse, 10);
+    let put = source.put_entities(
+        &member,
+        "policy/prevention",
+        &records,
+        talon_store::OnExisting::Refuse,
+        talon_store::EntityCap::NONE,
+    );
     put.await.expect("store").expect("records");
 
     let report = copy(&*source, &*target, NOW).await.expect("copy");
@@ -809,6 +815,7 @@ async fn generic_records_are_kept_per_customer_and_resource_in_creation_order_al
     let res = "policy/prevention";
     let put = |records: Vec<talon_store::StoredEntity>, on: OnExisting, cap: u64| {
         let (store, cid) = (store.clone(), cid.clone());
+        let cap = talon_store::EntityCap { records: cap, bytes: 10_000 };
         async move { store.put_entities(&cid, res, &records, on, cap).await.expect("store") }
     };
     // Created in this order (not by ID): queries answer in creation order.
@@ -827,9 +834,14 @@ async fn generic_records_are_kept_per_customer_and_resource_in_creation_order_al
     );
     assert_eq!(
         put(vec![entity("n", "new"), entity("m", "more")], OnExisting::Refuse, 3).await,
-        Err(EntityRefusal::Full(3))
+        Err(EntityRefusal::Full(talon_store::EntityCap { records: 3, bytes: 10_000 }))
     );
-    assert_eq!(store.entities(&cid, res).await.expect("list").len(), 2, "nothing of either batch was written");
+    let big = talon_store::StoredEntity {
+        id: "big".into(),
+        record: serde_json::json!({"x": "y".repeat(10_000)}).as_object().cloned().expect("object"),
+    };
+    assert!(matches!(put(vec![big], OnExisting::Refuse, 10).await, Err(EntityRefusal::Full(_))), "past the bytes");
+    assert_eq!(store.entities(&cid, res).await.expect("list").len(), 2, "nothing of the batches was written");
     // Replace keeps the ID's place and counts it once.
     assert_eq!(put(vec![entity("a", "replaced"), entity("n", "new")], OnExisting::Replace, 3).await, Ok(()));
     assert_eq!(names(store.entities(&cid, res).await.expect("list")), ["first", "replaced", "new"]);
@@ -840,7 +852,17 @@ async fn generic_records_are_kept_per_customer_and_resource_in_creation_order_al
     // An edit or delete naming an unknown ID changes nothing.
     let rename = |e: &mut talon_store::StoredEntity| {
         e.record.insert("name".into(), serde_json::json!("edited"));
+        Ok(())
     };
+    let refuse_a = |e: &mut talon_store::StoredEntity| {
+        e.record.insert("name".into(), serde_json::json!("edited"));
+        if e.id == "a" {
+            return Err("too large".to_owned());
+        }
+        Ok(())
+    };
+    let refused = store.edit_entities(&cid, res, &["z".into(), "a".into()], &refuse_a).await.expect("store");
+    assert_eq!(refused, Err(EntityRefusal::Refused("too large".into())), "one refused edit refuses all");
     let unknown = store.edit_entities(&cid, res, &["z".into(), "nope".into()], &rename).await.expect("store");
     assert_eq!(unknown, Err(EntityRefusal::Unknown(vec!["nope".into()])));
     let deleted = store.delete_entities(&cid, res, &["z".into(), "nope".into()]).await.expect("store");

@@ -122,7 +122,7 @@ fn spec_error<T>(message: impl Into<String>) -> Result<T, AggregateError> {
 /// Checks the specs' count and depth before any work.
 pub fn check(specs: &[Spec]) -> Result<(), AggregateError> {
     fn count(specs: &[Spec], depth: usize) -> Result<usize, AggregateError> {
-        if depth > MAX_DEPTH {
+        if depth > MAX_DEPTH && !specs.is_empty() {
             return spec_error(format!("sub_aggregates may nest at most {MAX_DEPTH} levels"));
         }
         specs.iter().try_fold(0, |n, s| Ok(n + 1 + count(&s.sub_aggregates, depth + 1)?))
@@ -134,13 +134,40 @@ pub fn check(specs: &[Spec]) -> Result<(), AggregateError> {
     Ok(())
 }
 
+/// Most ranges of one `range` or `date_range`.
+pub const MAX_RANGES: usize = 100;
+/// Most work one request may ask: values read and bucket memberships made, over every spec and level.
+/// Each is a step of a few nanoseconds; the bound keeps the costliest request well under a second.
+pub const MAX_WORK: u64 = 5_000_000;
+
+/// The work a request has spent of [`MAX_WORK`].
+struct Work(std::cell::Cell<u64>);
+
+impl Work {
+    fn spend(&self, steps: usize) -> Result<(), AggregateError> {
+        let spent = self.0.get().saturating_add(steps as u64);
+        self.0.set(spent);
+        if spent > MAX_WORK {
+            return spec_error(format!(
+                "the aggregations ask more than {MAX_WORK} steps of work: narrow the filter, the sizes or the sub-aggregations"
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Runs every spec over `records` (those the operation's filter selected). `now` anchors relative times.
 pub fn run(specs: &[Spec], records: &[&Object], now: i64) -> Result<Vec<Aggregation>, AggregateError> {
     check(specs)?;
-    specs.iter().map(|s| run_one(s, records, now)).collect()
+    let work = Work(std::cell::Cell::new(0));
+    specs.iter().map(|s| run_one(s, records, now, &work)).collect()
 }
 
-fn run_one(spec: &Spec, records: &[&Object], now: i64) -> Result<Aggregation, AggregateError> {
+fn run_one(spec: &Spec, records: &[&Object], now: i64, work: &Work) -> Result<Aggregation, AggregateError> {
+    if spec.ranges.len() > MAX_RANGES || spec.date_ranges.len() > MAX_RANGES {
+        return spec_error(format!("aggregation {:?}: at most {MAX_RANGES} ranges", spec.name));
+    }
+    work.spend(records.len())?;
     let chosen: Vec<&Object> = match spec.filter.as_deref().filter(|f| !f.trim().is_empty()) {
         Some(filter) => select(records, Some(filter), None, now)?.into_iter().map(|i| records[i]).collect(),
         None => records.to_vec(),
@@ -148,34 +175,48 @@ fn run_one(spec: &Spec, records: &[&Object], now: i64) -> Result<Aggregation, Ag
     if spec.field.is_empty() && spec.kind != "count" {
         return spec_error(format!("aggregation {:?}: field is required", spec.name));
     }
-    let values = |r: &Object| -> Vec<Json> {
-        match at_path(r, &spec.field) {
+    // Each record's values of the field, read once.
+    let mut values: Vec<Vec<&Json>> = Vec::with_capacity(chosen.len());
+    for r in &chosen {
+        let v: Vec<&Json> = match at_path(r, &spec.field) {
             None | Some(Json::Null) => vec![],
-            Some(Json::Array(items)) => items.iter().filter(|i| !i.is_null()).cloned().collect(),
-            Some(v) => vec![v.clone()],
-        }
+            Some(Json::Array(items)) => items.iter().filter(|i| !i.is_null()).collect(),
+            Some(v) => vec![v],
+        };
+        work.spend(1 + v.len())?;
+        values.push(v);
+    }
+    // The records whose values meet `hit`: one pass over the values.
+    let members = |hit: &dyn Fn(&Json) -> bool| -> Result<Vec<&Object>, AggregateError> {
+        work.spend(chosen.len())?;
+        Ok(chosen.iter().zip(&values).filter(|(_, v)| v.iter().any(|x| hit(x))).map(|(r, _)| *r).collect())
     };
-    let in_bucket =
-        |keep: &dyn Fn(&Object) -> bool| -> Vec<&Object> { chosen.iter().copied().filter(|r| keep(r)).collect() };
     let mut sum_other_doc_count = 0;
     let buckets = match spec.kind.as_str() {
         "terms" => {
             let size = spec.size.unwrap_or(10).clamp(1, MAX_SIZE);
-            let mut counts: HashMap<String, (Json, u64)> = HashMap::new();
-            for r in &chosen {
-                for v in values(r) {
-                    counts.entry(label_key(&v)).or_insert((v, 0)).1 += 1;
+            // Each value's count and the records holding it, in one pass.
+            let mut terms: HashMap<String, (Json, u64, Vec<usize>)> = HashMap::new();
+            for (i, vs) in values.iter().enumerate() {
+                for v in vs {
+                    let entry = terms.entry(label_key(v)).or_insert_with(|| ((*v).clone(), 0, vec![]));
+                    entry.1 += 1;
+                    if entry.2.last() != Some(&i) {
+                        entry.2.push(i);
+                    }
                 }
             }
-            let mut terms: Vec<(String, Json, u64)> = counts.into_iter().map(|(k, (v, n))| (k, v, n)).collect();
+            let mut terms: Vec<(String, Json, u64, Vec<usize>)> =
+                terms.into_iter().map(|(k, (v, n, m))| (k, v, n, m)).collect();
             terms.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
             sum_other_doc_count = terms.iter().skip(size).map(|t| t.2).sum();
             terms.truncate(size);
             terms
                 .into_iter()
-                .map(|(key, label, count)| {
-                    let members = in_bucket(&|r| values(r).iter().any(|v| label_key(v) == key));
-                    with_subs(Bucket::new(label, count), spec, &members, now)
+                .map(|(_, label, count, holders)| {
+                    work.spend(holders.len())?;
+                    let members: Vec<&Object> = holders.into_iter().map(|i| chosen[i]).collect();
+                    with_subs(Bucket::new(label, count), spec, &members, now, work)
                 })
                 .collect::<Result<Vec<_>, _>>()?
         }
@@ -189,12 +230,12 @@ fn run_one(spec: &Spec, records: &[&Object], now: i64) -> Result<Aggregation, Ag
                     let hit = |v: &Json| {
                         v.as_f64().is_some_and(|n| range.from.is_none_or(|f| n >= f) && range.to.is_none_or(|t| n < t))
                     };
-                    let members = in_bucket(&|r| values(r).iter().any(hit));
+                    let members = members(&hit)?;
                     let label = format!("{}-{}", end_text(range.from), end_text(range.to));
                     let mut b = Bucket::new(Json::String(label), members.len() as u64);
                     b.from = range.from.map(Json::from);
                     b.to = range.to.map(Json::from);
-                    with_subs(b, spec, &members, now)
+                    with_subs(b, spec, &members, now, work)
                 })
                 .collect::<Result<Vec<_>, _>>()?
         }
@@ -205,23 +246,26 @@ fn run_one(spec: &Spec, records: &[&Object], now: i64) -> Result<Aggregation, Ag
             spec.date_ranges
                 .iter()
                 .map(|range| {
-                    let bound = |end: &Option<String>, start: bool| -> Result<Option<i64>, AggregateError> {
+                    let bound = |end: &Option<String>| -> Result<Option<i64>, AggregateError> {
                         let Some(text) = end.as_deref().filter(|t| !t.is_empty()) else { return Ok(None) };
                         match time_span(text, now) {
-                            Some((a, b)) => Ok(Some(if start { a } else { b })),
+                            Some((start, _)) => Ok(Some(start)),
                             None => spec_error(format!("aggregation {:?}: {text:?} is not a time", spec.name)),
                         }
                     };
-                    let (from, to) = (bound(&range.from, true)?, bound(&range.to, true)?);
+                    let (from, to) = (bound(&range.from)?, bound(&range.to)?);
                     let hit = |v: &Json| {
-                        v.as_str().and_then(parse_time).is_some_and(|t| from.is_none_or(|f| t >= f) && to.is_none_or(|e| t < e))
+                        v.as_str()
+                            .and_then(parse_time)
+                            .is_some_and(|t| from.is_none_or(|f| t >= f) && to.is_none_or(|e| t < e))
                     };
-                    let members = in_bucket(&|r| values(r).iter().any(hit));
-                    let label = format!("{}-{}", range.from.as_deref().unwrap_or("*"), range.to.as_deref().unwrap_or("*"));
+                    let members = members(&hit)?;
+                    let label =
+                        format!("{}-{}", range.from.as_deref().unwrap_or("*"), range.to.as_deref().unwrap_or("*"));
                     let mut b = Bucket::new(Json::String(label), members.len() as u64);
                     b.from = range.from.clone().map(Json::String);
                     b.to = range.to.clone().map(Json::String);
-                    with_subs(b, spec, &members, now)
+                    with_subs(b, spec, &members, now, work)
                 })
                 .collect::<Result<Vec<_>, _>>()?
         }
@@ -231,31 +275,39 @@ fn run_one(spec: &Spec, records: &[&Object], now: i64) -> Result<Aggregation, Ag
                 "hour" | "1h" => 3_600,
                 "day" | "1d" => 86_400,
                 "week" | "1w" => 604_800,
-                other => return spec_error(format!("aggregation {:?}: interval {other:?} is not minute, hour, day or week", spec.name)),
+                other => {
+                    return spec_error(format!(
+                        "aggregation {:?}: interval {other:?} is not minute, hour, day or week",
+                        spec.name
+                    ))
+                }
             };
-            let start_of = |r: &Object| -> Option<i64> {
-                values(r).first().and_then(Json::as_str).and_then(parse_time).map(|t| t.div_euclid(step) * step)
-            };
-            let mut starts: Vec<i64> = chosen.iter().filter_map(|r| start_of(r)).collect();
-            starts.sort_unstable();
-            starts.dedup();
-            if starts.len() > MAX_HISTOGRAM_BUCKETS {
-                return spec_error(format!("aggregation {:?}: more than {MAX_HISTOGRAM_BUCKETS} buckets; take a longer interval", spec.name));
+            // Each record in the bucket of its first time, in one pass.
+            let mut by_start: std::collections::BTreeMap<i64, Vec<&Object>> = std::collections::BTreeMap::new();
+            for (r, vs) in chosen.iter().zip(&values) {
+                if let Some(t) = vs.first().and_then(|v| v.as_str()).and_then(parse_time) {
+                    by_start.entry(t.div_euclid(step) * step).or_default().push(*r);
+                }
             }
-            starts
+            if by_start.len() > MAX_HISTOGRAM_BUCKETS {
+                return spec_error(format!(
+                    "aggregation {:?}: more than {MAX_HISTOGRAM_BUCKETS} buckets; take a longer interval",
+                    spec.name
+                ));
+            }
+            by_start
                 .into_iter()
-                .map(|start| {
-                    let members = in_bucket(&|r| start_of(r) == Some(start));
+                .map(|(start, members)| {
                     let label = time::OffsetDateTime::from_unix_timestamp(start)
                         .ok()
                         .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
                         .unwrap_or_default();
-                    with_subs(Bucket::new(Json::String(label), members.len() as u64), spec, &members, now)
+                    with_subs(Bucket::new(Json::String(label), members.len() as u64), spec, &members, now, work)
                 })
                 .collect::<Result<Vec<_>, _>>()?
         }
         "cardinality" => {
-            let mut distinct: Vec<String> = chosen.iter().flat_map(|r| values(r)).map(|v| label_key(&v)).collect();
+            let mut distinct: Vec<String> = values.iter().flatten().map(|v| label_key(v)).collect();
             distinct.sort_unstable();
             distinct.dedup();
             let mut b = Bucket::new(Json::String(spec.field.clone()), chosen.len() as u64);
@@ -273,8 +325,15 @@ fn run_one(spec: &Spec, records: &[&Object], now: i64) -> Result<Aggregation, Ag
     Ok(Aggregation { name: spec.name.clone(), buckets, sum_other_doc_count })
 }
 
-fn with_subs(mut bucket: Bucket, spec: &Spec, members: &[&Object], now: i64) -> Result<Bucket, AggregateError> {
-    bucket.sub_aggregates = spec.sub_aggregates.iter().map(|s| run_one(s, members, now)).collect::<Result<_, _>>()?;
+fn with_subs(
+    mut bucket: Bucket,
+    spec: &Spec,
+    members: &[&Object],
+    now: i64,
+    work: &Work,
+) -> Result<Bucket, AggregateError> {
+    bucket.sub_aggregates =
+        spec.sub_aggregates.iter().map(|s| run_one(s, members, now, work)).collect::<Result<_, _>>()?;
     Ok(bucket)
 }
 
@@ -383,5 +442,33 @@ mod tests {
         }
         let many: Vec<Json> = (0..MAX_SPECS + 1).map(|i| json!({"name": format!("a{i}"), "type": "count"})).collect();
         assert!(run_json(Json::Array(many)).is_err());
+        let ranges: Vec<Json> = (0..MAX_RANGES + 1).map(|i| json!({"from": i})).collect();
+        assert!(run_json(json!([{"name": "r", "type": "range", "field": "severity", "ranges": ranges}])).is_err());
+    }
+
+    #[test]
+    fn the_work_of_one_request_is_bounded() {
+        // 2,000 records, each with 100 distinct tags: terms of size 1,000 with two levels of the same
+        // terms below would be 10^11 memberships; refused once the work passes its bound.
+        let owned: Vec<Object> = (0..2_000)
+            .map(|i| json!({"tags": (0..100).map(|t| format!("t{}", (i + t) % 1_500)).collect::<Vec<_>>()}))
+            .map(|v| v.as_object().cloned().expect("object"))
+            .collect();
+        let refs: Vec<&Object> = owned.iter().collect();
+        let level =
+            |sub: Json| json!({"name": "t", "type": "terms", "field": "tags", "size": 1000, "sub_aggregates": sub});
+        let specs: Vec<Spec> = serde_json::from_value(json!([level(json!([level(
+            json!([{"name": "c", "type": "terms", "field": "tags", "size": 1000}])
+        )]))]))
+        .expect("specs");
+        let started = std::time::Instant::now();
+        let refused = run(&specs, &refs, NOW).map(|a| a.len());
+        assert!(matches!(&refused, Err(AggregateError::Spec(m)) if m.contains("work")), "{refused:?}");
+        // Not a timing assertion: the bound is in steps; this only reports.
+        println!("refused after {:?}", started.elapsed());
+        let one_level: Vec<Spec> =
+            serde_json::from_value(json!([{"name": "t", "type": "terms", "field": "tags", "size": 1000}]))
+                .expect("specs");
+        assert_eq!(run(&one_level, &refs, NOW).expect("one level")[0].buckets.len(), 1000);
     }
 }

@@ -120,24 +120,45 @@ impl GenericOp {
     /// (routes of other forms, which answer 501 unless a fixture says otherwise).
     pub fn of(op: &Operation) -> Option<GenericOp> {
         let segments: Vec<&str> = op.path.trim_start_matches('/').split('/').collect();
-        let [service, kind, kind_type, ..] = segments.as_slice() else { return None };
-        if kind_type.starts_with('{') || service.starts_with('{') {
+        let [service, kind, rest @ ..] = segments.as_slice() else { return None };
+        let is_placeholder = |s: &str| s.starts_with('{');
+        let is_version = |s: &str| s.len() > 1 && s.starts_with('v') && s[1..].bytes().all(|b| b.is_ascii_digit());
+        // A placeholder is a record's ID only as the last segment, after the version (`.../v1/{id}`);
+        // anywhere else the route is of another form.
+        let (rest, id_in_path) = match rest {
+            [head @ .., version, last] if is_placeholder(last) && is_version(version) => (head, true),
+            [head @ .., version] if is_version(version) => (head, false),
+            _ => return None,
+        };
+        if rest.is_empty() || is_placeholder(service) || rest.iter().any(|s| is_placeholder(s)) {
             return None;
         }
+        // Falcon's `GET` segment marks a POST that reads (`/exclusions/aggregates/.../GET/v1`): it names no
+        // resource of its own.
+        let reads = rest.contains(&"GET");
+        let rest: Vec<&str> = rest.iter().copied().filter(|s| *s != "GET").collect();
+        let (kind_type, more) = rest.split_first()?;
         let (type_name, actions) = match kind_type.strip_suffix("-actions") {
             Some(t) if *kind == "entities" => (t, true),
             _ => (*kind_type, false),
         };
+        // Segments after the type name a resource of their own (`compliance/controls` and
+        // `compliance/frameworks` are two).
+        let resource = std::iter::once(*service).chain(std::iter::once(type_name)).chain(more.iter().copied());
+        let resource = resource.collect::<Vec<_>>().join("/");
         let ids_param = ID_PARAMS
             .iter()
             .find_map(|name| op.param(name).filter(|p| matches!(p.location, Location::Query)))
             .map(|p| p.name.clone());
         let shape = match (*kind, op.method) {
+            ("queries" | "combined" | "aggregates", _) if id_in_path => return None,
             ("queries", Method::Get | Method::Post) => Shape::Query,
             ("combined", Method::Get | Method::Post) => Shape::Combined,
             ("aggregates", Method::Get | Method::Post) => Shape::Aggregate,
-            ("entities", Method::Post) if actions => Shape::Action,
-            ("entities", Method::Get | Method::Head) if ids_param.is_some() => Shape::Get,
+            ("entities", Method::Post) if actions && !id_in_path => Shape::Action,
+            ("entities", Method::Post) if reads => Shape::Get,
+            ("entities", Method::Post) if id_in_path => return None,
+            ("entities", Method::Get | Method::Head) if ids_param.is_some() || id_in_path => Shape::Get,
             ("entities", Method::Get | Method::Head) => Shape::Listing,
             ("entities", Method::Post) => Shape::Create,
             ("entities" | "queries", Method::Patch | Method::Put) => Shape::Update,
@@ -165,7 +186,7 @@ impl GenericOp {
             .map(|p| p.allowed.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
             .unwrap_or_default();
         Some(GenericOp {
-            resource: Resource(format!("{service}/{type_name}")),
+            resource: Resource(resource),
             shape,
             paging,
             ids_required: ids.is_some_and(|p| p.required),
@@ -206,6 +227,35 @@ mod tests {
         assert!(!action.action_names.is_empty(), "the catalogue lists the prevention policy actions");
         assert_eq!(generic("GetQueriesAlertsV2").resource, generic("PostEntitiesAlertsV2").resource);
         assert_eq!(generic("PostAggregatesAlertsV2").shape, Aggregate);
+    }
+
+    #[test]
+    fn segments_between_type_and_version_name_their_own_resource() {
+        let route = |path: &str, method: Method| {
+            catalogue().on_route(method, path).next().and_then(GenericOp::of).map(|g| (g.resource.0, g.shape))
+        };
+        let controls = route("/cloud-policies/entities/compliance/controls/v1", Method::Get).expect("controls");
+        let frameworks = route("/cloud-policies/entities/compliance/frameworks/v1", Method::Get).expect("frameworks");
+        assert_ne!(controls.0, frameworks.0);
+        // A `GET` segment reads the resource it sits in.
+        let ops = catalogue().operations();
+        let reads =
+            ops.iter().find(|o| o.path.contains("/entities/") && o.path.contains("/GET/") && o.method == Method::Post);
+        let reads = reads.expect("a POST-to-read route");
+        let generic = GenericOp::of(reads).expect("generic");
+        assert_eq!(generic.shape, Shape::Get, "{}", reads.path);
+        assert!(!generic.resource.0.contains("GET"));
+    }
+
+    #[test]
+    fn an_id_in_the_route_is_read_only_as_its_last_segment() {
+        for op in catalogue().operations().iter().filter(|o| o.path.contains('{')) {
+            let last = op.path.rsplit('/').next().unwrap_or_default();
+            if let Some(g) = GenericOp::of(op) {
+                assert!(last.starts_with('{'), "{} {}: a placeholder before the end", op.method, op.path);
+                assert!(matches!(g.shape, Shape::Get | Shape::Update | Shape::Delete), "{} {}", op.method, op.path);
+            }
+        }
     }
 
     #[test]

@@ -34,9 +34,16 @@ impl<'r> JsonFields<'r> {
         Row(found.iter().map(|(path, kind)| value_of(*kind, at_path(record, path))).collect())
     }
 
-    /// The kind of the field at `path`: that of the first record holding a value there.
+    /// The kind of the field at `path`: the one every record holding a value there agrees on, else text
+    /// (so one record's odd value makes the field text, never a filter that other data would refuse).
     fn infer(&self, path: &str) -> FieldKind {
-        self.records.iter().find_map(|r| at_path(r, path).filter(|v| !v.is_null())).map_or(FieldKind::Text, kind_of)
+        let mut kinds = self.records.iter().filter_map(|r| at_path(r, path).filter(|v| !v.is_null())).map(kind_of);
+        let Some(first) = kinds.next() else { return FieldKind::Text };
+        if kinds.all(|k| k == first) {
+            first
+        } else {
+            FieldKind::Text
+        }
     }
 }
 
@@ -75,7 +82,7 @@ pub fn at_path<'a>(record: &'a Object, path: &str) -> Option<&'a Json> {
 
 fn kind_of(value: &Json) -> FieldKind {
     match value {
-        Json::Number(_) => FieldKind::Number,
+        Json::Number(n) if n.as_f64().is_some_and(f64::is_finite) => FieldKind::Number,
         Json::Array(_) => FieldKind::List,
         Json::String(s) if parse_time(s).is_some() => FieldKind::Time,
         Json::String(s) if s.parse::<Ipv4Addr>().is_ok() => FieldKind::Ip,
@@ -231,6 +238,18 @@ mod tests {
         assert_eq!(ids("tags:'prod'", ""), ["a", "c"]);
         assert_eq!(ids("tags:null", ""), ["b"]);
         assert_eq!(ids("enabled:true+severity:>80", ""), ["c"]);
+    }
+
+    #[test]
+    fn a_field_whose_records_disagree_on_its_type_is_text() {
+        let owned: Vec<Object> =
+            [json!({"name": "10.0.0.1"}), json!({"name": "web"}), json!({"n": 5}), json!({"n": "five"})]
+                .into_iter()
+                .map(|v| v.as_object().cloned().expect("object"))
+                .collect();
+        let refs: Vec<&Object> = owned.iter().collect();
+        assert_eq!(select(&refs, Some("name:'web'"), None, NOW), Ok(vec![1]), "not refused as an address");
+        assert_eq!(select(&refs, Some("n:'five'"), None, NOW), Ok(vec![3]));
     }
 
     #[test]

@@ -104,11 +104,17 @@ pub fn answer(op: &Operation) -> Answer {
         catalogue().on_route(op.method, &op.path).any(|o| EMULATED.iter().any(|(id, _)| id.as_str() == o.id));
     if emulated {
         Answer::Emulated
-    } else if GenericOp::of(first_on_route(op)).is_some() {
+    } else if generic_of(op).is_some() {
         Answer::Generic
     } else {
         Answer::NotImplemented
     }
+}
+
+/// What the generic engine reads off `op`'s route (from the route's first operation, whose entry the
+/// route is built from), if the route has a conventional shape.
+pub fn generic_of(op: &Operation) -> Option<GenericOp> {
+    GenericOp::of(first_on_route(op))
 }
 
 /// The first catalogue operation on `op`'s route: the one whose entry the route is built from.

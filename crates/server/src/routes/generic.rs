@@ -19,7 +19,7 @@ use serde_json::Value as Json;
 use talon_emulator::generic::entity::{self, BodyError, Stamp};
 use talon_emulator::generic::select::{select, Object};
 use talon_emulator::generic::{aggregate, GenericOp, Paging, Shape};
-use talon_store::{EntityRefusal, OnExisting, StoredEntity};
+use talon_store::{EntityCap, EntityRefusal, OnExisting, StoredEntity};
 use talon_wire::catalogue::{Location, Operation, ParamType};
 use talon_wire::envelope::{ErrorItem, Pagination};
 use talon_wire::form::Form;
@@ -29,8 +29,10 @@ use crate::error::{envelope, envelope_paged, ApiError};
 use crate::extract::{read_json, Authorized, Body};
 use crate::state::AppState;
 
-/// Most records one customer's resource may hold: bounds what a query reads and sorts.
-pub const MAX_RECORDS_PER_RESOURCE: u64 = 10_000;
+/// What one customer's resource may hold: bounds what a query reads, parses and sorts.
+pub const RESOURCE_CAP: EntityCap = EntityCap { records: 10_000, bytes: 16 * 1024 * 1024 };
+/// Most JSON one create may write (a batch's shared fields are copied into each of its records).
+pub const MAX_CREATE_BYTES: usize = 4 * 1024 * 1024;
 
 /// One generic operation: its catalogue entry, what the engine reads off it, and its `powered_by`.
 pub struct GenericRoute {
@@ -76,10 +78,16 @@ pub async fn answer(
 ) -> Result<Response, ApiError> {
     let params = query_params(raw.as_deref(), &route.repeatable, talon_wire::form::MAX_FIELDS)?;
     check_params(route.op, &params)?;
-    let path = path.map(|p| p.iter().map(|(_, v)| v.to_owned()).collect()).unwrap_or_default();
+    let path = match path {
+        Ok(p) => p.iter().map(|(_, v)| v.to_owned()).collect(),
+        // A route without placeholders has none to read; one whose segment is not UTF-8 is refused.
+        Err(_) if !route.op.path.contains('{') => vec![],
+        Err(_) => return Err(ApiError::bad_request("the route's ID is not valid percent-encoded UTF-8")),
+    };
     let call = Call { route: &route, state: &state, auth: &auth, params, path, headers: &headers, body: &body };
     match route.generic.shape {
         Shape::Query | Shape::Combined | Shape::Listing => call.query().await,
+        Shape::Get if route.op.method == talon_wire::operation::Method::Post => call.read_by_body().await,
         Shape::Get => call.get(None).await,
         Shape::Create => call.create().await,
         Shape::Update => call.update().await,
@@ -228,7 +236,7 @@ impl Call<'_> {
         if limit > generic.max_limit {
             return Err(ApiError::bad_request(format!("limit must be at most {}", generic.max_limit)));
         }
-        let limit = limit.max(1);
+        // `limit=0` (where the catalogue allows it) asks only for the total: an empty page.
         let start = match generic.paging {
             Paging::Offset => match self.param("offset", body) {
                 Some(o) => o.parse::<u64>().map_err(|_| ApiError::bad_request("offset must be a whole number"))?,
@@ -245,7 +253,9 @@ impl Call<'_> {
             let chosen = select(&refs, filter.as_deref(), sort.as_deref(), now)
                 .map_err(|e| ApiError::bad_request(e.to_string()))?;
             let total = chosen.len() as u64;
-            let page = chosen.into_iter().skip(start as usize).take(limit as usize).map(|i| refs[i].clone()).collect();
+            let (skip, take) =
+                (usize::try_from(start).unwrap_or(usize::MAX), usize::try_from(limit).unwrap_or(usize::MAX));
+            let page = chosen.into_iter().skip(skip).take(take).map(|i| refs[i].clone()).collect();
             Ok((page, total))
         })
         .await
@@ -297,6 +307,15 @@ impl Call<'_> {
         Ok(self.respond(status, records, errors))
     }
 
+    /// A POST that reads (a `GET` segment in its route): the records its body's IDs name.
+    async fn read_by_body(&self) -> Result<Response, ApiError> {
+        let body = self.json_body()?;
+        let ids = entity::ids_only(&body)
+            .ok_or_else(|| ApiError::bad_request("the body must name the records: {\"ids\": [\"<id>\", ...]}"))?;
+        self.check_ids(&ids)?;
+        self.get(Some(ids)).await
+    }
+
     /// Creates the body's records (201), or reads them when the body only names IDs.
     async fn create(&self) -> Result<Response, ApiError> {
         let body = self.json_body()?;
@@ -316,9 +335,15 @@ impl Call<'_> {
             })
             .collect::<Result<_, _>>()
             .map_err(bad_body)?;
+        let bytes: usize = records.iter().map(|e| e.record_len()).sum();
+        if bytes > MAX_CREATE_BYTES {
+            return Err(ApiError::bad_request(format!(
+                "one create may write at most {MAX_CREATE_BYTES} bytes of JSON"
+            )));
+        }
         self.state
             .store()
-            .put_entities(self.customer(), self.resource(), &records, OnExisting::Refuse, MAX_RECORDS_PER_RESOURCE)
+            .put_entities(self.customer(), self.resource(), &records, OnExisting::Refuse, RESOURCE_CAP)
             .await?
             .map_err(refusal)?;
         let shown: Vec<Object> = records.into_iter().map(|e| e.record).collect();
@@ -333,17 +358,14 @@ impl Call<'_> {
         let ids: Vec<String> = changes.iter().map(|(id, _)| id.clone()).collect();
         self.check_ids(&ids)?;
         let (now, actor) = self.stamp();
+        // A change that would make a record too large refuses the whole update, inside the store's
+        // transaction (so two updates that each fit cannot make one together).
         let edit = |e: &mut StoredEntity| {
             for (_, change) in changes.iter().filter(|(id, _)| *id == e.id) {
                 entity::update(&mut e.record, change, Stamp { now, actor: &actor });
             }
+            entity::check_size(&e.record).map_err(|refused| refused.0)
         };
-        // A change that would make a record too large is refused before anything is written: the edit is
-        // tried on the stored records first (the store's write then applies it again, all or none).
-        for mut e in self.state.store().entities_by_id(self.customer(), self.resource(), &ids).await? {
-            edit(&mut e);
-            entity::check_size(&e.record).map_err(bad_body)?;
-        }
         let changed =
             self.state.store().edit_entities(self.customer(), self.resource(), &ids, &edit).await?.map_err(refusal)?;
         let shown: Vec<Object> = changed.into_iter().map(|e| e.record).collect();
@@ -382,11 +404,14 @@ impl Call<'_> {
             Some(Json::Array(ids)) => ids.iter().map(|i| i.as_str().map(str::to_owned)).collect::<Option<_>>(),
             _ => None,
         }
-        .or(self.named_ids()?)
+        .map_or_else(|| self.named_ids(), |ids| Ok(Some(ids)))?
         .ok_or_else(|| ApiError::bad_request("the body must name the records: {\"ids\": [\"<id>\", ...]}"))?;
         self.check_ids(&ids)?;
         let (now, actor) = self.stamp();
-        let edit = |e: &mut StoredEntity| entity::act(&mut e.record, action, Stamp { now, actor: &actor });
+        let edit = |e: &mut StoredEntity| {
+            entity::act(&mut e.record, action, Stamp { now, actor: &actor });
+            Ok(())
+        };
         let changed =
             self.state.store().edit_entities(self.customer(), self.resource(), &ids, &edit).await?.map_err(refusal)?;
         let shown: Vec<Object> = changed.into_iter().map(|e| e.record).collect();
@@ -447,7 +472,7 @@ fn refusal(refusal: EntityRefusal) -> ApiError {
         EntityRefusal::Taken(id) => {
             ApiError::new(StatusCode::CONFLICT, format!("a record with ID {:?} exists already", cut(&id)))
         }
-        full @ EntityRefusal::Full(_) => ApiError::bad_request(full.to_string()),
+        refused @ (EntityRefusal::Full(_) | EntityRefusal::Refused(_)) => ApiError::bad_request(refused.to_string()),
     }
 }
 
