@@ -3,6 +3,7 @@
 //! Hosts as Falcon's hosts API knows them, the actions that change them, query parameters (with FQL),
 //! a deterministic generator of realistic demo hosts, and CSPM policy settings. No HTTP, no SQL.
 
+pub mod alerts;
 pub mod demo;
 pub mod fql;
 pub mod generic;

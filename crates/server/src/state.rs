@@ -15,9 +15,10 @@ use talon_auth::{
     TokenError, VerifiedToken,
 };
 use talon_emulator::groups::Group;
-use talon_emulator::{demo, Host, HostIndex};
+use talon_emulator::{alerts, demo, Host, HostIndex};
 use talon_store::admin::action;
 use talon_store::{AuditEntry, ChangeVersion, RevocationCursor, Store, StoreError};
+use talon_store::{EntityCap, OnExisting, StoredEntity};
 use talon_wire::ids::shown_id;
 
 use crate::audit;
@@ -547,11 +548,27 @@ impl AppState {
         first_error.map_or(Ok(()), Err)
     }
 
+    /// Seeds a new customer's demo hosts and their alerts (`talon_emulator::alerts::demo`, kept by the
+    /// generic engine), and the alerts of a customer seeded before alerts were (a store of an earlier
+    /// version).
     async fn seed_demo_hosts(&self) -> Result<(), StoreError> {
-        for cid in self.0.store.customers().await? {
-            if self.0.store.host_count(&cid).await? == 0 {
-                self.0.store.insert_hosts(&demo::generate(&cid, self.0.config.demo_hosts, self.now())).await?;
+        let store = &self.0.store;
+        for cid in store.customers().await? {
+            let hosts = if store.host_count(&cid).await? == 0 {
+                let hosts = demo::generate(&cid, self.0.config.demo_hosts, self.now());
+                store.insert_hosts(&hosts).await?;
                 tracing::info!(cid = %cid, hosts = self.0.config.demo_hosts, "seeded demo hosts");
+                hosts
+            } else if store.entity_resources(&cid).await?.iter().all(|r| r != alerts::RESOURCE) {
+                store.customer_hosts(&cid).await?
+            } else {
+                continue;
+            };
+            let records: Vec<StoredEntity> =
+                alerts::demo(&hosts, self.now()).into_iter().map(|(id, record)| StoredEntity { id, record }).collect();
+            let put = store.put_entities(&cid, alerts::RESOURCE, &records, OnExisting::Replace, EntityCap::NONE);
+            if let Err(refusal) = put.await? {
+                tracing::warn!(cid = %cid, %refusal, "demo alerts not seeded");
             }
         }
         Ok(())

@@ -150,15 +150,21 @@ fn bounded(changes: Vec<(String, Object)>) -> Result<Vec<(String, Object)>, Body
 }
 
 /// Applies `change` to `record` (RFC 7386 merge; the `id` never changes) and stamps the modification.
-pub fn update(record: &mut Object, change: &Object, stamp: Stamp<'_>) {
+/// `action_parameters` (`[{"name", "value"}]`, as the alerts' PATCH takes) are actions, not a field: see
+/// `crate::alerts::apply_actions`; one it does not know refuses the change.
+pub fn update(record: &mut Object, change: &Object, stamp: Stamp<'_>) -> Result<(), BodyError> {
     for (key, value) in change {
-        if key == "id" {
-            continue;
+        match key.as_str() {
+            "id" => {}
+            "action_parameters" => {
+                crate::alerts::apply_actions(record, value, stamp.now, stamp.actor).map_err(BodyError)?
+            }
+            _ => merge(record, key, value),
         }
-        merge(record, key, value);
     }
     record.insert("modified_timestamp".into(), Json::String(stamp.time()));
     record.insert("modified_by".into(), Json::String(stamp.actor.to_owned()));
+    Ok(())
 }
 
 fn merge(target: &mut Map<String, Json>, key: &str, patch: &Json) {
@@ -196,7 +202,8 @@ pub fn act(record: &mut Object, action: &str, stamp: Stamp<'_>) {
         }
         _ => {}
     }
-    update(record, &change, stamp);
+    // Only `enabled` changes: nothing here can be refused.
+    let _ = update(record, &change, stamp);
 }
 
 /// An ID as the engine takes it: 1 to [`MAX_ID_CHARS`] characters, none a control character.
@@ -265,11 +272,11 @@ mod tests {
             STAMP,
         );
         let later = Stamp { now: STAMP.now + 60, actor: "client-2" };
-        update(
-            &mut r,
-            json!({"id": "other", "a": 2, "nested": {"y": null, "z": 3}, "gone": null}).as_object().expect("o"),
-            later,
-        );
+        let change = json!({"id": "other", "a": 2, "nested": {"y": null, "z": 3}, "gone": null});
+        update(&mut r, change.as_object().expect("o"), later).expect("merged");
+        let refused =
+            update(&mut r.clone(), json!({"action_parameters": [{"name": "explode"}]}).as_object().expect("o"), later);
+        assert!(refused.is_err(), "an unknown action refuses the change");
         assert_eq!(r["id"], "id1");
         assert_eq!(r["a"], 2);
         assert_eq!(r["nested"], json!({"x": 1, "z": 3}));

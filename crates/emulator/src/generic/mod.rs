@@ -104,7 +104,14 @@ pub struct GenericOp {
     pub max_limit: u64,
     /// The action names an action operation takes, when the catalogue lists them (any, when empty).
     pub action_names: Vec<String>,
+    /// The field whose value queries answer and IDs name ([`ID_FIELDS`]; `id` elsewhere).
+    pub id_field: &'static str,
 }
+
+/// Where the convention fails: resources whose records are named by another field than `id`. Alerts are
+/// named by `composite_id` (`<cid>:ind:<device>:<n>`): their queries answer those, and
+/// `PostEntitiesAlertsV2` and `PatchEntitiesAlertsV3` take them.
+pub const ID_FIELDS: &[(&str, &str)] = &[(crate::alerts::RESOURCE, "composite_id")];
 
 /// Most IDs of one call when the catalogue gives no bound.
 pub const MAX_IDS: usize = 1_000;
@@ -186,6 +193,7 @@ impl GenericOp {
             .map(|p| p.allowed.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
             .unwrap_or_default();
         Some(GenericOp {
+            id_field: ID_FIELDS.iter().find(|(r, _)| *r == resource).map_or("id", |(_, f)| f),
             resource: Resource(resource),
             shape,
             paging,
@@ -227,6 +235,8 @@ mod tests {
         assert!(!action.action_names.is_empty(), "the catalogue lists the prevention policy actions");
         assert_eq!(generic("GetQueriesAlertsV2").resource, generic("PostEntitiesAlertsV2").resource);
         assert_eq!(generic("PostAggregatesAlertsV2").shape, Aggregate);
+        assert_eq!(generic("GetQueriesAlertsV2").id_field, "composite_id");
+        assert_eq!(query.id_field, "id");
     }
 
     #[test]

@@ -31,6 +31,8 @@ use crate::state::AppState;
 
 /// What one customer's resource may hold: bounds what a query reads, parses and sorts.
 pub const RESOURCE_CAP: EntityCap = EntityCap { records: 10_000, bytes: 16 * 1024 * 1024 };
+/// Longest free-text search (`q`).
+pub const MAX_SEARCH_CHARS: usize = 256;
 /// Most JSON one create may write (a batch's shared fields are copied into each of its records).
 pub const MAX_CREATE_BYTES: usize = 4 * 1024 * 1024;
 
@@ -246,10 +248,23 @@ impl Call<'_> {
             Paging::Scroll => scroll_position(self.param("offset", body).as_deref())?,
         };
         let (filter, sort) = (self.param("filter", body), self.param("sort", body));
+        let search = self.param("q", body).filter(|q| !q.is_empty()).map(|q| q.to_lowercase());
+        if search.as_ref().is_some_and(|q| q.chars().count() > MAX_SEARCH_CHARS) {
+            return Err(ApiError::bad_request(format!("q may be at most {MAX_SEARCH_CHARS} characters")));
+        }
         let stored = self.state.store().entities(self.customer(), self.resource()).await?;
         let now = self.state.now();
         let (page, total) = tokio::task::spawn_blocking(move || -> Result<(Vec<Object>, u64), ApiError> {
-            let refs: Vec<&Object> = stored.iter().map(|e| &e.record).collect();
+            // `q` searches every value of a record, without case, as text.
+            let refs: Vec<&Object> = stored
+                .iter()
+                .map(|e| &e.record)
+                .filter(|r| {
+                    search
+                        .as_ref()
+                        .is_none_or(|q| serde_json::to_string(r).unwrap_or_default().to_lowercase().contains(q))
+                })
+                .collect();
             let chosen = select(&refs, filter.as_deref(), sort.as_deref(), now)
                 .map_err(|e| ApiError::bad_request(e.to_string()))?;
             let total = chosen.len() as u64;
@@ -271,7 +286,7 @@ impl Call<'_> {
             Paging::Scroll => AnyPagination::Scroll(scroll_pagination(self.state, start, limit, total, false)),
         };
         let resources: Json = match generic.shape {
-            Shape::Query => page.iter().map(|r| r.get("id").cloned().unwrap_or(Json::Null)).collect(),
+            Shape::Query => page.iter().map(|r| r.get(generic.id_field).cloned().unwrap_or(Json::Null)).collect(),
             _ => page.into_iter().map(Json::Object).collect(),
         };
         Ok(envelope_paged(StatusCode::OK, &self.route.powered_by, Some(resources), vec![], Some(pagination)))
@@ -330,7 +345,8 @@ impl Call<'_> {
             .into_iter()
             .map(|fields| {
                 let id = uuid::Uuid::new_v4().simple().to_string();
-                let record = entity::new_record(fields, id.clone(), stamp);
+                let mut record = entity::new_record(fields, id.clone(), stamp);
+                record.insert(self.route.generic.id_field.to_owned(), Json::String(id.clone()));
                 entity::check_size(&record).map(|()| StoredEntity { id, record })
             })
             .collect::<Result<_, _>>()
@@ -362,7 +378,7 @@ impl Call<'_> {
         // transaction (so two updates that each fit cannot make one together).
         let edit = |e: &mut StoredEntity| {
             for (_, change) in changes.iter().filter(|(id, _)| *id == e.id) {
-                entity::update(&mut e.record, change, Stamp { now, actor: &actor });
+                entity::update(&mut e.record, change, Stamp { now, actor: &actor }).map_err(|refused| refused.0)?;
             }
             entity::check_size(&e.record).map_err(|refused| refused.0)
         };
