@@ -3,6 +3,7 @@
 mod call;
 mod clients;
 mod db;
+mod fixtures;
 mod hosts;
 mod keys;
 mod ops;
@@ -35,6 +36,8 @@ enum Command {
     Db(db::DbArgs),
     /// List and rotate the token signing keys.
     Keys(keys::KeysArgs),
+    /// Load fixtures: records and canned answers behind any Falcon operation.
+    Fixtures(fixtures::FixturesArgs),
     /// The Falcon operation catalogue: list operations, show one's parameters and scope (offline).
     Ops(ops::OpsArgs),
     /// List hosts, contain them and lift their containment (through the API, like `token`).
@@ -98,6 +101,7 @@ async fn main() -> std::process::ExitCode {
         Command::Clients(args) => clients::run(args).await,
         Command::Db(args) => db::run(args).await,
         Command::Keys(args) => keys::run(args).await,
+        Command::Fixtures(args) => fixtures::run(args).await,
         Command::Hosts(args) => hosts::run(args).await,
         Command::Ops(args) => ops::run(args),
         Command::Call(args) => call::run(args).await,

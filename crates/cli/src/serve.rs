@@ -25,6 +25,10 @@ pub struct ServeArgs {
     /// Seed this many demo hosts into each customer that has none (including customers added later).
     #[arg(long, env = "TALON_DEMO_HOSTS", default_value_t = 0)]
     demo_hosts: usize,
+    /// Load fixture files, or the fixture files of a directory, before serving (as `talon fixtures load`;
+    /// repeat for more). A fixture that does not parse stops the server, naming the file and line.
+    #[arg(long = "fixtures", env = "TALON_FIXTURES", value_delimiter = ',')]
+    fixtures: Vec<std::path::PathBuf>,
     /// The URL clients reach this server by, e.g. https://auth.example.com behind a load balancer: the
     /// tokens' issuer, and where discovery points (default: the listen address; never the request's Host).
     /// Give every node the same one.
@@ -110,6 +114,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let public =
         args.public_url.as_deref().map(public_url).transpose().map_err(|e| anyhow::anyhow!("--public-url: {e}"))?;
     let store = args.database.open().await?;
+    if !args.fixtures.is_empty() {
+        let report = crate::fixtures::load(&*store, &args.fixtures).await?;
+        tracing::info!(records = report.records, canned_answers = report.canned_answers, "fixtures loaded");
+    }
     let clock = Arc::new(SystemClock);
     let mut config = Config {
         region: args.region.clone(),

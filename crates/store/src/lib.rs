@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod entities;
+pub mod fixtures;
 mod postgres;
 mod records;
 mod sqlite;
@@ -258,6 +259,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// The generic records of `cid`'s `resource`, in creation order.
     async fn entities(&self, cid: &CustomerId, resource: &str) -> Result<Vec<StoredEntity>>;
+    /// Writes records of several customers and resources in one transaction, replacing those of the same
+    /// ID (fixtures: see [`fixtures::load`]).
+    async fn put_entity_batches(&self, batches: &[(CustomerId, String, Vec<StoredEntity>)]) -> Result<()>;
     /// The resources `cid` has generic records of.
     async fn entity_resources(&self, cid: &CustomerId) -> Result<Vec<String>>;
     /// The named records of `cid`'s `resource` that exist, in creation order.

@@ -747,6 +747,23 @@ impl Store for SqliteStore {
         rows.into_iter().map(|(id, record)| StoredEntity::from_row(id, &record)).collect()
     }
 
+    async fn put_entity_batches(&self, batches: &[(CustomerId, String, Vec<StoredEntity>)]) -> Result<()> {
+        let mut tx = self.write().await?;
+        for (cid, resource, records) in batches {
+            for entity in records {
+                sqlx::query(entities::sql::UPSERT)
+                    .bind(cid.as_str())
+                    .bind(resource)
+                    .bind(&entity.id)
+                    .bind(entity.record_json())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn entity_resources(&self, cid: &CustomerId) -> Result<Vec<String>> {
         let rows: Vec<(String,)> =
             sqlx::query_as(entities::sql::RESOURCES).bind(cid.as_str()).fetch_all(&self.pool).await?;

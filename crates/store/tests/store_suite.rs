@@ -45,6 +45,7 @@ suite!(
     hosts_stored_before_device_records_migrate_whole,
     host_groups_are_stored_per_customer_all_or_nothing_and_move_the_host_version,
     generic_records_are_kept_per_customer_and_resource_in_creation_order_all_or_nothing,
+    fixture_batches_are_written_in_one_transaction,
 );
 
 /// A fresh database of `backend`, opened; `None` only when PostgreSQL was explicitly skipped.
@@ -878,4 +879,21 @@ async fn generic_records_are_kept_per_customer_and_resource_in_creation_order_al
         Ok(vec!["z".into(), "a".into()])
     );
     assert_eq!(names(store.entities(&cid, res).await.expect("list")), ["new"]);
+}
+
+async fn fixture_batches_are_written_in_one_transaction(backend: Backend) {
+    let Some((_db, store)) = fresh(backend).await else { return };
+    let cid = store.default_customer().await.expect("cid");
+    let res = "policy/prevention".to_owned();
+    let first = (cid.clone(), res.clone(), vec![entity("a", "first")]);
+    // A customer the store does not know: the foreign key refuses it, and the first batch goes too.
+    let unknown = (CustomerId::generate(), res.clone(), vec![entity("b", "second")]);
+    assert!(store.put_entity_batches(&[first.clone(), unknown]).await.is_err());
+    assert!(store.entities(&cid, &res).await.expect("list").is_empty(), "nothing of the load was kept");
+    store.put_entity_batches(std::slice::from_ref(&first)).await.expect("load");
+    let replaced = (cid.clone(), res.clone(), vec![entity("a", "again")]);
+    store.put_entity_batches(&[replaced]).await.expect("load again");
+    let names: Vec<String> =
+        store.entities(&cid, &res).await.expect("list").into_iter().map(|e| e.record["name"].to_string()).collect();
+    assert_eq!(names, ["\"again\""], "a load replaces records of the same ID");
 }

@@ -13,6 +13,7 @@
 
 pub mod aggregate;
 pub mod entity;
+pub mod fixture;
 pub mod select;
 
 use talon_wire::catalogue::{Location, Operation, ParamType};

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 
+use axum::extract::{RawQuery, State};
 use axum::handler::Handler;
 use axum::http::StatusCode;
 use axum::routing::{on, MethodFilter, MethodRouter};
@@ -163,9 +164,9 @@ pub fn routes(router: Router<AppState>) -> Router<AppState> {
     by_path.into_iter().fold(router, |router, (path, method_router)| router.route(&path, method_router))
 }
 
-/// The answer of an operation this server does not emulate: the bearer guard (token, scope, rate) runs
-/// first, then 501 naming the operation.
-/// A route with several operation IDs (a few have two) names them all.
+/// The answer of an operation this server does not shape: the bearer guard (token, scope, rate) runs
+/// first, then a fixture's canned answer if one matches, else 501 naming the operation (a route with
+/// several operation IDs, a few have two, names them all).
 fn not_emulated(op: &'static Operation) -> MethodRouter<AppState> {
     let ids: Vec<&str> = catalogue().on_route(op.method, &op.path).map(|o| o.id.as_str()).collect();
     let message: std::sync::Arc<str> = format!(
@@ -175,8 +176,17 @@ fn not_emulated(op: &'static Operation) -> MethodRouter<AppState> {
         op.path
     )
     .into();
-    on(method_filter(op.method), move |_: Authorized| async move {
-        ApiError::new(StatusCode::NOT_IMPLEMENTED, message.to_string()).powered_by(POWERED_BY_GATEWAY)
+    let repeatable = generic::repeatable(op);
+    on(method_filter(op.method), move |state: State<AppState>, auth: Authorized, RawQuery(raw): RawQuery| {
+        let (message, repeatable) = (message.clone(), repeatable.clone());
+        async move {
+            // A fixture's canned answer, if one matches; else 501.
+            let params = devices::query_params(raw.as_deref(), &repeatable, talon_wire::form::MAX_FIELDS)?;
+            if let Some(answer) = generic::canned(&state, &auth.principal.customer, op, &params).await? {
+                return Ok::<_, ApiError>(answer);
+            }
+            Err(ApiError::new(StatusCode::NOT_IMPLEMENTED, message.to_string()).powered_by(POWERED_BY_GATEWAY))
+        }
     })
 }
 

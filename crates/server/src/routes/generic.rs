@@ -11,12 +11,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{RawPathParams, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value as Json;
 
 use talon_emulator::generic::entity::{self, BodyError, Stamp};
+use talon_emulator::generic::fixture::{Canned, CANNED_RESOURCE};
 use talon_emulator::generic::select::{select, Object};
 use talon_emulator::generic::{aggregate, GenericOp, Paging, Shape};
 use talon_store::{EntityCap, EntityRefusal, OnExisting, StoredEntity};
@@ -47,14 +48,39 @@ pub struct GenericRoute {
 
 impl GenericRoute {
     pub fn new(op: &'static Operation, generic: GenericOp) -> GenericRoute {
-        let repeatable = op
-            .params
-            .iter()
-            .filter(|p| p.location == Location::Query && p.is_array())
-            .map(|p| p.name.as_str())
-            .collect();
-        GenericRoute { op, generic, powered_by: op.collection.replace('_', "-"), repeatable }
+        GenericRoute { op, generic, powered_by: op.collection.replace('_', "-"), repeatable: repeatable(op) }
     }
+}
+
+/// The operation's array query parameters: those that may repeat.
+pub fn repeatable(op: &'static Operation) -> Vec<&'static str> {
+    op.params.iter().filter(|p| p.location == Location::Query && p.is_array()).map(|p| p.name.as_str()).collect()
+}
+
+/// The answer a fixture gave this operation for a request with these parameters (see
+/// `talon_emulator::generic::fixture`): the first canned answer of the customer's whose match holds.
+pub async fn canned(
+    state: &AppState,
+    customer: &talon_auth::CustomerId,
+    op: &Operation,
+    params: &Form,
+) -> Result<Option<Response>, ApiError> {
+    let answers = state.store().entities(customer, CANNED_RESOURCE).await?;
+    let found = answers
+        .into_iter()
+        .filter(|e| e.record.get("operation").and_then(Json::as_str) == Some(op.id.as_str()))
+        .filter_map(|e| serde_json::from_value::<Canned>(Json::Object(e.record)).ok())
+        .find(|c| c.applies(|name| params.get(name).map(str::to_owned)));
+    let Some(answer) = found else { return Ok(None) };
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    let mut response =
+        (status, [(axum::http::header::CONTENT_TYPE, "application/json")], answer.body.to_string()).into_response();
+    for (name, value) in &answer.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    Ok(Some(response))
 }
 
 /// The request as the generic handlers read it.
@@ -79,6 +105,10 @@ pub async fn answer(
     Body(body): Body,
 ) -> Result<Response, ApiError> {
     let params = query_params(raw.as_deref(), &route.repeatable, talon_wire::form::MAX_FIELDS)?;
+    // A fixture's canned answer wins over the engine's, checks included (it is the user's answer).
+    if let Some(answer) = canned(&state, &auth.principal.customer, route.op, &params).await? {
+        return Ok(answer);
+    }
     check_params(route.op, &params)?;
     let path = match path {
         Ok(p) => p.iter().map(|(_, v)| v.to_owned()).collect(),

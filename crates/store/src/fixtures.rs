@@ -1,0 +1,54 @@
+//! Loading fixtures (`talon_emulator::generic::fixture`) into the store: every fixture of a load in one
+//! transaction, so a load that fails writes nothing. Records replace those of the same ID; a canned answer
+//! replaces the one of the same operation and match.
+
+use talon_auth::CustomerId;
+use talon_emulator::generic::fixture::{Fixture, CANNED_RESOURCE};
+
+use crate::entities::StoredEntity;
+use crate::{Store, StoreError};
+
+/// What a load wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    pub records: usize,
+    pub canned_answers: usize,
+}
+
+/// Writes `fixtures`, all or none. A fixture without a customer is the store's default customer's; one
+/// naming a customer the store does not know is refused (customers come with their API clients).
+pub async fn load(store: &dyn Store, fixtures: Vec<Fixture>) -> crate::Result<LoadReport> {
+    let default = store.default_customer().await?;
+    let known = store.customers().await?;
+    let customer = |c: Option<String>| -> crate::Result<CustomerId> {
+        let Some(text) = c else { return Ok(default.clone()) };
+        let cid = CustomerId::parse(&text.to_ascii_lowercase())
+            .map_err(|_| StoreError::Conflict(format!("customer {text:?} is not a CID")))?;
+        if !known.contains(&cid) {
+            return Err(StoreError::Conflict(format!("customer {cid} is unknown: create an API client of it first")));
+        }
+        Ok(cid)
+    };
+    let mut report = LoadReport::default();
+    let mut batches: Vec<(CustomerId, String, Vec<StoredEntity>)> = Vec::new();
+    for fixture in fixtures {
+        match fixture {
+            Fixture::Records { customer: c, resource, records } => {
+                report.records += records.len();
+                let records = records.into_iter().map(|(id, record)| StoredEntity { id, record }).collect();
+                batches.push((customer(c)?, resource.as_str().to_owned(), records));
+            }
+            Fixture::Canned { customer: c, answer } => {
+                report.canned_answers += 1;
+                let id = answer.key();
+                let record = match serde_json::to_value(&answer) {
+                    Ok(serde_json::Value::Object(record)) => record,
+                    _ => return Err(StoreError::Conflict("a canned answer could not be kept".into())),
+                };
+                batches.push((customer(c)?, CANNED_RESOURCE.to_owned(), vec![StoredEntity { id, record }]));
+            }
+        }
+    }
+    store.put_entity_batches(&batches).await?;
+    Ok(report)
+}
