@@ -103,7 +103,7 @@ async fn main() -> std::process::ExitCode {
         Command::Keys(args) => keys::run(args).await,
         Command::Fixtures(args) => fixtures::run(args).await,
         Command::Hosts(args) => hosts::run(args).await,
-        Command::Ops(args) => ops::run(args),
+        Command::Ops(args) => ops::run(args).await,
         Command::Call(args) => call::run(args).await,
         Command::Token { api } => remote::token(api).await,
         Command::Revoke { api, token } => remote::revoke(api, token).await,

@@ -1,5 +1,6 @@
 //! `talon ops list|show`: the Falcon operation catalogue, offline: every operation's ID, method, route,
-//! scope (known from public data, or inferred) and how this server answers it (emulated, generic, or 501).
+//! scope (known from public data, or inferred) and how this server answers it (emulated, generic, or 501;
+//! with `--fixtures-in`, `fixture` for an operation a store's canned answer answers).
 
 use anyhow::bail;
 use clap::Subcommand;
@@ -25,6 +26,10 @@ enum OpsCommand {
         search: Option<String>,
         #[arg(long)]
         json: bool,
+        /// Also read this store's fixtures: an operation one of its canned answers answers (for any
+        /// customer) is shown as `fixture`.
+        #[arg(long, value_name = "DATABASE_URL")]
+        fixtures_in: Option<String>,
     },
     /// An operation's parameters, scope (known or inferred), aliases and this server's answer.
     Show {
@@ -35,14 +40,29 @@ enum OpsCommand {
     },
 }
 
-pub fn run(args: OpsArgs) -> anyhow::Result<()> {
+pub async fn run(args: OpsArgs) -> anyhow::Result<()> {
     match args.command {
-        OpsCommand::List { collection, search, json } => list(collection.as_deref(), search.as_deref(), json),
+        OpsCommand::List { collection, search, json, fixtures_in } => {
+            let canned = match fixtures_in {
+                Some(url) => {
+                    let store = crate::DatabaseArg { url }.open().await?;
+                    talon_store::fixtures::canned_operations(&*store).await?
+                }
+                None => Default::default(),
+            };
+            list(collection.as_deref(), search.as_deref(), json, &canned)
+        }
         OpsCommand::Show { id, json } => show(&id, json),
     }
 }
 
-fn list(collection: Option<&str>, search: Option<&str>, as_json: bool) -> anyhow::Result<()> {
+fn list(
+    collection: Option<&str>,
+    search: Option<&str>,
+    as_json: bool,
+    canned: &std::collections::BTreeSet<String>,
+) -> anyhow::Result<()> {
+    let answer_of = |o: &Operation| if canned.contains(&o.id) { "fixture" } else { answer(o).as_str() };
     let catalogue = catalogue();
     if let Some(c) = collection {
         if !catalogue.collections().contains(&c) {
@@ -64,11 +84,16 @@ fn list(collection: Option<&str>, search: Option<&str>, as_json: bool) -> anyhow
         .filter(|o| matches(o))
         .collect();
     if as_json {
-        println!("{}", Value::from(selected.iter().map(|o| summary(o)).collect::<Vec<_>>()));
+        let entries = selected.iter().map(|o| {
+            let mut entry = summary(o);
+            entry["answer"] = json!(answer_of(o));
+            entry
+        });
+        println!("{}", Value::from(entries.collect::<Vec<_>>()));
         return Ok(());
     }
     for o in selected {
-        println!("{}\t{}\t{}\t{}\t{}", o.id, o.method, o.path, scope_text(o), answer(o).as_str());
+        println!("{}\t{}\t{}\t{}\t{}", o.id, o.method, o.path, scope_text(o), answer_of(o));
     }
     Ok(())
 }

@@ -48,6 +48,18 @@ async fn fixtures_put_records_and_canned_answers_behind_operations() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("loaded 2 records and 2 canned answers"));
     // Loading again replaces, never doubles.
     assert!(load(&url, &[dir.path()]).status.success());
+    // `talon ops list --fixtures-in` says which operations a canned answer answers.
+    let listed = Command::new(BIN)
+        .args(["ops", "list", "--search", "executor_nodes", "--fixtures-in", &url])
+        .output()
+        .expect("ops");
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    let line = listed.lines().find(|l| l.starts_with("GetExecutorNodes\t")).expect("GetExecutorNodes listed");
+    assert!(line.ends_with("\tfixture"), "{line}");
+    let plain = Command::new(BIN).args(["ops", "list", "--search", "executor_nodes"]).output().expect("ops");
+    assert!(String::from_utf8_lossy(&plain.stdout)
+        .lines()
+        .any(|l| l.starts_with("GetExecutorNodes\t") && l.ends_with("\t501")));
 
     let server = Server::start(&url, &[]);
     let scopes = ["--scope", "prevention-policies:read", "--scope", "aspm:read"];

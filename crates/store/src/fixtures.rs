@@ -52,3 +52,16 @@ pub async fn load(store: &dyn Store, fixtures: Vec<Fixture>) -> crate::Result<Lo
     store.put_entity_batches(&batches).await?;
     Ok(report)
 }
+
+/// The operations some customer's canned answer answers (`talon ops list --fixtures-in`).
+pub async fn canned_operations(store: &dyn Store) -> crate::Result<std::collections::BTreeSet<String>> {
+    let mut operations = std::collections::BTreeSet::new();
+    for cid in store.customers().await? {
+        for answer in store.entities(&cid, CANNED_RESOURCE).await? {
+            if let Some(op) = answer.record.get("operation").and_then(serde_json::Value::as_str) {
+                operations.insert(op.to_owned());
+            }
+        }
+    }
+    Ok(operations)
+}
