@@ -1,5 +1,5 @@
 //! Interoperability: CrowdStrike's own tools from PyPI, pinned and unmodified (caracara, falcon-toolkit,
-//! falcon-mcp), against a real `talon serve --demo-hosts N` started here.
+//! falcon-mcp, FalconPy's Uber class), against a real `talon serve --demo-hosts N` started here.
 //!
 //! Each test runs one script of `tests/interop/` in the venv of `scripts/python-env.sh`; the script drives
 //! the tool and checks what it sees against the server's own answers, printing `ok <check>` per check. If
@@ -342,4 +342,12 @@ async fn falcon_mcp_modules_work_unmodified_against_talon() {
         ],
     )
     .await;
+}
+
+/// FalconPy's Uber class round trips (create, get, query by FQL, update, get, delete, get) on the generic
+/// engine's resources that have all five routes, sampled from the catalogue by the script (100 operations
+/// over 20 resources of 20 collections), as the first admin, which holds every scope.
+#[tokio::test]
+async fn falconpy_uber_round_trips_on_generic_resources() {
+    interop("falconpy_uber_roundtrips.py", "1", Access::Admin, &[], &["sample", "round_trips"], &[]).await;
 }
