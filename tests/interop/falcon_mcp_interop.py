@@ -46,13 +46,11 @@ and the script exits 1. Exit 0 only when all passed; 2 for a bad environment.
 By hand: TALON_BASE_URL=... TALON_CLIENT_ID=... TALON_CLIENT_SECRET=...
 TALON_DEMO_HOSTS=... "$(scripts/python-env.sh)" tests/interop/falcon_mcp_interop.py
 """
-import asyncio
 import json
-import os
 import sys
 from datetime import datetime, timedelta, timezone
 
-from _talon import Oracle, environment, expect, main, parse_time
+from _talon import McpTools, Oracle, environment, expect, main, parse_time
 
 MODULES = {"hosts", "hostgroups"}
 GUIDE_URI = "falcon://hosts/search/fql-guide"
@@ -62,37 +60,12 @@ TAG = "talon-mcp"
 class Run:
     def __init__(self):
         env = environment("falcon_mcp_interop")
-        base_url, cid, secret = env.base_url, env.client_id, env.client_secret
         self.demo_hosts = env.demo_hosts
         self.oracle = Oracle(env)
         self.all = self.oracle.records()
         expect(len(self.all) == self.demo_hosts, f"the oracle sees {len(self.all)} of {self.demo_hosts} hosts")
-        # falcon-mcp reads its configuration from the environment only (its CLI sets the same variables).
-        os.environ.update(FALCON_BASE_URL=base_url, FALCON_CLIENT_ID=cid, FALCON_CLIENT_SECRET=secret)
-        for name in ("FALCON_MEMBER_CID", "FALCON_PROXY_URL", "FALCON_MCP_TOOLS", "FALCON_MCP_EXCLUDE_TOOLS"):
-            os.environ.pop(name, None)
-        # Imported here so that it sees the environment above.
-        from falcon_mcp.server import FalconMCPServer
-
-        # The constructor logs in (one POST /oauth2/token) and raises when that fails.
-        self.server = FalconMCPServer(enabled_modules=set(MODULES)).server
-        self.loop = asyncio.new_event_loop()
-
-    def tool(self, name, /, listing=False, **arguments):
-        """Calls an MCP tool; answers its JSON result (a list when `listing`), failing on falcon-mcp's
-        error shapes."""
-        out = self.loop.run_until_complete(self.server.call_tool(name, arguments))
-        if isinstance(out, tuple):  # (content, structured) when a tool declares structured output
-            out = out[0]
-        expect(all(c.type == "text" for c in out), f"{name}: unexpected content {out!r:.300}")
-        # FastMCP turns a returned list into one text content per item, and anything else into one; a
-        # text item (a deleted group's ID) is its text, not JSON.
-        items = [text_or_json(c.text) for c in out]
-        expect(listing or len(items) == 1, f"{name}: {len(items)} contents for one result")
-        # falcon-mcp reports an API failure as {"error": ...}, alone or as a list's only item.
-        errors = [r for r in items if isinstance(r, dict) and "error" in r]
-        expect(not errors, f"{name}({arguments}): {json.dumps(errors)[:1500]}")
-        return items if listing else items[0]
+        self.mcp = McpTools(env, MODULES)
+        self.server, self.loop, self.tool = self.mcp.server, self.mcp.loop, self.mcp.call
 
     def search(self, fql=None, sort=None, limit=5000, offset=None):
         arguments = {"limit": limit}
@@ -108,13 +81,6 @@ class Run:
         for record in result["results"]:
             expect(record.get("device_id") in self.all, f"search_hosts: unknown record {json.dumps(record)[:200]}")
         return result
-
-
-def text_or_json(text):
-    """A tool's text content: JSON when it parses as an object or a list, else the text itself."""
-    if text[:1] in "{[":
-        return json.loads(text)
-    return text
 
 
 def guide_patterns(guide):

@@ -1,10 +1,11 @@
 //! Interoperability: CrowdStrike's own tools from PyPI, pinned and unmodified (caracara, falcon-toolkit,
-//! falcon-mcp), against a real `talon serve --demo-hosts N` started here.
+//! falcon-mcp, FalconPy's Uber class), against a real `talon serve --demo-hosts N` started here.
 //!
 //! Each test runs one script of `tests/interop/` in the venv of `scripts/python-env.sh`; the script drives
 //! the tool and checks what it sees against the server's own answers, printing `ok <check>` per check. If
 //! the venv cannot be made, the test fails loudly: it is never skipped. Each run is bounded by
-//! [`LIMIT`]; on a timeout the script's process group is killed and its output so far is shown.
+//! [`LIMIT`]; on a timeout the script's process group is killed and its output so far is shown. A check
+//! a script marks as a known server problem prints `xfail <check>` instead, and passes here.
 
 mod common;
 
@@ -24,8 +25,42 @@ const DEMO_HOSTS: &str = "40";
 const PAST_ONE_SCROLL_PAGE: &str = "5003";
 /// What every script's API client may do: the Hosts and Host Group APIs, Flight Control's children and
 /// the sensor download CCID.
-const SCOPES: [&str; 6] =
-    ["devices:read", "devices:write", "host-group:read", "host-group:write", "mssp:read", "sensor-installers:read"];
+const SCOPES: &[&str] =
+    &["devices:read", "devices:write", "host-group:read", "host-group:write", "mssp:read", "sensor-installers:read"];
+/// What falcon-mcp's other modules call (their operations' catalogue scopes), and the hosts the script
+/// reads with plain HTTP.
+const MCP_MODULE_SCOPES: &[&str] = &[
+    "devices:read",
+    "alerts:read",
+    "alerts:write",
+    "falconx-actors:read",
+    "falconx-indicators:read",
+    "falconx-reports:read",
+    "spotlight-vulnerabilities:read",
+    "ioc:read",
+    "ioc:write",
+    "real-time-response:read",
+    "real-time-response:write",
+    "real-time-response-audit:read",
+    "cases:read",
+    "cases:write",
+    "case-templates:read",
+    "case-templates:write",
+    "prevention-policies:read",
+    "prevention-policies:write",
+    "sensor-update-policies:read",
+    "sensor-update-policies:write",
+    "firewall-management:read",
+    "firewall-management:write",
+    "device-control-policies:read",
+    "device-control-policies:write",
+    "response-policies:read",
+    "response-policies:write",
+    "content-update-policies:read",
+    "content-update-policies:write",
+    "sensor-usage:read",
+    "assets:read",
+];
 /// How many Flight Control children the toolkit's parent client has: more than one page of the toolkit's
 /// queryChildren (it asks for 10 a page).
 const CHILDREN: u32 = 12;
@@ -106,16 +141,43 @@ fn run_bounded(mut command: Command, limit: Duration) -> Run {
     }
 }
 
-/// Starts a server with `hosts` demo hosts per customer, gives `script` a client of [`SCOPES`] whose
-/// member CIDs are `children`, runs it bounded with `env` added, and checks that it passed and printed
-/// `ok <check>` for each of `checks` (so a check dropped from the script is noticed here).
-async fn interop(script: &str, hosts: &str, children: &[&str], env: &[(&str, &str)], checks: &[&str]) {
+/// The API client a script runs as.
+enum Access<'a> {
+    /// A client of these scopes whose member CIDs are these.
+    Client { scopes: &'a [&'a str], children: &'a [&'a str] },
+    /// The server's first admin, which holds every scope.
+    Admin,
+}
+
+/// A client of [`SCOPES`] without children.
+const HOSTS_CLIENT: Access<'static> = Access::Client { scopes: SCOPES, children: &[] };
+
+/// Starts a server with `hosts` demo hosts per customer, gives `script` the client `access` names, runs it
+/// bounded with `env` added, and checks that it passed and printed `ok <check>` for each of `checks` (so
+/// a check dropped from the script is noticed here), and `ok` or `xfail` for each of `known` (the checks
+/// it marks as failing for a known server problem).
+async fn interop(script: &str, hosts: &str, access: Access<'_>, env: &[(&str, &str)], checks: &[&str], known: &[&str]) {
     let python = python();
     let (_dir, db) = fresh_db();
     let server = Server::start(&db, &["--demo-hosts", hosts]);
-    let grants: Vec<&str> =
-        SCOPES.iter().flat_map(|s| ["--scope", s]).chain(children.iter().flat_map(|c| ["--member-cid", c])).collect();
-    let (id, secret) = client_with(&db, &server.base_url, script, &grants).await;
+    let children = match access {
+        Access::Client { children, .. } => children,
+        Access::Admin => &[],
+    };
+    let (id, secret) = match access {
+        Access::Client { scopes, children } => {
+            let grants: Vec<&str> = scopes
+                .iter()
+                .flat_map(|s| ["--scope", s])
+                .chain(children.iter().flat_map(|c| ["--member-cid", c]))
+                .collect();
+            client_with(&db, &server.base_url, script, &grants).await
+        }
+        Access::Admin => (
+            server.printed("client_id:").expect("the first admin's ID"),
+            server.printed("client_secret:").expect("the first admin's secret"),
+        ),
+    };
     let mut command = Command::new(&python);
     command
         .arg(repo_root().join("tests/interop").join(script))
@@ -144,6 +206,10 @@ async fn interop(script: &str, hosts: &str, children: &[&str], env: &[(&str, &st
     for check in checks {
         assert!(run.stdout.contains(&format!("ok {check}:")), "{script}: check {check} did not pass:\n{}", report());
     }
+    for check in known {
+        let seen = ["ok", "xfail"].iter().any(|how| run.stdout.contains(&format!("{how} {check}:")));
+        assert!(seen, "{script}: known-problem check {check} did not run:\n{}", report());
+    }
 }
 
 #[tokio::test]
@@ -151,7 +217,7 @@ async fn caracara_works_unmodified_against_talon() {
     interop(
         "caracara_interop.py",
         DEMO_HOSTS,
-        &[],
+        HOSTS_CLIENT,
         &[],
         &[
             "login",
@@ -175,6 +241,7 @@ async fn caracara_works_unmodified_against_talon() {
             "many_groups",
             "ccid",
         ],
+        &[],
     )
     .await;
 }
@@ -184,7 +251,8 @@ async fn caracara_works_unmodified_against_talon() {
 #[tokio::test]
 async fn caracara_follows_the_scroll_past_one_page() {
     let checks = ["login", "describe_all"];
-    interop("caracara_interop.py", PAST_ONE_SCROLL_PAGE, &[], &[("TALON_CHECKS", &checks.join(","))], &checks).await;
+    let env = [("TALON_CHECKS", &*checks.join(","))];
+    interop("caracara_interop.py", PAST_ONE_SCROLL_PAGE, HOSTS_CLIENT, &env, &checks, &[]).await;
 }
 
 #[tokio::test]
@@ -192,7 +260,7 @@ async fn falcon_mcp_works_unmodified_against_talon() {
     interop(
         "falcon_mcp_interop.py",
         DEMO_HOSTS,
-        &[],
+        HOSTS_CLIENT,
         &[],
         &[
             "guide_patterns",
@@ -208,6 +276,7 @@ async fn falcon_mcp_works_unmodified_against_talon() {
             "update_host_group",
             "delete_host_groups",
         ],
+        &[],
     )
     .await;
 }
@@ -221,7 +290,7 @@ async fn falcon_toolkit_works_unmodified_against_talon() {
     interop(
         "falcon_toolkit_interop.py",
         DEMO_HOSTS,
-        &children,
+        Access::Client { scopes: SCOPES, children: &children },
         &[],
         &[
             "search_os_csv",
@@ -235,6 +304,50 @@ async fn falcon_toolkit_works_unmodified_against_talon() {
             "mssp_cid_environment",
             "mssp_choose_child",
         ],
+        &[],
     )
     .await;
+}
+
+/// falcon-mcp's modules whose routes the generic engine answers (detections, intel, spotlight, IOC, RTR,
+/// cases, policies, sensor usage, discover): every search tool empty at first, then seeing the records
+/// made through the API. The known problems are the server's, reported to the engine's owner (see the
+/// script's marks).
+#[tokio::test]
+async fn falcon_mcp_modules_work_unmodified_against_talon() {
+    interop(
+        "falcon_mcp_modules_interop.py",
+        DEMO_HOSTS,
+        Access::Client { scopes: MCP_MODULE_SCOPES, children: &[] },
+        &[],
+        &[
+            "detections",
+            "aggregate_detections",
+            "intel",
+            "spotlight",
+            "discover",
+            "iocs",
+            "remove_iocs",
+            "rtr_sessions",
+            "cases",
+            "policies",
+        ],
+        &[
+            "update_detections",
+            "sensor_usage",
+            "remove_iocs_by_filter",
+            "delete_rtr_session",
+            "create_case",
+            "device_control_policies",
+        ],
+    )
+    .await;
+}
+
+/// FalconPy's Uber class round trips (create, get, query by FQL, update, get, delete, get) on the generic
+/// engine's resources that have all five routes, sampled from the catalogue by the script (100 operations
+/// over 20 resources of 20 collections), as the first admin, which holds every scope.
+#[tokio::test]
+async fn falconpy_uber_round_trips_on_generic_resources() {
+    interop("falconpy_uber_roundtrips.py", "1", Access::Admin, &[], &["sample", "round_trips"], &[]).await;
 }
