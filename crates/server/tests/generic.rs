@@ -314,3 +314,69 @@ async fn posts_that_read_ids_in_the_route_and_a_limit_of_zero() {
     assert_eq!(counted["resources"], json!([]));
     assert_eq!(counted["meta"]["pagination"]["limit"], 0);
 }
+
+/// What falcon-mcp's modules showed the engine must take (each was a 400 or a wrong answer before).
+#[tokio::test]
+async fn the_body_forms_and_id_names_falcon_tools_send() {
+    let h = Harness::default().await;
+    let scope = |s: &str| Scope::parse(s).expect("scope");
+    let scopes = [
+        scope("sensor-usage:read"),
+        scope("ioc:read"),
+        scope("ioc:write"),
+        scope("real-time-response:read"),
+        scope("cases:write"),
+        scope("cases:read"),
+        scope("device-control-policies:read"),
+        scope("device-control-policies:write"),
+    ];
+    let token = h.token(&h.client(&scopes).await).await;
+
+    // FalconPy sends `{}` on every GET: an aggregate GET reads it as no body.
+    let usage =
+        h.send(bearer("GET", "/billing-dashboards-usage/aggregates/weekly-average/v1", &token, Some(&json!({})))).await;
+    assert_eq!(usage.status, StatusCode::OK, "{}", String::from_utf8_lossy(&usage.body));
+    assert_eq!(usage.json()["meta"]["powered_by"], "sensor-usage");
+
+    // A delete by filter deletes what it selects, and only that.
+    let iocs = json!({"indicators": [{"type": "domain", "value": "gone.example"}, {"type": "domain", "value": "kept.example"}]});
+    assert_eq!(
+        h.send(bearer("POST", "/iocs/entities/indicators/v1", &token, Some(&iocs))).await.status,
+        StatusCode::CREATED
+    );
+    let path = format!("/iocs/entities/indicators/v1?filter={}", enc("value:'gone.example'"));
+    let deleted = h.send(bearer("DELETE", &path, &token, None)).await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", String::from_utf8_lossy(&deleted.body));
+    assert_eq!(deleted.json()["resources"].as_array().map(Vec::len), Some(1));
+    let left = h.send(bearer_get("/iocs/combined/indicator/v1", &token)).await;
+    let left = if left.status == StatusCode::OK {
+        left.json()
+    } else {
+        h.send(bearer_get("/iocs/queries/indicators/v1", &token)).await.json()
+    };
+    assert_eq!(left["meta"]["pagination"]["total"], 1, "{left}");
+
+    // An ID parameter of another name (`session_id`) names the record: unknown is a 404, not a 400.
+    let session =
+        h.send(bearer("DELETE", "/real-time-response/entities/sessions/v1?session_id=nope", &token, None)).await;
+    assert_eq!(session.status, StatusCode::NOT_FOUND, "{}", String::from_utf8_lossy(&session.body));
+    assert_eq!(session.json()["meta"]["powered_by"], "real-time-response", "errors carry the collection too");
+
+    // A PUT naming no record creates it (Falcon's case creation).
+    let case =
+        h.send(bearer("PUT", "/cases/entities/cases/v2", &token, Some(&json!({"name": "c", "severity": 40})))).await;
+    assert_eq!(case.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&case.body));
+
+    // Records listed under `policies` (device control v2), in a create and an update.
+    let body =
+        json!({"policies": [{"name": "dc-1", "platform_name": "Windows"}, {"name": "dc-2", "platform_name": "Mac"}]});
+    let created = h.send(bearer("POST", "/policy/entities/device-control/v2", &token, Some(&body))).await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let made = created.json();
+    assert_eq!(names(&made), ["dc-1", "dc-2"]);
+    let id = made["resources"][0]["id"].as_str().expect("id").to_owned();
+    let change = json!({"policies": [{"id": id, "description": "changed"}]});
+    let patched = h.send(bearer("PATCH", "/policy/entities/device-control/v2", &token, Some(&change))).await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", String::from_utf8_lossy(&patched.body));
+    assert_eq!(patched.json()["resources"][0]["description"], "changed");
+}

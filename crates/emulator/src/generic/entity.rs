@@ -18,9 +18,10 @@ pub const MAX_RECORDS: usize = 1_000;
 pub const MAX_RECORD_BYTES: usize = 64 * 1024;
 /// Longest ID taken.
 pub const MAX_ID_CHARS: usize = 256;
-/// The keys under which a create body lists its records: `resources` (most APIs) and `indicators` (IOCs,
-/// whose other top-level fields, such as `comment`, apply to each record).
-pub const RECORD_LISTS: &[&str] = &["resources", "indicators"];
+/// The keys under which a create or update body lists its records: `resources` (most APIs), `indicators`
+/// (IOCs, whose other top-level fields, such as `comment`, apply to each record) and `policies` (the v2
+/// device control policies).
+pub const RECORD_LISTS: &[&str] = &["resources", "indicators", "policies"];
 /// The keys by which a body names the records it reads, updates or acts on.
 pub const ID_KEYS: &[&str] = &["ids", "composite_ids"];
 
@@ -120,8 +121,8 @@ pub fn to_update(body: &Json, query_ids: &[String]) -> Result<Vec<(String, Objec
     if !query_ids.is_empty() {
         return bounded(query_ids.iter().map(|id| (id.clone(), object.clone())).collect());
     }
-    if let Some(resources) = object.get("resources") {
-        let Json::Array(items) = resources else { return refuse("resources must be a list of objects") };
+    if let Some((key, resources)) = RECORD_LISTS.iter().find_map(|k| object.get(*k).map(|v| (*k, v))) {
+        let Json::Array(items) = resources else { return refuse(format!("{key} must be a list of objects")) };
         return items.iter().map(with_own_id).collect::<Result<Vec<_>, _>>().and_then(bounded);
     }
     if let Some((key, ids)) = ID_KEYS.iter().find_map(|k| object.get(*k).map(|v| (*k, v))) {
@@ -132,6 +133,20 @@ pub fn to_update(body: &Json, query_ids: &[String]) -> Result<Vec<(String, Objec
         return bounded(ids.into_iter().map(|id| (id.to_owned(), change.clone())).collect());
     }
     with_own_id(body).map(|c| vec![c])
+}
+
+/// Whether an update body names the records it changes (an `id`, `ids`, or a list of records with IDs).
+pub fn names_records(body: &Json) -> bool {
+    let has_id = |o: &Json| o.get("id").and_then(Json::as_str).is_some_and(|id| !id.is_empty());
+    match body {
+        Json::Array(items) => items.iter().any(has_id),
+        Json::Object(o) => {
+            has_id(body)
+                || ID_KEYS.iter().any(|k| o.contains_key(*k))
+                || RECORD_LISTS.iter().any(|k| o.get(*k).and_then(Json::as_array).is_some_and(|a| a.iter().any(has_id)))
+        }
+        _ => false,
+    }
 }
 
 fn with_own_id(item: &Json) -> Result<(String, Object), BodyError> {
@@ -253,6 +268,8 @@ mod tests {
     fn updates_name_records_every_way_falcon_does() {
         let by_resources = to_update(&json!({"resources": [{"id": "a", "name": "x"}, {"id": "b"}]}), &[]).expect("r");
         assert_eq!(by_resources.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        let by_policies = to_update(&json!({"policies": [{"id": "p", "description": "x"}]}), &[]).expect("policies");
+        assert_eq!(by_policies[0].0, "p");
         let by_ids = to_update(&json!({"ids": ["a", "b"], "status": "closed"}), &[]).expect("ids");
         assert_eq!(by_ids.len(), 2);
         assert!(!by_ids[0].1.contains_key("ids") && by_ids[0].1["status"] == "closed");

@@ -114,6 +114,15 @@ pub struct GenericOp {
 /// `PostEntitiesAlertsV2` and `PatchEntitiesAlertsV3` take them.
 pub const ID_FIELDS: &[(&str, &str)] = &[(crate::alerts::RESOURCE, "composite_id")];
 
+/// Where a route names its resource in the singular and its kin in the plural (or the other way): the
+/// records are one resource, named as its `entities` route names it. Found by comparing every
+/// combined/queries resource without an entities route with its singular and plural.
+pub const SAME_RESOURCE: &[(&str, &str)] = &[
+    ("iocs/indicator", "iocs/indicators"),
+    ("user-management/user-roles", "user-management/user-role"),
+    ("workflows/executions", "workflows/execution"),
+];
+
 /// Most IDs of one call when the catalogue gives no bound.
 pub const MAX_IDS: usize = 1_000;
 /// The page size when the catalogue gives no default, and the most a page may hold without a maximum.
@@ -154,9 +163,20 @@ impl GenericOp {
         // `compliance/frameworks` are two).
         let resource = std::iter::once(*service).chain(std::iter::once(type_name)).chain(more.iter().copied());
         let resource = resource.collect::<Vec<_>>().join("/");
+        let resource =
+            SAME_RESOURCE.iter().find(|(alias, _)| *alias == resource).map_or(resource, |(_, r)| (*r).to_owned());
+        // The usual names first; else, on entities routes, a required `..._id` query parameter
+        // (`session_id` of RTR sessions).
+        let in_query = |p: &&talon_wire::catalogue::Param| matches!(p.location, Location::Query);
         let ids_param = ID_PARAMS
             .iter()
-            .find_map(|name| op.param(name).filter(|p| matches!(p.location, Location::Query)))
+            .find_map(|name| op.param(name).filter(in_query))
+            .or_else(|| {
+                let own_id = |p: &&talon_wire::catalogue::Param| {
+                    p.required && (p.name.ends_with("_id") || p.name.ends_with("_ids"))
+                };
+                (*kind == "entities").then(|| op.params.iter().filter(in_query).find(own_id)).flatten()
+            })
             .map(|p| p.name.clone());
         let shape = match (*kind, op.method) {
             ("queries" | "combined" | "aggregates", _) if id_in_path => return None,
@@ -236,6 +256,8 @@ mod tests {
         assert!(!action.action_names.is_empty(), "the catalogue lists the prevention policy actions");
         assert_eq!(generic("GetQueriesAlertsV2").resource, generic("PostEntitiesAlertsV2").resource);
         assert_eq!(generic("PostAggregatesAlertsV2").shape, Aggregate);
+        assert_eq!(generic("RTR_DeleteSession").ids_param.as_deref(), Some("session_id"));
+        assert_eq!(generic("indicator_combined_v1").resource, generic("indicator_create_v1").resource);
         assert_eq!(generic("GetQueriesAlertsV2").id_field, "composite_id");
         assert_eq!(query.id_field, "id");
     }

@@ -41,15 +41,23 @@ pub const MAX_CREATE_BYTES: usize = 4 * 1024 * 1024;
 pub struct GenericRoute {
     pub op: &'static Operation,
     pub generic: GenericOp,
-    powered_by: String,
+    powered_by: &'static str,
     /// The operation's array query parameters: those that may repeat.
     repeatable: Vec<&'static str>,
 }
 
 impl GenericRoute {
     pub fn new(op: &'static Operation, generic: GenericOp) -> GenericRoute {
-        GenericRoute { op, generic, powered_by: op.collection.replace('_', "-"), repeatable: repeatable(op) }
+        GenericRoute { op, generic, powered_by: powered_by(&op.collection), repeatable: repeatable(op) }
     }
+}
+
+/// `meta.powered_by` of a collection's answers, errors included: its name with dashes. Made once per
+/// collection (some 140) and kept for the process, as the envelope takes a `&'static str`.
+fn powered_by(collection: &str) -> &'static str {
+    static NAMES: std::sync::OnceLock<std::sync::Mutex<HashMap<String, &'static str>>> = std::sync::OnceLock::new();
+    let mut names = NAMES.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    names.entry(collection.to_owned()).or_insert_with(|| Box::leak(collection.replace('_', "-").into_boxed_str()))
 }
 
 /// The operation's array query parameters: those that may repeat.
@@ -104,12 +112,13 @@ pub async fn answer(
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
-    let params = query_params(raw.as_deref(), &route.repeatable, talon_wire::form::MAX_FIELDS)?;
+    let params = query_params(raw.as_deref(), &route.repeatable, talon_wire::form::MAX_FIELDS)
+        .map_err(|e| e.powered_by(route.powered_by))?;
     // A fixture's canned answer wins over the engine's, checks included (it is the user's answer).
     if let Some(answer) = canned(&state, &auth.principal.customer, route.op, &params).await? {
         return Ok(answer);
     }
-    check_params(route.op, &params)?;
+    check_params(route.op, &params).map_err(|e| e.powered_by(route.powered_by))?;
     let path = match path {
         Ok(p) => p.iter().map(|(_, v)| v.to_owned()).collect(),
         // A route without placeholders has none to read; one whose segment is not UTF-8 is refused.
@@ -117,7 +126,7 @@ pub async fn answer(
         Err(_) => return Err(ApiError::bad_request("the route's ID is not valid percent-encoded UTF-8")),
     };
     let call = Call { route: &route, state: &state, auth: &auth, params, path, headers: &headers, body: &body };
-    match route.generic.shape {
+    let answered = match route.generic.shape {
         Shape::Query | Shape::Combined | Shape::Listing => call.query().await,
         Shape::Get if route.op.method == talon_wire::operation::Method::Post => call.read_by_body().await,
         Shape::Get => call.get(None).await,
@@ -126,7 +135,8 @@ pub async fn answer(
         Shape::Delete => call.delete().await,
         Shape::Action => call.action().await,
         Shape::Aggregate => call.aggregate().await,
-    }
+    };
+    answered.map_err(|e| e.powered_by(route.powered_by))
 }
 
 /// The catalogue's checks a server makes of the query string: required parameters present, numbers and
@@ -210,7 +220,15 @@ impl Call<'_> {
     }
 
     fn respond<R: Serialize>(&self, status: StatusCode, resources: R, errors: Vec<ErrorItem>) -> Response {
-        envelope(status, &self.route.powered_by, Some(resources), errors, None)
+        envelope(status, self.route.powered_by, Some(resources), errors, None)
+    }
+
+    /// Whether the request carries no body to read: none, or (on a GET, as FalconPy sends one on every
+    /// call) an empty JSON object.
+    fn no_body(&self) -> bool {
+        let text = String::from_utf8_lossy(self.body);
+        let text = text.trim();
+        text.is_empty() || (matches!(self.route.op.method, talon_wire::operation::Method::Get) && text == "{}")
     }
 
     /// The JSON body, or the error naming what the operation takes.
@@ -255,7 +273,7 @@ impl Call<'_> {
 
     /// Queries, combined queries and listings: filter, sort, page.
     async fn query(&self) -> Result<Response, ApiError> {
-        let body = match (self.route.op.method, self.body.is_empty()) {
+        let body = match (self.route.op.method, self.no_body()) {
             (talon_wire::operation::Method::Post, false) => Some(self.json_body()?),
             _ => None,
         };
@@ -319,7 +337,7 @@ impl Call<'_> {
             Shape::Query => page.iter().map(|r| r.get(generic.id_field).cloned().unwrap_or(Json::Null)).collect(),
             _ => page.into_iter().map(Json::Object).collect(),
         };
-        Ok(envelope_paged(StatusCode::OK, &self.route.powered_by, Some(resources), vec![], Some(pagination)))
+        Ok(envelope_paged(StatusCode::OK, self.route.powered_by, Some(resources), vec![], Some(pagination)))
     }
 
     /// The named records (`ids` given, as from a POST-to-read body): those found, in the order named;
@@ -400,6 +418,11 @@ impl Call<'_> {
     async fn update(&self) -> Result<Response, ApiError> {
         let body = self.json_body()?;
         let query_ids = self.named_ids()?.unwrap_or_default();
+        // A PUT naming no record is a create (`PUT /cases/entities/cases/v2`): Falcon's PUTs replace or make.
+        let names_a_record = entity::names_records(&body);
+        if self.route.op.method == talon_wire::operation::Method::Put && query_ids.is_empty() && !names_a_record {
+            return self.create().await;
+        }
         let changes = entity::to_update(&body, &query_ids).map_err(bad_body)?;
         let ids: Vec<String> = changes.iter().map(|(id, _)| id.clone()).collect();
         self.check_ids(&ids)?;
@@ -420,8 +443,22 @@ impl Call<'_> {
 
     /// Deletes the named records, all or none; their IDs.
     async fn delete(&self) -> Result<Response, ApiError> {
+        let filter =
+            self.params.get("filter").filter(|f| !f.trim().is_empty() && self.route.op.param("filter").is_some());
         let ids = match self.named_ids()? {
             Some(ids) => ids,
+            // A delete by `filter` (the IOCs'): the records it selects, all or none.
+            None if filter.is_some() => {
+                let stored = self.state.store().entities(self.customer(), self.resource()).await?;
+                let refs: Vec<&Object> = stored.iter().map(|e| &e.record).collect();
+                let chosen =
+                    select(&refs, filter, None, self.state.now()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+                let ids: Vec<String> = chosen.into_iter().map(|i| stored[i].id.clone()).collect();
+                if ids.is_empty() {
+                    return Ok(self.respond(StatusCode::OK, Vec::<String>::new(), vec![]));
+                }
+                ids
+            }
             None => {
                 let name = self.route.generic.ids_param.as_deref().unwrap_or("ids");
                 return Err(ApiError::bad_request(format!("{name} is required")));
@@ -467,7 +504,7 @@ impl Call<'_> {
     /// Aggregations over the records the `filter` parameter selects: the body's specs (one object or a
     /// list); a GET without a body counts, or takes the terms of its `field` parameter.
     async fn aggregate(&self) -> Result<Response, ApiError> {
-        let specs: Vec<aggregate::Spec> = if self.body.is_empty() {
+        let specs: Vec<aggregate::Spec> = if self.no_body() {
             let spec = match self.params.get("field") {
                 Some(field) => serde_json::json!({"name": field, "type": "terms", "field": field}),
                 None => serde_json::json!({"name": "count", "type": "count"}),
