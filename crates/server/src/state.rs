@@ -49,6 +49,10 @@ struct Inner {
     /// Each customer's hosts, loaded on first use, dropped when the customer's hosts version in the store
     /// moves (any node's action or seeding) and by this node's own actions at once.
     hosts: RwLock<HostCache>,
+    /// The generic engine's records per customer and resource, loaded on first use, all dropped when the
+    /// store's entities counter moves (another node's write, `talon fixtures load`), and a resource's by
+    /// this node's own writes at once.
+    entities: RwLock<EntityCache>,
     /// Last token issue per client, written to the store by the refresh loop, not on the token path.
     last_used: Mutex<HashMap<ClientId, i64>>,
     /// Audit entries of the token path (failed-authentication bursts), written by the refresh loop.
@@ -93,6 +97,17 @@ struct VerifiedCache {
     generation: u64,
     tokens: FastMap<Arc<str>, Arc<VerifiedToken>>,
 }
+
+#[derive(Default)]
+struct EntityCache {
+    /// Grows on every drop, as [`HostCache::generation`].
+    generation: u64,
+    by_resource: HashMap<(CustomerId, String), Arc<Vec<StoredEntity>>>,
+}
+
+/// Most resources cached at once (over all customers); past it the cache starts again from empty, which
+/// bounds its memory by this many resources' caps.
+const MAX_CACHED_RESOURCES: usize = 256;
 
 #[derive(Default)]
 struct HostCache {
@@ -193,13 +208,14 @@ impl AppState {
                 dead_token_per_ip: RateLimiter::new(l.bad_token_per_ip.saturating_mul(DEAD_TOKEN_FACTOR)),
             },
             hosts: RwLock::new(HostCache::default()),
+            entities: RwLock::new(EntityCache::default()),
             last_used: Mutex::new(HashMap::new()),
             pending_audit: Mutex::new(Vec::new()),
             readiness: tokio::sync::Mutex::new(None),
             metrics: Metrics::new(),
             // Versions no store has, so the first refresh loads everything.
             sync: tokio::sync::Mutex::new(SyncMark {
-                version: ChangeVersion { clients: -1, customers: -1, keys: -1, hosts: -1 },
+                version: ChangeVersion { clients: -1, customers: -1, keys: -1, hosts: -1, entities: -1 },
                 ..Default::default()
             }),
             store,
@@ -331,6 +347,40 @@ impl AppState {
             cache.by_customer.insert(cid.clone(), hosts.clone());
         }
         Ok(hosts)
+    }
+
+    /// The generic engine's records of `cid`'s `resource`, from memory when this node has them.
+    pub async fn entities(&self, cid: &CustomerId, resource: &str) -> Result<Arc<Vec<StoredEntity>>, StoreError> {
+        let key = (cid.clone(), resource.to_owned());
+        let generation = {
+            let cache = self.0.entities.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(records) = cache.by_resource.get(&key) {
+                return Ok(records.clone());
+            }
+            cache.generation
+        };
+        let records = Arc::new(self.0.store.entities(cid, resource).await?);
+        let mut cache = self.0.entities.write().unwrap_or_else(|p| p.into_inner());
+        if cache.generation == generation {
+            if cache.by_resource.len() >= MAX_CACHED_RESOURCES {
+                cache.by_resource.clear();
+            }
+            cache.by_resource.insert(key, records.clone());
+        }
+        Ok(records)
+    }
+
+    /// Drops this node's cached records of `cid`'s `resource` (after it wrote some); `None`: of every
+    /// resource (the store says some moved).
+    pub fn forget_entities(&self, resource: Option<(&CustomerId, &str)>) {
+        let mut cache = self.0.entities.write().unwrap_or_else(|p| p.into_inner());
+        cache.generation += 1;
+        match resource {
+            Some((cid, resource)) => {
+                cache.by_resource.remove(&(cid.clone(), resource.to_owned()));
+            }
+            None => cache.by_resource.clear(),
+        }
     }
 
     /// Drops the cached hosts of these customers: after this node changed some, or the store says they
@@ -526,6 +576,10 @@ impl AppState {
                         Err(e) => note(Err(e)),
                     }
                 }
+                if version.entities != mark.version.entities {
+                    self.forget_entities(None);
+                    mark.version.entities = version.entities;
+                }
                 if version.customers != mark.version.customers {
                     let seeded = if inner.config.demo_hosts > 0 { self.seed_demo_hosts().await } else { Ok(()) };
                     if seeded.is_ok() {
@@ -570,6 +624,7 @@ impl AppState {
             if let Err(refusal) = put.await? {
                 tracing::warn!(cid = %cid, %refusal, "demo alerts not seeded");
             }
+            self.forget_entities(Some((&cid, alerts::RESOURCE)));
         }
         Ok(())
     }

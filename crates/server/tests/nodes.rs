@@ -168,3 +168,48 @@ async fn an_admin_change_on_one_node_reaches_the_other(backend: Backend) {
     b.state.refresh().await.expect("refresh b");
     assert_eq!(b.send(bearer_get(QUERY, &token)).await.status, StatusCode::UNAUTHORIZED, "node B after its refresh");
 }
+
+#[tokio::test]
+async fn generic_records_written_on_one_node_are_served_by_the_other_on_sqlite() {
+    generic_records_written_on_one_node_are_served_by_the_other(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn generic_records_written_on_one_node_are_served_by_the_other_on_postgres() {
+    generic_records_written_on_one_node_are_served_by_the_other(Backend::Postgres).await;
+}
+
+/// Each node caches the generic engine's records; a write on one node (or by another process) reaches the
+/// other through the store's entities counter, at its next refresh.
+async fn generic_records_written_on_one_node_are_served_by_the_other(backend: Backend) {
+    const POLICIES: &str = "/policy/queries/prevention/v1";
+    let Some((a, b)) = two_nodes(backend).await else { return };
+    let scopes = [
+        Scope::parse("prevention-policies:read").expect("scope"),
+        Scope::parse("prevention-policies:write").expect("scope"),
+    ];
+    let creds = a.client(&scopes).await;
+    b.state.refresh().await.expect("refresh");
+    let token = a.token(&creds).await;
+    async fn total(node: &Harness, token: &str) -> serde_json::Value {
+        node.send(bearer_get(POLICIES, token)).await.json()["meta"]["pagination"]["total"].clone()
+    }
+    // Both nodes cache the empty resource first.
+    assert_eq!((total(&a, &token).await, total(&b, &token).await), (serde_json::json!(0), serde_json::json!(0)));
+    let created = a.send(bearer_json_post("/policy/entities/prevention/v1", &token, r#"{"name": "p"}"#)).await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert_eq!(total(&a, &token).await, 1, "the writing node serves its write at once");
+    assert_eq!(total(&b, &token).await, 0, "the other node serves its cache until its refresh");
+    b.state.refresh().await.expect("refresh");
+    assert_eq!(total(&b, &token).await, 1, "the other node after its refresh");
+    // A write by another process (the store directly, as `talon fixtures load` does).
+    let cid = a.state.store().default_customer().await.expect("cid");
+    let record = serde_json::json!({"id": "from-cli", "name": "q"}).as_object().cloned().expect("object");
+    let batch =
+        (cid, "policy/prevention".to_owned(), vec![talon_store::StoredEntity { id: "from-cli".into(), record }]);
+    a.state.store().put_entity_batches(&[batch]).await.expect("load");
+    for node in [&a, &b] {
+        node.state.refresh().await.expect("refresh");
+        assert_eq!(total(node, &token).await, 2);
+    }
+}

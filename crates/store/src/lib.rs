@@ -52,6 +52,8 @@ pub struct ChangeVersion {
     pub customers: i64,
     pub keys: i64,
     pub hosts: i64,
+    /// The generic engine's records (any customer, any resource).
+    pub entities: i64,
 }
 
 impl ChangeVersion {
@@ -64,6 +66,7 @@ impl ChangeVersion {
                 "customers" => version.customers = value,
                 "keys" => version.keys = value,
                 "hosts" => version.hosts = value,
+                "entities" => version.entities = value,
                 _ => {}
             }
         }

@@ -73,11 +73,11 @@ pub async fn canned(
     op: &Operation,
     params: &Form,
 ) -> Result<Option<Response>, ApiError> {
-    let answers = state.store().entities(customer, CANNED_RESOURCE).await?;
+    let answers = state.entities(customer, CANNED_RESOURCE).await?;
     let found = answers
-        .into_iter()
+        .iter()
         .filter(|e| e.record.get("operation").and_then(Json::as_str) == Some(op.id.as_str()))
-        .filter_map(|e| serde_json::from_value::<Canned>(Json::Object(e.record)).ok())
+        .filter_map(|e| serde_json::from_value::<Canned>(Json::Object(e.record.clone())).ok())
         .find(|c| c.applies(|name| params.get(name).map(str::to_owned)));
     let Some(answer) = found else { return Ok(None) };
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
@@ -215,6 +215,12 @@ impl Call<'_> {
         self.route.generic.resource.as_str()
     }
 
+    /// After this node wrote the resource: its cached records go at once (other nodes follow the store's
+    /// counter within their refresh).
+    fn forget(&self) {
+        self.state.forget_entities(Some((self.customer(), self.resource())));
+    }
+
     fn stamp(&self) -> (i64, String) {
         (self.state.now(), self.auth.principal.client_id.to_string())
     }
@@ -300,7 +306,7 @@ impl Call<'_> {
         if search.as_ref().is_some_and(|q| q.chars().count() > MAX_SEARCH_CHARS) {
             return Err(ApiError::bad_request(format!("q may be at most {MAX_SEARCH_CHARS} characters")));
         }
-        let stored = self.state.store().entities(self.customer(), self.resource()).await?;
+        let stored = self.state.entities(self.customer(), self.resource()).await?;
         let now = self.state.now();
         let (page, total) = tokio::task::spawn_blocking(move || -> Result<(Vec<Object>, u64), ApiError> {
             // `q` searches every value of a record, without case, as text.
@@ -353,15 +359,17 @@ impl Call<'_> {
                     return Err(ApiError::bad_request(format!("{name} is required")));
                 }
                 None => {
-                    let all = self.state.store().entities(self.customer(), self.resource()).await?;
-                    let records: Vec<Object> =
-                        all.into_iter().take(self.route.generic.max_ids).map(|e| e.record).collect();
+                    let all = self.state.entities(self.customer(), self.resource()).await?;
+                    let records: Vec<&Object> =
+                        all.iter().take(self.route.generic.max_ids).map(|e| &e.record).collect();
                     return Ok(self.respond(StatusCode::OK, records, vec![]));
                 }
             },
         };
-        let found = self.state.store().entities_by_id(self.customer(), self.resource(), &ids).await?;
-        let by_id: HashMap<&str, &Object> = found.iter().map(|e| (e.id.as_str(), &e.record)).collect();
+        let all = self.state.entities(self.customer(), self.resource()).await?;
+        let wanted: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+        let by_id: HashMap<&str, &Object> =
+            all.iter().filter(|e| wanted.contains(e.id.as_str())).map(|e| (e.id.as_str(), &e.record)).collect();
         let mut seen = std::collections::HashSet::new();
         let records: Vec<&Object> =
             ids.iter().filter(|id| seen.insert(id.as_str())).filter_map(|id| by_id.get(id.as_str()).copied()).collect();
@@ -410,6 +418,7 @@ impl Call<'_> {
             .put_entities(self.customer(), self.resource(), &records, OnExisting::Refuse, RESOURCE_CAP)
             .await?
             .map_err(refusal)?;
+        self.forget();
         let shown: Vec<Object> = records.into_iter().map(|e| e.record).collect();
         Ok(self.respond(StatusCode::CREATED, shown, vec![]))
     }
@@ -437,6 +446,7 @@ impl Call<'_> {
         };
         let changed =
             self.state.store().edit_entities(self.customer(), self.resource(), &ids, &edit).await?.map_err(refusal)?;
+        self.forget();
         let shown: Vec<Object> = changed.into_iter().map(|e| e.record).collect();
         Ok(self.respond(StatusCode::OK, shown, vec![]))
     }
@@ -449,7 +459,7 @@ impl Call<'_> {
             Some(ids) => ids,
             // A delete by `filter` (the IOCs'): the records it selects, all or none.
             None if filter.is_some() => {
-                let stored = self.state.store().entities(self.customer(), self.resource()).await?;
+                let stored = self.state.entities(self.customer(), self.resource()).await?;
                 let refs: Vec<&Object> = stored.iter().map(|e| &e.record).collect();
                 let chosen =
                     select(&refs, filter, None, self.state.now()).map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -466,6 +476,7 @@ impl Call<'_> {
         };
         let deleted =
             self.state.store().delete_entities(self.customer(), self.resource(), &ids).await?.map_err(refusal)?;
+        self.forget();
         Ok(self.respond(StatusCode::OK, deleted, vec![]))
     }
 
@@ -497,6 +508,7 @@ impl Call<'_> {
         };
         let changed =
             self.state.store().edit_entities(self.customer(), self.resource(), &ids, &edit).await?.map_err(refusal)?;
+        self.forget();
         let shown: Vec<Object> = changed.into_iter().map(|e| e.record).collect();
         Ok(self.respond(StatusCode::OK, shown, vec![]))
     }
@@ -521,7 +533,7 @@ impl Call<'_> {
         };
         aggregate::check(&specs).map_err(|e| ApiError::bad_request(e.to_string()))?;
         let filter = self.params.get("filter").map(str::to_owned);
-        let stored = self.state.store().entities(self.customer(), self.resource()).await?;
+        let stored = self.state.entities(self.customer(), self.resource()).await?;
         let now = self.state.now();
         let answers = tokio::task::spawn_blocking(move || -> Result<Vec<aggregate::Aggregation>, ApiError> {
             let refs: Vec<&Object> = stored.iter().map(|e| &e.record).collect();
