@@ -69,7 +69,8 @@ pub async fn load(store: &dyn Store, paths: &[PathBuf]) -> anyhow::Result<LoadRe
             .map_err(|e| anyhow::anyhow!("{}: not UTF-8 (at byte {})", file.display(), e.utf8_error().valid_up_to()))?;
         fixtures.extend(fixture::parse(&file.display().to_string(), &text, &mut make_id)?);
     }
-    Ok(talon_store::fixtures::load(store, fixtures).await?)
+    let home = store.default_customer().await?;
+    Ok(talon_store::fixtures::load(store, fixtures, &home).await?)
 }
 
 fn is_fixture(path: &Path) -> bool {

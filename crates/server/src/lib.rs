@@ -61,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route(at("ResetApiClientSecret"), own("ResetApiClientSecret", post(routes::admin::reset_secret)))
         .route(at("RevokeApiClientTokens"), own("RevokeApiClientTokens", post(routes::admin::revoke_tokens)))
         .route(at("ListAuditEvents"), own("ListAuditEvents", get(routes::admin::audit_log)))
+        .route(at("LoadFixtures"), own("LoadFixtures", post(routes::admin::load_fixtures)))
         .route(at("healthz"), get(routes::healthz))
         .route(at("readyz"), get(routes::readyz))
         .route(at("openapi"), get(routes::openapi))

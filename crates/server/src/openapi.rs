@@ -367,6 +367,19 @@ pub const OPERATIONS: &[Operation] = &[
     .answers(200, &[404]),
     op("get", admin::AUDIT, "ListAuditEvents", "The audit log, newest first, paged", Auth::Bearer(Scope::API_CLIENTS_READ))
         .params(PAGING),
+    op(
+        "post",
+        admin::FIXTURES,
+        "LoadFixtures",
+        "Load fixtures (records and canned answers behind Falcon operations) for the caller's customers, all or nothing",
+        Auth::Bearer(Scope::API_CLIENTS_WRITE),
+    )
+    .body(
+        JSON,
+        Schema::Text(r#"{"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]}"#),
+        r#"{"operation": "queryPreventionPolicies", "records": [{"id": "p1", "name": "Workstations"}]}"#,
+    )
+    .answers(200, &[]),
     op("get", "/console", "consoleIndex", "The web console (sign in with an admin client)", Auth::None),
     op("get", "/console/app.js", "consoleApp", "The web console's views", Auth::None),
     op("get", "/console/api.js", "consoleApi", "The web console's API calls", Auth::None),

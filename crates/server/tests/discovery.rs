@@ -319,7 +319,7 @@ async fn documented_inputs_are_what_the_router_accepts() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 14, "every emulated Falcon operation and admin route documents its inputs");
+    assert_eq!(checked, 15, "every emulated Falcon operation and admin route documents its inputs");
     // The OAuth2 endpoints document their forms.
     for path in ["/oauth2/token", "/oauth2/revoke", "/oauth2/introspect"] {
         let form = &doc["paths"][path]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"];

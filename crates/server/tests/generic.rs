@@ -380,3 +380,46 @@ async fn the_body_forms_and_id_names_falcon_tools_send() {
     assert_eq!(patched.status, StatusCode::OK, "{}", String::from_utf8_lossy(&patched.body));
     assert_eq!(patched.json()["resources"][0]["description"], "changed");
 }
+
+#[tokio::test]
+async fn the_admin_api_loads_fixtures_for_the_callers_customers_only() {
+    let h = Harness::default().await;
+    let admin = h.client(&[Scope::API_CLIENTS_WRITE, Scope::API_CLIENTS_READ]).await;
+    let admin_token = h.token(&admin).await;
+    let reader = h.token(&h.client(&scopes()).await).await;
+    let fixtures = json!([
+        {"operation": "queryPreventionPolicies", "records": [{"id": "fx-1", "name": "From the admin API"}]},
+        {"operation": "GetExecutorNodes", "status": 200, "body": {"resources": ["n1"]}},
+    ]);
+    let loaded = h.send(bearer("POST", "/api-clients/entities/fixtures/v1", &admin_token, Some(&fixtures))).await;
+    assert_eq!(loaded.status, StatusCode::OK, "{}", String::from_utf8_lossy(&loaded.body));
+    assert_eq!(loaded.json()["resources"][0], json!({"records": 1, "canned_answers": 1}));
+    assert_eq!(names(&h.send(bearer_get(COMBINED, &reader)).await.json()), ["From the admin API"]);
+    let audit = h.send(bearer_get("/api-clients/entities/audit/v1", &admin_token)).await.json();
+    assert_eq!(audit["resources"][0]["action"], "fixtures.load");
+
+    // A customer out of the caller's reach, a document that does not check, the wrong media type, a
+    // caller without the admin scope: refused, and nothing of the document is written.
+    let other = json!([
+        {"operation": "queryPreventionPolicies", "records": [{"id": "fx-2", "name": "x"}]},
+        {"resource": "policy/prevention", "customer": CustomerId::generate().to_string(), "records": [{"name": "y"}]},
+    ]);
+    let customer_admin = h.client_with(&[Scope::API_CLIENTS_WRITE], |s| s.cid = CustomerId::generate()).await;
+    let customer_admin_token = h.token(&customer_admin).await;
+    let refused =
+        h.send(bearer("POST", "/api-clients/entities/fixtures/v1", &customer_admin_token, Some(&other))).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", String::from_utf8_lossy(&refused.body));
+    let bad = json!([{"operation": "queryPreventionPolicies", "records": [{"id": "fx-3"}]}, {"operation": "NoSuchOp", "status": 200}]);
+    let refused = h.send(bearer("POST", "/api-clients/entities/fixtures/v1", &admin_token, Some(&bad))).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.message().contains("NoSuchOp"), "{}", refused.message());
+    let mut text = bearer("POST", "/api-clients/entities/fixtures/v1", &admin_token, Some(&fixtures));
+    text.headers_mut().insert("content-type", "text/plain".parse().expect("header"));
+    assert_eq!(h.send(text).await.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(
+        h.send(bearer("POST", "/api-clients/entities/fixtures/v1", &reader, Some(&fixtures))).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let all = h.send(bearer_get(&format!("{ENTITIES}?ids=fx-1&ids=fx-2&ids=fx-3"), &reader)).await.json();
+    assert_eq!(names(&all), ["From the admin API"], "nothing of the refused documents was written");
+}

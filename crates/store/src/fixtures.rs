@@ -15,15 +15,15 @@ pub struct LoadReport {
     pub canned_answers: usize,
 }
 
-/// Writes `fixtures`, all or none. A fixture without a customer is the store's default customer's; one
-/// naming a customer the store does not know is refused (customers come with their API clients).
-pub async fn load(store: &dyn Store, fixtures: Vec<Fixture>) -> crate::Result<LoadReport> {
-    let default = store.default_customer().await?;
+/// Writes `fixtures`, all or none. A fixture without a customer is `home`'s (the CLI's: the store's default
+/// customer; the admin API's: the caller's); one naming a customer the store does not know is refused
+/// (customers come with their API clients).
+pub async fn load(store: &dyn Store, fixtures: Vec<Fixture>, home: &CustomerId) -> crate::Result<LoadReport> {
+    let default = home.clone();
     let known = store.customers().await?;
     let customer = |c: Option<String>| -> crate::Result<CustomerId> {
         let Some(text) = c else { return Ok(default.clone()) };
-        let cid = CustomerId::parse(&text.to_ascii_lowercase())
-            .map_err(|_| StoreError::Conflict(format!("customer {text:?} is not a CID")))?;
+        let cid = customer_of(&text)?;
         if !known.contains(&cid) {
             return Err(StoreError::Conflict(format!("customer {cid} is unknown: create an API client of it first")));
         }
@@ -51,6 +51,14 @@ pub async fn load(store: &dyn Store, fixtures: Vec<Fixture>) -> crate::Result<Lo
     }
     store.put_entity_batches(&batches).await?;
     Ok(report)
+}
+
+/// The CID a fixture names (any case).
+pub fn customer_of(text: &str) -> crate::Result<CustomerId> {
+    CustomerId::parse(&text.to_ascii_lowercase()).map_err(|_| {
+        let cut: String = text.chars().take(40).collect();
+        StoreError::Conflict(format!("customer {cut:?} is not a CID"))
+    })
 }
 
 /// The operations some customer's canned answer answers (`talon ops list --fixtures-in`).

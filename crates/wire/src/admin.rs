@@ -17,6 +17,8 @@ pub mod path {
     pub const REVOKE_TOKENS: &str = "/api-clients/entities/clients/v1/{id}/revoke-tokens";
     /// The audit log (GET, paged, newest first).
     pub const AUDIT: &str = "/api-clients/entities/audit/v1";
+    /// Load fixtures (POST): records and canned answers behind Falcon operations, for the caller's customers.
+    pub const FIXTURES: &str = "/api-clients/entities/fixtures/v1";
 
     /// A path template with `{id}` filled in.
     pub fn with_id(template: &str, id: &str) -> String {

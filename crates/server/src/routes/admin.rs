@@ -299,3 +299,48 @@ pub async fn audit_log(
     let views: Vec<AuditEntryView> = entries.into_iter().map(AuditEntry::view).collect();
     Ok(answer(StatusCode::OK, views, Some(Pagination { offset, limit, total })))
 }
+
+/// `POST /api-clients/entities/fixtures/v1` with a fixture document (one fixture or a list, as a `.json`
+/// fixture file: `talon_emulator::generic::fixture`): loaded all or nothing, for the caller's customer
+/// (fixtures naming none) and only customers within its reach (403 otherwise); audited.
+pub async fn load_fixtures(
+    State(state): State<AppState>,
+    auth: Authorized,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    if crate::extract::media_type(&headers).is_some_and(|m| m != "application/json") {
+        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json"));
+    }
+    let text = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("the body must be UTF-8 JSON"))?;
+    let mut make_id = || uuid::Uuid::new_v4().simple().to_string();
+    let fixtures = talon_emulator::generic::fixture::parse("body.json", text, &mut make_id)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let caller = Caller::of(&state, &auth.principal).await?;
+    for fixture in &fixtures {
+        let named = match fixture {
+            talon_emulator::generic::fixture::Fixture::Records { customer, .. }
+            | talon_emulator::generic::fixture::Fixture::Canned { customer, .. } => customer.as_deref(),
+        };
+        let Some(named) = named else { continue };
+        let cid = talon_store::fixtures::customer_of(named).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let within = match &caller.reach {
+            AdminReach::Everything => true,
+            AdminReach::Customer { cid: own, member_cids } => &cid == own || member_cids.contains(&cid),
+        };
+        if !within {
+            return Err(forbidden(format!("customer {cid} is not within the caller's reach")));
+        }
+    }
+    let home = caller.reach.home(caller.default_cid.clone());
+    let report = talon_store::fixtures::load(&**state.store(), fixtures, &home).await.map_err(|e| match e {
+        talon_store::StoreError::Conflict(message) => ApiError::bad_request(message),
+        other => other.into(),
+    })?;
+    state.forget_entities(None);
+    let details = format!("{} records, {} canned answers", report.records, report.canned_answers);
+    state.store().append_audit(&caller.actor(ip).entry(state.now(), "fixtures.load", None, details)).await?;
+    let shown = serde_json::json!({"records": report.records, "canned_answers": report.canned_answers});
+    Ok(answer(StatusCode::OK, vec![shown], None))
+}
