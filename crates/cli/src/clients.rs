@@ -122,6 +122,25 @@ enum ClientsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Import clients from a file of JSON lines, each the admin API's create body (or a line of
+    /// `export --with-digests`): every line is checked first, then batches are written, each one
+    /// transaction with an audit entry per client. New secrets are written once (see --secrets-out).
+    Import {
+        file: std::path::PathBuf,
+        /// Write the new clients' IDs and secrets, as JSON lines, to this new file (mode 0600); without
+        /// it they are printed, once.
+        #[arg(long)]
+        secrets_out: Option<std::path::PathBuf>,
+        /// Clients per transaction.
+        #[arg(long, default_value_t = crate::bulk::DEFAULT_BATCH, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        batch: u64,
+    },
+    /// Print every client as a JSON line that `import` takes: no secrets, ever; their digests (to move
+    /// clients to another store with their secrets working) only with --with-digests.
+    Export {
+        #[arg(long)]
+        with_digests: bool,
+    },
 }
 
 /// A list option of `update`: given values (or the clear flag) replace the list; neither leaves it.
@@ -169,7 +188,23 @@ enum Answer {
 }
 
 pub async fn run(args: ClientsArgs) -> anyhow::Result<()> {
+    let bulk = matches!(args.command, ClientsCommand::Import { .. } | ClientsCommand::Export { .. });
+    if bulk && args.remote {
+        bail!("import and export work on the store (--database), not through --remote");
+    }
     let (request, json) = match args.command {
+        ClientsCommand::Import { file, secrets_out, batch } => {
+            let store = args.database.open().await?;
+            let n = crate::bulk::import(&*store, &local_actor(), &file, secrets_out.as_deref(), batch as usize).await?;
+            eprintln!("imported {n} clients");
+            return Ok(());
+        }
+        ClientsCommand::Export { with_digests } => {
+            let store = args.database.open().await?;
+            let n = crate::bulk::export(&*store, with_digests, &mut std::io::stdout().lock()).await?;
+            eprintln!("exported {n} clients");
+            return Ok(());
+        }
         ClientsCommand::Create { name, description, scopes, cid, member_cids, allowed_ips, disabled, json } => {
             let create =
                 CreateClientRequest { name, description, scopes, cid, member_cids, allowed_ips, enabled: !disabled };
@@ -238,10 +273,15 @@ async fn remote(api: ApiClients, request: Request) -> anyhow::Result<Answer> {
 }
 
 /// Straight on the store; each change is audited as made by the local CLI (`cli:<user>`).
+/// The local CLI as the audit log names it.
+fn local_actor() -> Actor {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    Actor { id: format!("cli:{user}"), source: "local".into(), trace_id: "-".into() }
+}
+
 async fn local(store: &dyn Store, request: Request) -> anyhow::Result<Answer> {
     let now = SystemClock.now();
-    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    let actor = Actor { id: format!("cli:{user}"), source: "local".into(), trace_id: "-".into() };
+    let actor = local_actor();
     Ok(match request {
         Request::Create(create) => {
             let spec = ClientSpec::from_request(&create, store.default_customer().await?)?;

@@ -1,5 +1,6 @@
 //! `talon`: run the Talon server, administer its API clients, and call the API (tokens, hosts, any route).
 
+mod bulk;
 mod call;
 mod clients;
 mod db;

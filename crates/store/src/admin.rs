@@ -10,6 +10,7 @@ use crate::{AuditEntry, Store, StoreError};
 /// What an audit entry records.
 pub mod action {
     pub const CLIENT_CREATE: &str = "client.create";
+    pub const CLIENT_IMPORT: &str = "client.import";
     pub const CLIENT_UPDATE: &str = "client.update";
     pub const CLIENT_DELETE: &str = "client.delete";
     pub const CLIENT_RESET_SECRET: &str = "client.reset-secret";
@@ -79,8 +80,15 @@ pub async fn create(
     now: i64,
 ) -> AdminResult<(ApiClient, ClientSecret)> {
     let (client, secret) = ApiClient::generate(spec, now);
-    // The same words as an update's, for the fields a creation sets (lists and `enabled` when not empty or
-    // not the default), and the customer.
+    let entry = creation_entry(actor, &client, action::CLIENT_CREATE, now);
+    store.create_client_audited(&client, Some(&entry)).await?;
+    Ok((client, secret))
+}
+
+/// The audit entry of a client's creation (`what`: a create or an import): the same words as an
+/// update's, for the fields a creation sets (lists and `enabled` when not empty or not the default), and
+/// the customer.
+fn creation_entry(actor: &Actor, client: &ApiClient, what: &str, now: i64) -> AuditEntry {
     let set = ClientChanges {
         name: Some(client.name.clone()),
         scopes: Some(client.scopes),
@@ -90,9 +98,20 @@ pub async fn create(
         ..ClientChanges::default()
     };
     let details = format!("{}, cid={}", set.describe(), client.cid);
-    let entry = actor.entry(now, action::CLIENT_CREATE, Some(client.id.as_str()), details);
-    store.create_client_audited(&client, Some(&entry)).await?;
-    Ok((client, secret))
+    actor.entry(now, what, Some(client.id.as_str()), details)
+}
+
+/// Imports clients in one transaction, each with its audit entry (`client.import`): all or none.
+pub async fn import(store: &dyn Store, actor: &Actor, clients: Vec<ApiClient>, now: i64) -> AdminResult<()> {
+    let batch: Vec<(ApiClient, AuditEntry)> = clients
+        .into_iter()
+        .map(|client| {
+            let entry = creation_entry(actor, &client, action::CLIENT_IMPORT, now);
+            (client, entry)
+        })
+        .collect();
+    store.create_clients_audited(&batch).await?;
+    Ok(())
 }
 
 /// Applies `changes` to a client.

@@ -140,6 +140,9 @@ pub trait Store: Send + Sync + 'static {
     }
     /// Stores `client` only if there is no client at all; says whether it did. Race-free across processes.
     async fn create_first_client(&self, client: &ApiClient) -> Result<bool>;
+    /// Creates clients with their audit entries in one transaction: all, or none (a taken ID is
+    /// `StoreError::ClientExists`). For `talon clients import`.
+    async fn create_clients_audited(&self, clients: &[(ApiClient, AuditEntry)]) -> Result<()>;
     async fn client(&self, id: &ClientId) -> Result<Option<ApiClient>>;
     async fn clients(&self) -> Result<Vec<ApiClient>>;
     /// Writes every field of an existing client except its secret; `tokens_not_before` only ever moves

@@ -213,7 +213,9 @@ impl PostgresStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn insert_client(&self, client: &ApiClient, only_if_first: bool, audit: Option<&AuditEntry>) -> Result<bool> {
+    /// Inserts clients, each with its audit entry, in one transaction (a taken ID writes none of them);
+    /// `only_if_first`: only into an empty table (answers whether it wrote).
+    async fn insert_clients(&self, clients: &[(&ApiClient, Option<&AuditEntry>)], only_if_first: bool) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         if only_if_first {
             sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(INIT_LOCK).execute(&mut *tx).await?;
@@ -222,36 +224,38 @@ impl PostgresStore {
                 return Ok(false);
             }
         }
-        Self::ensure_customers(&mut tx, client, client.created_at).await?;
-        let lists = ClientLists::of(client);
-        let result = sqlx::query(
-            "INSERT INTO api_clients (client_id, name, description, scopes, cid, member_cids, allowed_ips, enabled, \
-             secret_digest, created_at, updated_at, last_used_at, tokens_not_before) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(client.id.as_str())
-        .bind(&client.name)
-        .bind(&client.description)
-        .bind(lists.scopes)
-        .bind(client.cid.as_str())
-        .bind(lists.member_cids)
-        .bind(lists.allowed_ips)
-        .bind(client.enabled)
-        .bind(client.secret_digest.as_bytes().as_slice())
-        .bind(client.created_at)
-        .bind(client.updated_at)
-        .bind(client.last_used_at)
-        .bind(client.tokens_not_before)
-        .execute(&mut *tx)
-        .await;
-        match result {
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                return Err(StoreError::ClientExists(client.id.clone()))
+        for &(client, audit) in clients {
+            Self::ensure_customers(&mut tx, client, client.created_at).await?;
+            let lists = ClientLists::of(client);
+            let result = sqlx::query(
+                "INSERT INTO api_clients (client_id, name, description, scopes, cid, member_cids, allowed_ips, enabled, \
+                 secret_digest, created_at, updated_at, last_used_at, tokens_not_before) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            )
+            .bind(client.id.as_str())
+            .bind(&client.name)
+            .bind(&client.description)
+            .bind(lists.scopes)
+            .bind(client.cid.as_str())
+            .bind(lists.member_cids)
+            .bind(lists.allowed_ips)
+            .bind(client.enabled)
+            .bind(client.secret_digest.as_bytes().as_slice())
+            .bind(client.created_at)
+            .bind(client.updated_at)
+            .bind(client.last_used_at)
+            .bind(client.tokens_not_before)
+            .execute(&mut *tx)
+            .await;
+            match result {
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                    return Err(StoreError::ClientExists(client.id.clone()))
+                }
+                other => other?,
+            };
+            if let Some(entry) = audit {
+                Self::insert_audit(&mut tx, entry).await?;
             }
-            other => other?,
-        };
-        if let Some(entry) = audit {
-            Self::insert_audit(&mut tx, entry).await?;
         }
         tx.commit().await?;
         Ok(true)
@@ -303,11 +307,16 @@ impl Store for PostgresStore {
     }
 
     async fn create_client_audited(&self, client: &ApiClient, audit: Option<&AuditEntry>) -> Result<()> {
-        self.insert_client(client, false, audit).await.map(|_| ())
+        self.insert_clients(&[(client, audit)], false).await.map(|_| ())
+    }
+
+    async fn create_clients_audited(&self, clients: &[(ApiClient, AuditEntry)]) -> Result<()> {
+        let batch: Vec<(&ApiClient, Option<&AuditEntry>)> = clients.iter().map(|(c, a)| (c, Some(a))).collect();
+        self.insert_clients(&batch, false).await.map(|_| ())
     }
 
     async fn create_first_client(&self, client: &ApiClient) -> Result<bool> {
-        self.insert_client(client, true, None).await
+        self.insert_clients(&[(client, None)], true).await
     }
 
     async fn client(&self, id: &ClientId) -> Result<Option<ApiClient>> {
