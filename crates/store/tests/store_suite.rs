@@ -46,6 +46,7 @@ suite!(
     host_groups_are_stored_per_customer_all_or_nothing_and_move_the_host_version,
     generic_records_are_kept_per_customer_and_resource_in_creation_order_all_or_nothing,
     fixture_batches_are_written_in_one_transaction,
+    an_import_batch_is_written_whole_or_not_at_all,
 );
 
 /// A fresh database of `backend`, opened; `None` only when PostgreSQL was explicitly skipped.
@@ -896,4 +897,20 @@ async fn fixture_batches_are_written_in_one_transaction(backend: Backend) {
     let names: Vec<String> =
         store.entities(&cid, &res).await.expect("list").into_iter().map(|e| e.record["name"].to_string()).collect();
     assert_eq!(names, ["\"again\""], "a load replaces records of the same ID");
+}
+
+async fn an_import_batch_is_written_whole_or_not_at_all(backend: Backend) {
+    let Some((_db, store)) = fresh(backend).await else { return };
+    let cid = store.default_customer().await.expect("cid");
+    let batch: Vec<(ApiClient, talon_store::AuditEntry)> =
+        (0..3).map(|i| (client(&cid, vec![]), audit(&format!("imp-{i}"), NOW, "client.import"))).collect();
+    store.create_clients_audited(&batch).await.expect("imported");
+    assert_eq!(store.clients().await.expect("clients").len(), 3);
+    let (entries, total) = store.audit_entries(0, 10).await.expect("audit");
+    assert_eq!((entries.len(), total), (3, 3), "an audit entry per client");
+    // A batch holding a taken ID writes none of its clients, nor their entries.
+    let again = vec![(client(&cid, vec![]), audit("imp-new", NOW, "client.import")), batch[1].clone()];
+    assert!(matches!(store.create_clients_audited(&again).await, Err(StoreError::ClientExists(_))));
+    assert_eq!(store.clients().await.expect("clients").len(), 3, "nothing of the refused batch");
+    assert_eq!(store.audit_entries(0, 10).await.expect("audit").1, 3);
 }
