@@ -13,6 +13,8 @@ pub struct Metrics {
     pub auth_failures: IntCounter,
     /// Loads of a customer's hosts into this node's cache: each is a store read of all its hosts.
     pub host_cache_loads: IntCounter,
+    /// Loads of one customer's resource of the generic engine into this node's cache.
+    pub entity_cache_loads: IntCounter,
     /// Store round trips made for `/readyz` (at most one a second).
     pub readiness_checks: IntCounter,
 }
@@ -44,6 +46,11 @@ impl Metrics {
             "Loads of one customer's hosts from the store into the node's cache",
         )
         .expect("valid metric");
+        let entity_cache_loads = IntCounter::new(
+            "talon_entity_cache_loads_total",
+            "Loads of one customer's records of one generic resource from the store into the node's cache",
+        )
+        .expect("valid metric");
         let readiness_checks =
             IntCounter::new("talon_readiness_checks_total", "Store round trips made to answer /readyz")
                 .expect("valid metric");
@@ -54,11 +61,21 @@ impl Metrics {
             Box::new(tokens_issued.clone()),
             Box::new(auth_failures.clone()),
             Box::new(host_cache_loads.clone()),
+            Box::new(entity_cache_loads.clone()),
             Box::new(readiness_checks.clone()),
         ] {
             registry.register(collector).expect("metric names are unique");
         }
-        Metrics { registry, requests, latency, tokens_issued, auth_failures, host_cache_loads, readiness_checks }
+        Metrics {
+            registry,
+            requests,
+            latency,
+            tokens_issued,
+            auth_failures,
+            host_cache_loads,
+            entity_cache_loads,
+            readiness_checks,
+        }
     }
 
     /// Counts one request. The method label is one of a fixed set ([`method_label`]): a client may send any

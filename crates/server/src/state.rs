@@ -102,12 +102,19 @@ struct VerifiedCache {
 struct EntityCache {
     /// Grows on every drop, as [`HostCache::generation`].
     generation: u64,
-    by_resource: HashMap<(CustomerId, String), Arc<Vec<StoredEntity>>>,
+    /// Each resource's records and their JSON text size.
+    by_resource: HashMap<(CustomerId, String), CachedRecords>,
+    /// The JSON text size of all that is cached.
+    bytes: usize,
 }
 
-/// Most resources cached at once (over all customers); past it the cache starts again from empty, which
-/// bounds its memory by this many resources' caps.
-const MAX_CACHED_RESOURCES: usize = 256;
+/// A resource's records as cached, with their JSON text size.
+type CachedRecords = (Arc<Vec<StoredEntity>>, usize);
+
+/// Most the record cache holds (over all customers and resources), as JSON text, and most resources:
+/// past either it starts again from empty (loads are rare: every write drops only its resource).
+const MAX_CACHED_BYTES: usize = 256 * 1024 * 1024;
+const MAX_CACHED_RESOURCES: usize = 1024;
 
 #[derive(Default)]
 struct HostCache {
@@ -354,18 +361,24 @@ impl AppState {
         let key = (cid.clone(), resource.to_owned());
         let generation = {
             let cache = self.0.entities.read().unwrap_or_else(|p| p.into_inner());
-            if let Some(records) = cache.by_resource.get(&key) {
+            if let Some((records, _)) = cache.by_resource.get(&key) {
                 return Ok(records.clone());
             }
             cache.generation
         };
         let records = Arc::new(self.0.store.entities(cid, resource).await?);
+        self.0.metrics.entity_cache_loads.inc();
+        let size: usize = records.iter().map(StoredEntity::record_len).sum();
         let mut cache = self.0.entities.write().unwrap_or_else(|p| p.into_inner());
-        if cache.generation == generation {
-            if cache.by_resource.len() >= MAX_CACHED_RESOURCES {
+        if cache.generation == generation && size <= MAX_CACHED_BYTES {
+            if cache.by_resource.len() >= MAX_CACHED_RESOURCES || cache.bytes + size > MAX_CACHED_BYTES {
                 cache.by_resource.clear();
+                cache.bytes = 0;
             }
-            cache.by_resource.insert(key, records.clone());
+            cache.bytes += size;
+            if let Some((_, replaced)) = cache.by_resource.insert(key, (records.clone(), size)) {
+                cache.bytes = cache.bytes.saturating_sub(replaced);
+            }
         }
         Ok(records)
     }
@@ -377,9 +390,14 @@ impl AppState {
         cache.generation += 1;
         match resource {
             Some((cid, resource)) => {
-                cache.by_resource.remove(&(cid.clone(), resource.to_owned()));
+                if let Some((_, size)) = cache.by_resource.remove(&(cid.clone(), resource.to_owned())) {
+                    cache.bytes = cache.bytes.saturating_sub(size);
+                }
             }
-            None => cache.by_resource.clear(),
+            None => {
+                cache.by_resource.clear();
+                cache.bytes = 0;
+            }
         }
     }
 

@@ -194,11 +194,16 @@ async fn generic_records_written_on_one_node_are_served_by_the_other(backend: Ba
     async fn total(node: &Harness, token: &str) -> serde_json::Value {
         node.send(bearer_get(POLICIES, token)).await.json()["meta"]["pagination"]["total"].clone()
     }
-    // Both nodes cache the empty resource first.
+    // Both nodes cache the empty resource first; a second query reads no store.
     assert_eq!((total(&a, &token).await, total(&b, &token).await), (serde_json::json!(0), serde_json::json!(0)));
+    let loads = |node: &Harness| node.state.metrics().entity_cache_loads.get();
+    let before = loads(&a);
+    total(&a, &token).await;
+    assert_eq!(loads(&a), before, "the second query is answered from the cache");
     let created = a.send(bearer_json_post("/policy/entities/prevention/v1", &token, r#"{"name": "p"}"#)).await;
     assert_eq!(created.status, StatusCode::CREATED);
     assert_eq!(total(&a, &token).await, 1, "the writing node serves its write at once");
+    assert_eq!(loads(&a), before + 1, "its write dropped the resource, read again once");
     assert_eq!(total(&b, &token).await, 0, "the other node serves its cache until its refresh");
     b.state.refresh().await.expect("refresh");
     assert_eq!(total(&b, &token).await, 1, "the other node after its refresh");
