@@ -2,13 +2,14 @@
 //!
 //! An import line is the admin API's create body (`{"name", "scopes", "cid", ...}`), optionally with the
 //! `client_id` and `secret_digest` an export with `--with-digests` wrote (to move clients between stores
-//! with their secrets working). The whole file is checked before anything is written: a bad line is named
-//! by its number and nothing is imported. Then clients are written in batches of `--batch`, each batch one
+//! with their secrets working). The whole file is checked before anything is written: a bad line (or one
+//! longer than 64 KiB, or naming a client ID the store or the file has already) is named by its number and
+//! nothing is imported. Then clients are written in batches of `--batch`, each batch one
 //! transaction with an audit entry per client. New secrets are written once, to `--secrets-out` (a new
 //! file of mode 0600) or, without it, to stdout; an import whose secrets cannot be written is refused
 //! before anything is imported.
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, Read, Write};
 use std::path::Path;
 
 use anyhow::{bail, Context};
@@ -20,6 +21,36 @@ use talon_wire::admin::CreateClientRequest;
 
 /// Clients per transaction when `--batch` is not given.
 pub const DEFAULT_BATCH: u64 = 1_000;
+/// Longest line taken (a create body is a few hundred bytes; a line past this is refused, never read
+/// whole into memory).
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// The lines of `reader`, each at most [`MAX_LINE_BYTES`] (a longer one is an error, read no further),
+/// numbered from 1, blank ones left out.
+fn bounded_lines(mut reader: impl BufRead) -> impl Iterator<Item = (usize, std::io::Result<String>)> {
+    let mut number = 0;
+    std::iter::from_fn(move || loop {
+        number += 1;
+        let mut line = Vec::new();
+        let read = (&mut reader).take(MAX_LINE_BYTES as u64 + 1).read_until(b'\n', &mut line);
+        match read {
+            Ok(0) => return None,
+            Err(e) => return Some((number, Err(e))),
+            Ok(_) if line.len() > MAX_LINE_BYTES && !line.ends_with(b"\n") => {
+                let too_long = std::io::Error::other(format!("longer than {MAX_LINE_BYTES} bytes"));
+                return Some((number, Err(too_long)));
+            }
+            Ok(_) => {}
+        }
+        let text = match String::from_utf8(line) {
+            Ok(text) => text,
+            Err(_) => return Some((number, Err(std::io::Error::other("not UTF-8 text")))),
+        };
+        if !text.trim().is_empty() {
+            return Some((number, Ok(text)));
+        }
+    })
+}
 
 /// One checked line: the client to write, and its new secret when the line brought no digest.
 struct Imported {
@@ -68,31 +99,39 @@ pub async fn import(
         let reader = std::io::BufReader::new(
             std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?,
         );
-        Ok(reader.lines().enumerate().filter(|(_, l)| l.as_ref().map_or(true, |l| !l.trim().is_empty())))
+        Ok(bounded_lines(reader))
     };
-    // First pass: every line checked, nothing kept (a file of a million lines is not held in memory),
-    // IDs and names of the file unique.
+    let at = |n: usize| format!("{}:{n}", file.display());
+    // First pass: every line checked, only the IDs kept: an ID twice in the file, or one the store has
+    // already, is refused here, before any batch is written.
+    let existing: std::collections::HashSet<ClientId> = store.clients().await?.into_iter().map(|c| c.id).collect();
     let mut seen_ids = std::collections::HashSet::new();
     let mut count = 0;
     for (n, line) in lines()? {
-        let line = line.with_context(|| format!("{}:{}: not UTF-8 text", file.display(), n + 1))?;
-        let imported = read_line(&line, &home, now).with_context(|| format!("{}:{}", file.display(), n + 1))?;
-        if !seen_ids.insert(imported.client.id.clone()) {
-            bail!("{}:{}: client_id {} is in the file twice", file.display(), n + 1, imported.client.id);
+        let line = line.with_context(|| at(n))?;
+        let imported = read_line(&line, &home, now).with_context(|| at(n))?;
+        let id = imported.client.id;
+        if existing.contains(&id) {
+            bail!("{}: client_id {id} exists in the store already", at(n));
+        }
+        if !seen_ids.insert(id.clone()) {
+            bail!("{}: client_id {id} is in the file twice", at(n));
         }
         count += 1;
     }
-    drop(seen_ids);
+    drop((seen_ids, existing));
     let mut out: Box<dyn Write> = match secrets_out {
         Some(path) => Box::new(new_private_file(path)?),
         None => Box::new(std::io::stdout()),
     };
     // Second pass: written in batches, each one transaction; each secret written once its batch is in.
+    // (A batch refused here, say by a client another process created meanwhile, leaves the batches
+    // before it written: the message says how many.)
     let mut pending: Vec<Imported> = Vec::with_capacity(batch.min(count));
     let mut written = 0;
     let mut lines = lines()?.peekable();
-    while let Some((_, line)) = lines.next() {
-        pending.push(read_line(&line?, &home, now)?);
+    while let Some((n, line)) = lines.next() {
+        pending.push(read_line(&line.with_context(|| at(n))?, &home, now).with_context(|| at(n))?);
         if pending.len() == batch || lines.peek().is_none() {
             let chunk = std::mem::take(&mut pending);
             let clients: Vec<ApiClient> = chunk.iter().map(|i| i.client.clone()).collect();

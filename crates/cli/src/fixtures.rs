@@ -12,6 +12,9 @@ use talon_store::Store;
 
 use crate::DatabaseArg;
 
+/// Largest fixture file (a resource holds at most 16 MiB anyway).
+const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
 #[derive(clap::Args)]
 pub struct FixturesArgs {
     #[command(flatten)]
@@ -64,6 +67,10 @@ pub async fn load(store: &dyn Store, paths: &[PathBuf]) -> anyhow::Result<LoadRe
     let mut fixtures: Vec<Fixture> = Vec::new();
     let mut make_id = || uuid::Uuid::new_v4().simple().to_string();
     for file in &files {
+        let size = std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?.len();
+        if size > MAX_FILE_BYTES {
+            bail!("{}: a fixture file may be at most {MAX_FILE_BYTES} bytes", file.display());
+        }
         let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
         let text = String::from_utf8(bytes)
             .map_err(|e| anyhow::anyhow!("{}: not UTF-8 (at byte {})", file.display(), e.utf8_error().valid_up_to()))?;

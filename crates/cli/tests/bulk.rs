@@ -67,9 +67,11 @@ fn a_bad_line_is_named_and_nothing_is_imported() {
             ":1",
         ),
         ("{\"name\": \"a\", \"scopes\": [\"devices:read\"]}\nnot json\n", ":2"),
+        ("\n{\"name\": \"a\", \"scopes\": [\"devices:read\"]}\n{\"name\": \"b\", \"description\": \"x\", \"pad\": \"LONG\"}\n", ":3"),
     ] {
+        let text = text.replace("LONG", &"y".repeat(70 * 1024));
         let file = dir.path().join("bad.jsonl");
-        std::fs::write(&file, text).expect("write");
+        std::fs::write(&file, &text).expect("write");
         let out = clients(&url, &["import", file.to_str().expect("path")]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success() && stderr.contains(&format!("bad.jsonl{expected}")), "{text:?}: {stderr}");
@@ -110,9 +112,19 @@ async fn export_shows_no_secret_and_with_digests_moves_clients_between_stores() 
     let out = clients(&to, &["import", file.to_str().expect("path")]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.stdout.is_empty(), "moved clients keep their secrets: none is made or printed");
-    // Importing the same again is refused (the IDs exist), and changes nothing.
-    assert!(!clients(&to, &["import", file.to_str().expect("path")]).status.success());
-    assert_eq!(list_len(&to), 1);
+    // Importing the same again is refused before anything is written (the IDs exist), even after a new
+    // client in the file's first batch.
+    let new_first = "{\"name\": \"new\", \"scopes\": [\"devices:read\"]}\n".to_owned() + &with;
+    std::fs::write(&file, new_first).expect("write");
+    let again = clients(&to, &["import", file.to_str().expect("path"), "--batch", "1"]);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("exists in the store already"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(again.stdout.is_empty(), "no secret printed");
+    assert_eq!(list_len(&to), 1, "not even the new client of the first line");
     let server = Server::start(&to, &[]);
     assert_eq!(token(&server.base_url, id, secret).await.0, 201, "the moved client's secret works");
 }

@@ -212,7 +212,7 @@ async fn generic_records_written_on_one_node_are_served_by_the_other(backend: Ba
     let record = serde_json::json!({"id": "from-cli", "name": "q"}).as_object().cloned().expect("object");
     let batch =
         (cid, "policy/prevention".to_owned(), vec![talon_store::StoredEntity { id: "from-cli".into(), record }]);
-    a.state.store().put_entity_batches(&[batch]).await.expect("load");
+    a.state.store().put_entity_batches(&[batch], talon_store::RESOURCE_CAP).await.expect("load").expect("within");
     for node in [&a, &b] {
         node.state.refresh().await.expect("refresh");
         assert_eq!(total(node, &token).await, 2);

@@ -64,6 +64,10 @@ impl EntityCap {
     pub const NONE: EntityCap = EntityCap { records: u64::MAX, bytes: u64::MAX };
 }
 
+/// What one customer's resource may hold, however it is written (the API, fixtures): bounds what a query
+/// reads, parses, caches and sorts.
+pub const RESOURCE_CAP: EntityCap = EntityCap { records: 10_000, bytes: 16 * 1024 * 1024 };
+
 /// A change to one record made inside the store's transaction (see `Store::edit_entities`); an `Err`
 /// (the record it would make is refused, say too large) refuses the whole change.
 pub type EntityEdit<'a> = dyn Fn(&mut StoredEntity) -> Result<(), String> + Send + Sync + 'a;

@@ -49,7 +49,9 @@ pub async fn load(store: &dyn Store, fixtures: Vec<Fixture>, home: &CustomerId) 
             }
         }
     }
-    store.put_entity_batches(&batches).await?;
+    if let Err(refusal) = store.put_entity_batches(&batches, crate::RESOURCE_CAP).await? {
+        return Err(StoreError::Conflict(format!("nothing was loaded: {refusal}")));
+    }
     Ok(report)
 }
 

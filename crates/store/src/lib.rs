@@ -17,7 +17,7 @@ use talon_auth::{ApiClient, ClientId, CustomerId, SigningKey};
 use talon_emulator::policy::{PolicyChange, PolicyError, PolicySetting};
 use talon_emulator::{DeviceAction, Host, HostAction};
 
-pub use entities::{EntityCap, EntityEdit, EntityRefusal, OnExisting, StoredEntity};
+pub use entities::{EntityCap, EntityEdit, EntityRefusal, OnExisting, StoredEntity, RESOURCE_CAP};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -266,8 +266,12 @@ pub trait Store: Send + Sync + 'static {
     /// The generic records of `cid`'s `resource`, in creation order.
     async fn entities(&self, cid: &CustomerId, resource: &str) -> Result<Vec<StoredEntity>>;
     /// Writes records of several customers and resources in one transaction, replacing those of the same
-    /// ID (fixtures: see [`fixtures::load`]).
-    async fn put_entity_batches(&self, batches: &[(CustomerId, String, Vec<StoredEntity>)]) -> Result<()>;
+    /// ID (fixtures: see [`fixtures::load`]); a resource past `cap` afterwards refuses the whole write.
+    async fn put_entity_batches(
+        &self,
+        batches: &[(CustomerId, String, Vec<StoredEntity>)],
+        cap: EntityCap,
+    ) -> Result<Result<(), EntityRefusal>>;
     /// The resources `cid` has generic records of.
     async fn entity_resources(&self, cid: &CustomerId) -> Result<Vec<String>>;
     /// The named records of `cid`'s `resource` that exist, in creation order.

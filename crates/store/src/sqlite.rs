@@ -756,7 +756,11 @@ impl Store for SqliteStore {
         rows.into_iter().map(|(id, record)| StoredEntity::from_row(id, &record)).collect()
     }
 
-    async fn put_entity_batches(&self, batches: &[(CustomerId, String, Vec<StoredEntity>)]) -> Result<()> {
+    async fn put_entity_batches(
+        &self,
+        batches: &[(CustomerId, String, Vec<StoredEntity>)],
+        cap: EntityCap,
+    ) -> Result<Result<(), EntityRefusal>> {
         let mut tx = self.write().await?;
         for (cid, resource, records) in batches {
             for entity in records {
@@ -769,8 +773,15 @@ impl Store for SqliteStore {
                     .await?;
             }
         }
+        for (cid, resource, _) in batches {
+            let (count, bytes): (i64, i64) =
+                sqlx::query_as(entities::sql::COUNT).bind(cid.as_str()).bind(resource).fetch_one(&mut *tx).await?;
+            if count as u64 > cap.records || bytes as u64 > cap.bytes {
+                return Ok(Err(EntityRefusal::Full(cap)));
+            }
+        }
         tx.commit().await?;
-        Ok(())
+        Ok(Ok(()))
     }
 
     async fn entity_resources(&self, cid: &CustomerId) -> Result<Vec<String>> {

@@ -889,14 +889,24 @@ async fn fixture_batches_are_written_in_one_transaction(backend: Backend) {
     let first = (cid.clone(), res.clone(), vec![entity("a", "first")]);
     // A customer the store does not know: the foreign key refuses it, and the first batch goes too.
     let unknown = (CustomerId::generate(), res.clone(), vec![entity("b", "second")]);
-    assert!(store.put_entity_batches(&[first.clone(), unknown]).await.is_err());
+    assert!(store.put_entity_batches(&[first.clone(), unknown], talon_store::RESOURCE_CAP).await.is_err());
     assert!(store.entities(&cid, &res).await.expect("list").is_empty(), "nothing of the load was kept");
-    store.put_entity_batches(std::slice::from_ref(&first)).await.expect("load");
+    store
+        .put_entity_batches(std::slice::from_ref(&first), talon_store::RESOURCE_CAP)
+        .await
+        .expect("load")
+        .expect("within");
     let replaced = (cid.clone(), res.clone(), vec![entity("a", "again")]);
-    store.put_entity_batches(&[replaced]).await.expect("load again");
+    store.put_entity_batches(&[replaced], talon_store::RESOURCE_CAP).await.expect("load again").expect("within");
     let names: Vec<String> =
         store.entities(&cid, &res).await.expect("list").into_iter().map(|e| e.record["name"].to_string()).collect();
     assert_eq!(names, ["\"again\""], "a load replaces records of the same ID");
+    // A load that would take a resource past its cap writes nothing.
+    let small = talon_store::EntityCap { records: 2, bytes: 10_000 };
+    let more = (cid.clone(), res.clone(), vec![entity("b", "b"), entity("c", "c")]);
+    let refused = store.put_entity_batches(&[more], small).await.expect("store");
+    assert!(matches!(refused, Err(talon_store::EntityRefusal::Full(_))), "{refused:?}");
+    assert_eq!(store.entities(&cid, &res).await.expect("list").len(), 1, "nothing of the refused load");
 }
 
 async fn an_import_batch_is_written_whole_or_not_at_all(backend: Backend) {

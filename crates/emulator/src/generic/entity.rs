@@ -164,13 +164,15 @@ fn bounded(changes: Vec<(String, Object)>) -> Result<Vec<(String, Object)>, Body
     Ok(changes)
 }
 
-/// Applies `change` to `record` (RFC 7386 merge; the `id` never changes) and stamps the modification.
+/// Applies `change` to `record` (RFC 7386 merge; the `id`, and the resource's ID field when it has another
+/// such as the alerts' `composite_id`, never change) and stamps the modification.
 /// `action_parameters` (`[{"name", "value"}]`, as the alerts' PATCH takes) are actions, not a field: see
 /// `crate::alerts::apply_actions`; one it does not know refuses the change.
-pub fn update(record: &mut Object, change: &Object, stamp: Stamp<'_>) -> Result<(), BodyError> {
+pub fn update(record: &mut Object, change: &Object, id_field: &str, stamp: Stamp<'_>) -> Result<(), BodyError> {
     for (key, value) in change {
         match key.as_str() {
             "id" => {}
+            _ if key == id_field => {}
             "action_parameters" => {
                 crate::alerts::apply_actions(record, value, stamp.now, stamp.actor).map_err(BodyError)?
             }
@@ -218,7 +220,7 @@ pub fn act(record: &mut Object, action: &str, stamp: Stamp<'_>) {
         _ => {}
     }
     // Only `enabled` changes: nothing here can be refused.
-    let _ = update(record, &change, stamp);
+    let _ = update(record, &change, "id", stamp);
 }
 
 /// An ID as the engine takes it: 1 to [`MAX_ID_CHARS`] characters, none a control character.
@@ -290,11 +292,19 @@ mod tests {
         );
         let later = Stamp { now: STAMP.now + 60, actor: "client-2" };
         let change = json!({"id": "other", "a": 2, "nested": {"y": null, "z": 3}, "gone": null});
-        update(&mut r, change.as_object().expect("o"), later).expect("merged");
-        let refused =
-            update(&mut r.clone(), json!({"action_parameters": [{"name": "explode"}]}).as_object().expect("o"), later);
+        update(&mut r, change.as_object().expect("o"), "id", later).expect("merged");
+        let refused = update(
+            &mut r.clone(),
+            json!({"action_parameters": [{"name": "explode"}]}).as_object().expect("o"),
+            "id",
+            later,
+        );
         assert!(refused.is_err(), "an unknown action refuses the change");
         assert_eq!(r["id"], "id1");
+        let mut alert = json!({"composite_id": "c:ind:x:1", "status": "new"}).as_object().cloned().expect("o");
+        let rename = json!({"composite_id": "other", "status": "closed"});
+        update(&mut alert, rename.as_object().expect("o"), "composite_id", later).expect("merged");
+        assert_eq!((alert["composite_id"].as_str(), alert["status"].as_str()), (Some("c:ind:x:1"), Some("closed")));
         assert_eq!(r["a"], 2);
         assert_eq!(r["nested"], json!({"x": 1, "z": 3}));
         assert!(!r.contains_key("gone"));

@@ -31,6 +31,23 @@ use super::{GenericOp, Resource};
 
 /// The resource canned answers are kept under, per customer (records named `<operation>:<n>`).
 pub const CANNED_RESOURCE: &str = "talon/canned-answers";
+/// Headers a canned answer may not set: the message's framing and connection (a wrong one would corrupt
+/// the connection the answer travels on), its content type (the body is JSON), cookies, and what the
+/// server sets on every answer (trace ID, region, rate limits).
+pub const RESERVED_HEADERS: &[&str] = &[
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "content-type",
+    "set-cookie",
+    "x-cs-traceid",
+    "x-cs-region",
+    "date",
+];
 /// Largest canned body, as JSON text.
 pub const MAX_CANNED_BODY_BYTES: usize = 1024 * 1024;
 
@@ -54,6 +71,18 @@ pub struct Canned {
     pub body: Json,
 }
 
+/// Whether a stored canned answer (its JSON record) applies to a request with these query parameters,
+/// read off the record without parsing all of it (the body may be large).
+pub fn record_applies(record: &serde_json::Map<String, Json>, param: impl Fn(&str) -> Option<String>) -> bool {
+    match record.get("match") {
+        None | Some(Json::Null) => true,
+        Some(Json::Object(m)) => {
+            m.iter().all(|(name, value)| value.as_str().is_some_and(|v| param(name).as_deref() == Some(v)))
+        }
+        Some(_) => false,
+    }
+}
+
 impl Canned {
     /// The ID it is kept under: its operation and a digest of its match, so that loading the same
     /// answer again replaces it.
@@ -61,11 +90,6 @@ impl Canned {
         use sha2::{Digest, Sha256};
         let matches = serde_json::to_string(&self.matches).unwrap_or_default();
         format!("{}:{}", self.operation, &hex::encode(Sha256::digest(matches))[..16])
-    }
-
-    /// Whether a request with these query parameters gets this answer.
-    pub fn applies(&self, param: impl Fn(&str) -> Option<String>) -> bool {
-        self.matches.iter().all(|(name, value)| param(name).as_deref() == Some(value.as_str()))
     }
 }
 
@@ -176,13 +200,24 @@ fn one(value: &Json, make_id: &mut dyn FnMut() -> String) -> Result<Fixture, Str
     })?;
     let op = catalogue().resolve(&answer.operation).map_err(|e| e.to_string())?;
     answer.operation = op.id.clone();
-    if !(100..=599).contains(&answer.status) {
-        return Err(format!("status {} is not an HTTP status", answer.status));
+    // A final answer: 1xx are interim statuses, not answers.
+    if !(200..=599).contains(&answer.status) {
+        return Err(format!("status {} is not the status of an answer (200 to 599)", answer.status));
     }
     for (name, value) in &answer.headers {
         let valid_name = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        if !valid_name || value.chars().any(char::is_control) {
-            return Err(format!("header {name:?} is not a valid header"));
+        let valid_value = value.bytes().all(|b| b == b' ' || b == b'\t' || (0x21..0x7f).contains(&b));
+        if !valid_name || !valid_value {
+            return Err(format!("header {name:?}: a name of letters, digits and dashes and a printable ASCII value"));
+        }
+        let lowered = name.to_ascii_lowercase();
+        if RESERVED_HEADERS.contains(&lowered.as_str())
+            || lowered.starts_with("proxy-")
+            || lowered.starts_with("x-ratelimit-")
+        {
+            return Err(format!(
+                "header {name:?} is the server's to set (framing, connection, content type, rate limits, trace)"
+            ));
         }
     }
     if serde_json::to_vec(&answer.body).map_or(usize::MAX, |b| b.len()) > MAX_CANNED_BODY_BYTES {
@@ -225,8 +260,10 @@ mod tests {
                     {\"operation\": \"ListSCMConnections\", \"match\": {\"provider\": \"github\"}, \"status\": 418}\n";
         let parsed = parse("f.jsonl", text, &mut ids()).expect("parsed");
         let Fixture::Canned { answer, .. } = &parsed[1] else { panic!("canned") };
-        assert!(answer.applies(|p| (p == "provider").then(|| "github".to_owned())));
-        assert!(!answer.applies(|_| None));
+        let Ok(Json::Object(record)) = serde_json::to_value(answer) else { panic!("a record") };
+        assert!(record_applies(&record, |p| (p == "provider").then(|| "github".to_owned())));
+        assert!(!record_applies(&record, |p| (p == "provider").then(|| "gitlab".to_owned())));
+        assert!(!record_applies(&record, |_| None));
         assert_eq!(answer.status, 418);
     }
 
@@ -249,6 +286,17 @@ mod tests {
             (r#"{"operation": "queryPreventionPolicies", "resource": "policy/prevention", "records": []}"#, "both"),
             (r#"{"operation": "GetSCMConnection", "status": 700}"#, "a status out of range"),
             (r#"{"operation": "GetSCMConnection", "status": 200, "headers": {"bad name": "x"}}"#, "a bad header"),
+            (r#"{"operation": "GetSCMConnection", "status": 200, "headers": {"Content-Length": "0"}}"#, "framing"),
+            (
+                r#"{"operation": "GetSCMConnection", "status": 200, "headers": {"Transfer-Encoding": "chunked"}}"#,
+                "framing",
+            ),
+            (
+                r#"{"operation": "GetSCMConnection", "status": 200, "headers": {"X-RateLimit-Remaining": "9"}}"#,
+                "limits",
+            ),
+            (r#"{"operation": "GetSCMConnection", "status": 200, "headers": {"X-A": "caf\u00e9"}}"#, "non-ASCII"),
+            (r#"{"operation": "GetSCMConnection", "status": 101}"#, "an interim status"),
             (r#"{"operation": "queryPreventionPolicies", "records": [{"id": ""}]}"#, "an empty ID"),
             (r#"7"#, "not an object"),
         ] {

@@ -17,10 +17,10 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use talon_emulator::generic::entity::{self, BodyError, Stamp};
-use talon_emulator::generic::fixture::{Canned, CANNED_RESOURCE};
+use talon_emulator::generic::fixture::{record_applies, Canned, CANNED_RESOURCE};
 use talon_emulator::generic::select::{select, Object};
 use talon_emulator::generic::{aggregate, GenericOp, Paging, Shape};
-use talon_store::{EntityCap, EntityRefusal, OnExisting, StoredEntity};
+use talon_store::{EntityRefusal, OnExisting, StoredEntity, RESOURCE_CAP};
 use talon_wire::catalogue::{Location, Operation, ParamType};
 use talon_wire::envelope::{ErrorItem, Pagination};
 use talon_wire::form::Form;
@@ -30,8 +30,6 @@ use crate::error::{envelope, envelope_paged, ApiError};
 use crate::extract::{read_json, Authorized, Body};
 use crate::state::AppState;
 
-/// What one customer's resource may hold: bounds what a query reads, parses and sorts.
-pub const RESOURCE_CAP: EntityCap = EntityCap { records: 10_000, bytes: 16 * 1024 * 1024 };
 /// Longest free-text search (`q`).
 pub const MAX_SEARCH_CHARS: usize = 256;
 /// Most JSON one create may write (a batch's shared fields are copied into each of its records).
@@ -74,11 +72,13 @@ pub async fn canned(
     params: &Form,
 ) -> Result<Option<Response>, ApiError> {
     let answers = state.entities(customer, CANNED_RESOURCE).await?;
+    let param = |name: &str| params.get(name).map(str::to_owned);
+    // The match is read off the stored record; only the answer that applies is parsed whole.
     let found = answers
         .iter()
         .filter(|e| e.record.get("operation").and_then(Json::as_str) == Some(op.id.as_str()))
-        .filter_map(|e| serde_json::from_value::<Canned>(Json::Object(e.record.clone())).ok())
-        .find(|c| c.applies(|name| params.get(name).map(str::to_owned)));
+        .find(|e| record_applies(&e.record, param))
+        .and_then(|e| serde_json::from_value::<Canned>(Json::Object(e.record.clone())).ok());
     let Some(answer) = found else { return Ok(None) };
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
     let mut response =
@@ -431,7 +431,9 @@ impl Call<'_> {
         // transaction (so two updates that each fit cannot make one together).
         let edit = |e: &mut StoredEntity| {
             for (_, change) in changes.iter().filter(|(id, _)| *id == e.id) {
-                entity::update(&mut e.record, change, Stamp { now, actor: &actor }).map_err(|refused| refused.0)?;
+                let id_field = self.route.generic.id_field;
+                entity::update(&mut e.record, change, id_field, Stamp { now, actor: &actor })
+                    .map_err(|refused| refused.0)?;
             }
             entity::check_size(&e.record).map_err(|refused| refused.0)
         };
