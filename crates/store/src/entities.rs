@@ -72,8 +72,23 @@ pub const RESOURCE_CAP: EntityCap = EntityCap { records: 10_000, bytes: 16 * 102
 /// (the record it would make is refused, say too large) refuses the whole change.
 pub type EntityEdit<'a> = dyn Fn(&mut StoredEntity) -> Result<(), String> + Send + Sync + 'a;
 
+/// `found`, when it holds every ID of `wanted`; else the refusal naming those it lacks.
+pub(crate) fn all_found(wanted: &[String], found: Vec<StoredEntity>) -> Result<Vec<StoredEntity>, EntityRefusal> {
+    let missing = missing(wanted, &found);
+    if missing.is_empty() {
+        Ok(found)
+    } else {
+        Err(EntityRefusal::Unknown(missing))
+    }
+}
+
+/// Whether a resource holding `count` records of `bytes` of JSON is within `cap`.
+pub(crate) fn within(cap: EntityCap, (count, bytes): (i64, i64)) -> bool {
+    count as u64 <= cap.records && bytes as u64 <= cap.bytes
+}
+
 /// The IDs of `wanted` (deduplicated) that `found` lacks, in `wanted`'s order.
-pub(crate) fn missing(wanted: &[String], found: &[StoredEntity]) -> Vec<String> {
+fn missing(wanted: &[String], found: &[StoredEntity]) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     wanted.iter().filter(|id| seen.insert(id.as_str()) && !found.iter().any(|e| &e.id == *id)).cloned().collect()
 }

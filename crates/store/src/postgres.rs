@@ -776,9 +776,9 @@ impl Store for PostgresStore {
             }
         }
         for (cid, resource, _) in batches {
-            let (count, bytes): (i64, i64) =
+            let held =
                 sqlx::query_as(entities::sql::COUNT).bind(cid.as_str()).bind(resource).fetch_one(&mut *tx).await?;
-            if count as u64 > cap.records || bytes as u64 > cap.bytes {
+            if !entities::within(cap, held) {
                 return Ok(Err(EntityRefusal::Full(cap)));
             }
         }
@@ -832,9 +832,8 @@ impl Store for PostgresStore {
                 Err(e) => return Err(e.into()),
             }
         }
-        let (count, bytes): (i64, i64) =
-            sqlx::query_as(entities::sql::COUNT).bind(cid.as_str()).bind(resource).fetch_one(&mut *tx).await?;
-        if count as u64 > cap.records || bytes as u64 > cap.bytes {
+        let held = sqlx::query_as(entities::sql::COUNT).bind(cid.as_str()).bind(resource).fetch_one(&mut *tx).await?;
+        if !entities::within(cap, held) {
             return Ok(Err(EntityRefusal::Full(cap)));
         }
         tx.commit().await?;
@@ -849,11 +848,11 @@ impl Store for PostgresStore {
         edit: &EntityEdit<'_>,
     ) -> Result<Result<Vec<StoredEntity>, EntityRefusal>> {
         let mut tx = self.pool.begin().await?;
-        let mut found = Self::select_entities(&mut tx, cid, resource, ids, " FOR UPDATE").await?;
-        let missing = entities::missing(ids, &found);
-        if !missing.is_empty() {
-            return Ok(Err(EntityRefusal::Unknown(missing)));
-        }
+        let found = Self::select_entities(&mut tx, cid, resource, ids, " FOR UPDATE").await?;
+        let mut found = match entities::all_found(ids, found) {
+            Ok(found) => found,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
         for entity in &mut found {
             if let Err(refused) = edit(entity) {
                 return Ok(Err(EntityRefusal::Refused(refused)));
@@ -878,10 +877,10 @@ impl Store for PostgresStore {
     ) -> Result<Result<Vec<String>, EntityRefusal>> {
         let mut tx = self.pool.begin().await?;
         let found = Self::select_entities(&mut tx, cid, resource, ids, " FOR UPDATE").await?;
-        let missing = entities::missing(ids, &found);
-        if !missing.is_empty() {
-            return Ok(Err(EntityRefusal::Unknown(missing)));
-        }
+        let found = match entities::all_found(ids, found) {
+            Ok(found) => found,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
         for entity in &found {
             sqlx::query(entities::sql::DELETE)
                 .bind(cid.as_str())
