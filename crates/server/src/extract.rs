@@ -68,11 +68,17 @@ pub fn read_json<T: serde::de::DeserializeOwned>(
     body: &[u8],
     expected: &str,
 ) -> Result<T, ApiError> {
+    check_json_media(headers)?;
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("body must be JSON of the form {expected}: {e}")))
+}
+
+/// 415 when the request names a media type other than JSON (none is taken as JSON).
+pub fn check_json_media(headers: &HeaderMap) -> Result<(), ApiError> {
     if media_type(headers).is_some_and(|m| m != "application/json") {
         return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json"));
     }
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("body must be JSON of the form {expected}: {e}")))
+    Ok(())
 }
 
 /// The scope a resource route needs, put in the request's extensions by the route itself (the router

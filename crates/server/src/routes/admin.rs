@@ -310,9 +310,7 @@ pub async fn load_fixtures(
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
-    if crate::extract::media_type(&headers).is_some_and(|m| m != "application/json") {
-        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json"));
-    }
+    crate::extract::check_json_media(&headers)?;
     let text = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("the body must be UTF-8 JSON"))?;
     let mut make_id = || uuid::Uuid::new_v4().simple().to_string();
     let fixtures = talon_emulator::generic::fixture::parse("body.json", text, &mut make_id)
