@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, RwLock};
 
+use arc_swap::ArcSwap;
+
 use axum::http::HeaderValue;
 use serde_json::value::RawValue;
 use talon_auth::{
@@ -38,8 +40,9 @@ struct Inner {
     /// `X-Cs-Region` as a header value, made once: every response carries it. `None` when the configured
     /// name is not a valid header value (the header is then left out).
     region_header: Option<HeaderValue>,
-    keyring: RwLock<Arc<Keyring>>,
-    clients: RwLock<Arc<ClientMap>>,
+    /// Snapshots swapped whole (arc-swap): the token and bearer paths read them without a lock.
+    keyring: ArcSwap<Keyring>,
+    clients: ArcSwap<ClientMap>,
     deny: DenyList,
     /// Tokens whose signature and claims were checked already, by token text: the bearer check is a hash
     /// lookup in the common case. Entries go when their token expires or the keys change. Revocation and
@@ -88,8 +91,11 @@ const ADDRESS_FAILURE_FACTOR: u32 = 10;
 /// a 429, on which SDKs wait instead.
 const DEAD_TOKEN_FACTOR: u32 = 10;
 
-/// The clients by ID, each shared so that looking one up copies nothing.
-pub type ClientMap = FastMap<ClientId, Arc<ApiClient>>;
+/// The clients by ID, each shared so that looking one up copies nothing. A persistent map (a hash array
+/// mapped trie): a changed copy shares all but the changed paths with the snapshot it was made from, so
+/// applying a few changed clients costs the same with a hundred clients or a million.
+pub type ClientMap =
+    imbl::GenericHashMap<ClientId, Arc<ApiClient>, foldhash::fast::RandomState, imbl::shared_ptr::DefaultSharedPtr>;
 
 /// Verified tokens by their text, with a generation that grows whenever the keys change.
 #[derive(Default)]
@@ -182,6 +188,10 @@ impl std::ops::Deref for CustomerHosts {
 #[derive(Default)]
 struct SyncMark {
     version: ChangeVersion,
+    /// The client sequence this node's snapshot of the clients is current to (see `Store::client_changes`).
+    client_seq: i64,
+    /// The customers whose demo data this node has seen to (each is looked at once per node).
+    customers_seen: std::collections::HashSet<CustomerId>,
     /// Each customer's hosts version as of the last refresh (see `Store::host_versions`).
     host_versions: HashMap<CustomerId, i64>,
     revocations: RevocationCursor,
@@ -201,8 +211,8 @@ impl AppState {
         let keyring = load_keyring(&*store, &config.issuer).await?;
         let state = AppState(Arc::new(Inner {
             region_header: HeaderValue::from_str(&config.region).ok(),
-            keyring: RwLock::new(Arc::new(keyring)),
-            clients: RwLock::new(Arc::new(ClientMap::default())),
+            keyring: ArcSwap::from_pointee(keyring),
+            clients: ArcSwap::from_pointee(ClientMap::default()),
             deny: DenyList::new(),
             verified: RwLock::new(VerifiedCache::default()),
             limiters: Limiters {
@@ -223,6 +233,7 @@ impl AppState {
             // Versions no store has, so the first refresh loads everything.
             sync: tokio::sync::Mutex::new(SyncMark {
                 version: ChangeVersion { clients: -1, customers: -1, keys: -1, hosts: -1, entities: -1 },
+                client_seq: talon_store::clients::FROM_THE_START,
                 ..Default::default()
             }),
             store,
@@ -278,17 +289,17 @@ impl AppState {
     }
 
     pub fn keyring(&self) -> Arc<Keyring> {
-        self.0.keyring.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.0.keyring.load_full()
     }
 
     /// The client with this ID, as of the last refresh (shared, not copied: the token path asks per request).
     pub fn client(&self, id: &ClientId) -> Option<Arc<ApiClient>> {
-        self.clients().get(id).cloned()
+        self.0.clients.load().get(id).cloned()
     }
 
     /// Every client, as of the last refresh: a snapshot that later changes do not touch.
     pub fn clients(&self) -> Arc<ClientMap> {
-        self.0.clients.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.0.clients.load_full()
     }
 
     /// Verifies a bearer token, from the cache of verified tokens when it holds it.
@@ -486,13 +497,30 @@ impl AppState {
     }
 
     /// Makes a client change this node wrote visible on its token and bearer paths at once (other nodes
-    /// learn of it through the change counters). Serialised with [`AppState::refresh`], so a refresh that
-    /// read the clients before the change cannot put them back after it.
-    pub async fn reload_clients(&self) -> Result<(), StoreError> {
-        let _mark = self.0.sync.lock().await;
-        let clients = self.0.store.clients().await?;
-        let map = clients.into_iter().map(|c| (c.id.clone(), Arc::new(c))).collect();
-        *self.0.clients.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(map);
+    /// learn of it through the change counters): applies the clients changed since this node's mark,
+    /// which holds the change (and any other node's made meanwhile, in the store's order). Serialised
+    /// with [`AppState::refresh`], so the two never apply one change twice or out of order.
+    pub async fn catch_up_clients(&self) -> Result<(), StoreError> {
+        let mut mark = self.0.sync.lock().await;
+        self.apply_client_changes(&mut mark).await
+    }
+
+    /// Reads the clients changed and deleted since `mark` (every client the first time) and swaps in a
+    /// snapshot with them applied: a cost of the rows changed, not of all clients.
+    async fn apply_client_changes(&self, mark: &mut SyncMark) -> Result<(), StoreError> {
+        let delta = self.0.store.client_changes(mark.client_seq).await?;
+        self.0.metrics.client_sync_rows.inc_by((delta.changed.len() + delta.deleted.len()) as u64);
+        if !delta.changed.is_empty() || !delta.deleted.is_empty() {
+            let mut clients = ClientMap::clone(&self.0.clients.load());
+            for id in &delta.deleted {
+                clients.remove(id);
+            }
+            for client in delta.changed {
+                clients.insert(client.id.clone(), Arc::new(client));
+            }
+            self.0.clients.store(Arc::new(clients));
+        }
+        mark.client_seq = delta.seq;
         Ok(())
     }
 
@@ -558,19 +586,15 @@ impl AppState {
         match inner.store.change_version().await {
             Ok(version) => {
                 if version.clients != mark.version.clients {
-                    match inner.store.clients().await {
-                        Ok(clients) => {
-                            let map = clients.into_iter().map(|c| (c.id.clone(), Arc::new(c))).collect();
-                            *inner.clients.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(map);
-                            mark.version.clients = version.clients;
-                        }
+                    match self.apply_client_changes(&mut mark).await {
+                        Ok(()) => mark.version.clients = version.clients,
                         Err(e) => note(Err(e)),
                     }
                 }
                 if version.keys != mark.version.keys {
                     match load_keyring(&*inner.store, &inner.config.issuer).await {
                         Ok(keyring) => {
-                            *inner.keyring.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(keyring);
+                            inner.keyring.store(Arc::new(keyring));
                             let mut verified = inner.verified.write().unwrap_or_else(|p| p.into_inner());
                             verified.generation += 1;
                             verified.tokens.clear();
@@ -599,7 +623,8 @@ impl AppState {
                     mark.version.entities = version.entities;
                 }
                 if version.customers != mark.version.customers {
-                    let seeded = if inner.config.demo_hosts > 0 { self.seed_demo_hosts().await } else { Ok(()) };
+                    let seeded =
+                        if inner.config.demo_hosts > 0 { self.seed_demo_hosts(&mut mark).await } else { Ok(()) };
                     if seeded.is_ok() {
                         mark.version.customers = version.customers;
                     }
@@ -622,10 +647,14 @@ impl AppState {
 
     /// Seeds a new customer's demo hosts and their alerts (`talon_emulator::alerts::demo`, kept by the
     /// generic engine), and the alerts of a customer seeded before alerts were (a store of an earlier
-    /// version).
-    async fn seed_demo_hosts(&self) -> Result<(), StoreError> {
+    /// version). Each customer is looked at once per node: a new customer costs its own queries, not
+    /// two per customer there is.
+    async fn seed_demo_hosts(&self, mark: &mut SyncMark) -> Result<(), StoreError> {
         let store = &self.0.store;
         for cid in store.customers().await? {
+            if mark.customers_seen.contains(&cid) {
+                continue;
+            }
             let hosts = if store.host_count(&cid).await? == 0 {
                 let hosts = demo::generate(&cid, self.0.config.demo_hosts, self.now());
                 store.insert_hosts(&hosts).await?;
@@ -634,6 +663,7 @@ impl AppState {
             } else if store.entity_resources(&cid).await?.iter().all(|r| r != alerts::RESOURCE) {
                 store.customer_hosts(&cid).await?
             } else {
+                mark.customers_seen.insert(cid);
                 continue;
             };
             let records: Vec<StoredEntity> =
@@ -643,6 +673,7 @@ impl AppState {
                 tracing::warn!(cid = %cid, %refusal, "demo alerts not seeded");
             }
             self.forget_entities(Some((&cid, alerts::RESOURCE)));
+            mark.customers_seen.insert(cid);
         }
         Ok(())
     }

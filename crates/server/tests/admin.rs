@@ -117,7 +117,7 @@ async fn create_shows_the_secret_once_and_the_client_works_at_once() {
 }
 
 #[tokio::test]
-async fn list_pages_in_creation_order() {
+async fn list_pages_in_creation_order_by_offset_and_by_seek() {
     let a = Admin::new().await;
     for n in 0..3 {
         a.h.clock.advance(1); // creation order is by second, then ID
@@ -126,12 +126,75 @@ async fn list_pages_in_creation_order() {
     let page = a.send(Method::GET, &format!("{CLIENTS}?offset=1&limit=2"), None).await;
     assert_eq!(page.status, StatusCode::OK);
     let json = page.json();
-    assert_eq!(json["meta"]["pagination"], serde_json::json!({"offset": 1, "limit": 2, "total": 4}));
+    let pagination = &json["meta"]["pagination"];
+    assert_eq!((&pagination["offset"], &pagination["limit"], &pagination["total"]), (&1.into(), &2.into(), &4.into()));
     let names: Vec<&str> = json["resources"].as_array().expect("list").iter().map(|c| str_of(c, "name")).collect();
     assert_eq!(names, ["c0", "c1"], "the admin client came first");
     assert!(json["resources"][0].get("client_secret").is_none());
+    // The page's seek token asks for what follows it; the last page has none.
+    let after = str_of(pagination, "after");
+    let next = a.send(Method::GET, &format!("{CLIENTS}?limit=2&after={after}"), None).await.json();
+    let names: Vec<&str> = next["resources"].as_array().expect("list").iter().map(|c| str_of(c, "name")).collect();
+    assert_eq!(names, ["c2"]);
+    assert!(next["meta"]["pagination"].get("after").is_none(), "{next}");
     let past = a.send(Method::GET, &format!("{CLIENTS}?offset=10"), None).await;
     assert_eq!(past.json()["resources"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn list_filters_and_sorts_in_the_store_and_refuses_bad_parameters() {
+    let a = Admin::new().await;
+    for (name, scopes) in [
+        ("Bravo bot", r#"["devices:read"]"#),
+        ("alpha 100%", r#"["devices:read","devices:write"]"#),
+        ("charlie", r#"["devices:read"]"#),
+    ] {
+        a.h.clock.advance(1);
+        a.create(&format!(r#"{{"name":"{name}","scopes":{scopes}}}"#)).await;
+    }
+    let names = |query: &'static str| {
+        let a = &a;
+        async move {
+            let answer = a.send(Method::GET, &format!("{CLIENTS}?{query}"), None).await;
+            assert_eq!(answer.status, StatusCode::OK, "{query}: {}", answer.json());
+            let json = answer.json();
+            let names: Vec<String> =
+                json["resources"].as_array().expect("list").iter().map(|c| str_of(c, "name").to_owned()).collect();
+            (names, json["meta"]["pagination"]["total"].as_u64().expect("total"))
+        }
+    };
+    assert_eq!(names("name=BOT").await, (vec!["Bravo bot".to_owned()], 1));
+    assert_eq!(names("name=100%25").await, (vec!["alpha 100%".to_owned()], 1), "% is a character, not a wildcard");
+    assert_eq!(names("scope=devices:write&sort=name").await.0, ["alpha 100%", "test client"], "the admin holds it too");
+    let (sorted, total) = names("sort=name.desc&limit=2").await;
+    assert_eq!((sorted.len(), total), (2, 4));
+    assert!(sorted[0] > sorted[1], "{sorted:?}");
+    assert_eq!(names("enabled=false").await, (vec![], 0));
+    let cid = a.send(Method::GET, CLIENTS, None).await.json()["resources"][0]["cid"].as_str().expect("cid").to_owned();
+    let by_cid = a.send(Method::GET, &format!("{CLIENTS}?cid={cid}"), None).await.json();
+    assert_eq!(by_cid["meta"]["pagination"]["total"], 4);
+
+    // A seek token of one order is no good in another; nonsense is a 400 in the envelope, never a 500.
+    let page = a.send(Method::GET, &format!("{CLIENTS}?sort=name&limit=1"), None).await.json();
+    let after = str_of(&page["meta"]["pagination"], "after").to_owned();
+    for bad in [
+        format!("after={after}"),
+        format!("after={after}&sort=name&offset=1"),
+        "after=nonsense".into(),
+        "sort=secret_digest".into(),
+        "sort=name.up".into(),
+        "enabled=yes".into(),
+        "cid=not-a-cid".into(),
+        "scope=devices:sing".into(),
+        "limit=0".into(),
+        "limit=501".into(),
+        format!("name={}", "x".repeat(1025)),
+        "name=a&name=b".into(),
+    ] {
+        let answer = a.send(Method::GET, &format!("{CLIENTS}?{bad}"), None).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(!answer.json()["errors"][0]["message"].as_str().expect("message").is_empty(), "{bad}");
+    }
 }
 
 #[tokio::test]

@@ -170,6 +170,83 @@ async fn an_admin_change_on_one_node_reaches_the_other(backend: Backend) {
 }
 
 #[tokio::test]
+async fn an_admin_change_costs_each_node_the_rows_it_changed_on_sqlite() {
+    an_admin_change_costs_each_node_the_rows_it_changed(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn an_admin_change_costs_each_node_the_rows_it_changed_on_postgres() {
+    an_admin_change_costs_each_node_the_rows_it_changed(Backend::Postgres).await;
+}
+
+/// How many client rows `node` has read into its snapshot so far.
+fn sync_rows(node: &Harness) -> u64 {
+    let text = node.state.metrics().render();
+    let line = text.lines().find(|l| l.starts_with("talon_client_sync_rows_total ")).expect("the metric is rendered");
+    line.rsplit(' ').next().and_then(|n| n.parse().ok()).expect("a count")
+}
+
+/// With hundreds of clients, one admin change makes the node that made it, and the other node on its
+/// refresh, read one client row each (incremental sync), not every client; a deletion likewise.
+async fn an_admin_change_costs_each_node_the_rows_it_changed(backend: Backend) {
+    let Some((a, b)) = two_nodes(backend).await else { return };
+    let admin = a.client(&[Scope::API_CLIENTS_WRITE, Scope::DEVICES_READ]).await;
+    let worker = a.client(&[Scope::DEVICES_READ]).await;
+    let cid = a.store.default_customer().await.expect("cid");
+    let many: Vec<_> = (0..300)
+        .map(|i| {
+            let spec = talon_auth::ClientSpec::new(
+                format!("bulk {i}"),
+                [Scope::DEVICES_READ].into_iter().collect(),
+                cid.clone(),
+            );
+            let (client, _) = talon_auth::ApiClient::generate(spec, NOW);
+            let entry = talon_store::AuditEntry {
+                id: format!("bulk-{i}"),
+                at: NOW,
+                actor: "test".into(),
+                action: "client.import".into(),
+                target: Some(client.id.to_string()),
+                source_ip: "127.0.0.1".into(),
+                trace_id: String::new(),
+                details: String::new(),
+            };
+            (client, entry)
+        })
+        .collect();
+    a.store.create_clients_audited(&many).await.expect("import");
+    a.state.refresh().await.expect("refresh a");
+    b.state.refresh().await.expect("refresh b");
+    assert_eq!(a.state.clients().len(), 302);
+    assert_eq!(b.state.clients().len(), 302);
+    let (before_a, before_b) = (sync_rows(&a), sync_rows(&b));
+    assert!(before_b >= 302, "node B read every client once: {before_b}");
+
+    let admin_token = a.token(&admin).await;
+    let worker_token = b.token(&worker).await;
+    let disable = Request::patch(format!("/api-clients/entities/clients/v1/{}", worker.id()))
+        .header("authorization", format!("Bearer {admin_token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(r#"{"enabled":false}"#))
+        .expect("request");
+    assert_eq!(a.send(disable).await.status, StatusCode::OK);
+    assert_eq!(sync_rows(&a) - before_a, 1, "node A applied its own change: one row");
+    b.state.refresh().await.expect("refresh b");
+    assert_eq!(sync_rows(&b) - before_b, 1, "node B read the one changed row");
+    assert_eq!(b.send(bearer_get(QUERY, &worker_token)).await.status, StatusCode::UNAUTHORIZED);
+
+    let delete = Request::delete(format!("/api-clients/entities/clients/v1/{}", many[7].0.id))
+        .header("authorization", format!("Bearer {admin_token}"))
+        .body(Body::empty())
+        .expect("request");
+    assert_eq!(a.send(delete).await.status, StatusCode::OK);
+    b.state.refresh().await.expect("refresh b");
+    assert_eq!(sync_rows(&b) - before_b, 2, "and one tombstone");
+    assert!(b.state.client(&many[7].0.id).is_none());
+    assert_eq!(b.state.clients().len(), 301);
+}
+
+#[tokio::test]
 async fn generic_records_written_on_one_node_are_served_by_the_other_on_sqlite() {
     generic_records_written_on_one_node_are_served_by_the_other(Backend::Sqlite).await;
 }

@@ -6,6 +6,7 @@
 //! customer and a signing key, whichever process comes first.
 
 pub mod admin;
+pub mod clients;
 pub mod entities;
 pub mod fixtures;
 mod postgres;
@@ -17,6 +18,7 @@ use talon_auth::{ApiClient, ClientId, CustomerId, SigningKey};
 use talon_emulator::policy::{PolicyChange, PolicyError, PolicySetting};
 use talon_emulator::{DeviceAction, Host, HostAction};
 
+pub use clients::{ClientDelta, ClientPage, ClientQuery, ClientSort, SeekPosition, SortKey};
 pub use entities::{EntityCap, EntityEdit, EntityRefusal, OnExisting, StoredEntity, RESOURCE_CAP};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -145,6 +147,12 @@ pub trait Store: Send + Sync + 'static {
     async fn create_clients_audited(&self, clients: &[(ApiClient, AuditEntry)]) -> Result<()>;
     async fn client(&self, id: &ClientId) -> Result<Option<ApiClient>>;
     async fn clients(&self) -> Result<Vec<ApiClient>>;
+    /// The clients inserted or changed and the IDs deleted after sequence `since`
+    /// ([`clients::FROM_THE_START`]: every client), read in one snapshot, with the sequence to ask from
+    /// next: what a node applies to its snapshot of the clients, at a cost of the rows changed.
+    async fn client_changes(&self, since: i64) -> Result<ClientDelta>;
+    /// A page of the admin listing: filters, order and paging done by the database.
+    async fn client_page(&self, query: &ClientQuery) -> Result<ClientPage>;
     /// Writes every field of an existing client except its secret; `tokens_not_before` only ever moves
     /// forward, so an update from an older copy cannot revive tokens a reset ended. False when there is
     /// no client with that ID.

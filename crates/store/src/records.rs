@@ -41,6 +41,8 @@ pub(crate) struct ClientRecord {
     updated_at: i64,
     last_used_at: Option<i64>,
     tokens_not_before: i64,
+    /// The sequence of the row's last change (see the `client_sequence` migration).
+    pub change_seq: i64,
 }
 
 impl ClientRecord {

@@ -10,6 +10,7 @@ use talon_auth::{ApiClient, ClientId, CustomerId, SigningKey};
 use talon_emulator::policy::{self, PolicyChange, PolicyError, PolicySetting};
 use talon_emulator::Host;
 
+use crate::clients::{self, ClientDelta, ClientPage, ClientQuery};
 use crate::entities::{self, EntityCap, EntityEdit, EntityRefusal, OnExisting, StoredEntity};
 use crate::records::{
     group_from_json, group_record_json, host_record_json, json_list, missing_groups, missing_ids, page_bounds,
@@ -390,6 +391,14 @@ impl Store for SqliteStore {
             .into_iter()
             .map(ClientRecord::into_client)
             .collect()
+    }
+
+    async fn client_changes(&self, since: i64) -> Result<ClientDelta> {
+        clients::changes(&self.pool, since).await
+    }
+
+    async fn client_page(&self, query: &ClientQuery) -> Result<ClientPage> {
+        clients::page(&self.pool, query).await
     }
 
     async fn update_client_audited(&self, client: &ApiClient, audit: Option<&AuditEntry>) -> Result<bool> {

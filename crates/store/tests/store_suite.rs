@@ -6,7 +6,11 @@ use std::time::Duration;
 
 use talon_auth::{ApiClient, ClientChanges, ClientId, ClientSecret, ClientSpec, CustomerId};
 use talon_emulator::{demo, DeviceAction, HostStatus};
-use talon_store::{copy, open, AuditEntry, CopyReport, RevocationCursor, Store, StoreError, UnknownHosts};
+use talon_store::clients::FROM_THE_START;
+use talon_store::{
+    copy, open, AuditEntry, ClientQuery, ClientSort, CopyReport, RevocationCursor, SortKey, Store, StoreError,
+    UnknownHosts,
+};
 use talon_testkit::{Backend, TestDb};
 use talon_wire::{Scope, ScopeSet};
 
@@ -47,6 +51,9 @@ suite!(
     generic_records_are_kept_per_customer_and_resource_in_creation_order_all_or_nothing,
     fixture_batches_are_written_in_one_transaction,
     an_import_batch_is_written_whole_or_not_at_all,
+    client_changes_give_what_changed_after_a_sequence_and_nothing_else,
+    a_reader_of_client_changes_misses_no_concurrent_change,
+    the_client_listing_filters_sorts_and_seeks_in_the_database,
 );
 
 /// A fresh database of `backend`, opened; `None` only when PostgreSQL was explicitly skipped.
@@ -923,4 +930,233 @@ async fn an_import_batch_is_written_whole_or_not_at_all(backend: Backend) {
     assert!(matches!(store.create_clients_audited(&again).await, Err(StoreError::ClientExists(_))));
     assert_eq!(store.clients().await.expect("clients").len(), 3, "nothing of the refused batch");
     assert_eq!(store.audit_entries(0, 10).await.expect("audit").1, 3);
+}
+
+/// The IDs of `clients`, sorted: to compare sets of clients.
+fn ids_of<'a>(clients: impl IntoIterator<Item = &'a ApiClient>) -> Vec<ClientId> {
+    let mut ids: Vec<ClientId> = clients.into_iter().map(|c| c.id.clone()).collect();
+    ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    ids
+}
+
+async fn client_changes_give_what_changed_after_a_sequence_and_nothing_else(backend: Backend) {
+    let Some((_db, store)) = fresh(backend).await else { return };
+    let cid = store.default_customer().await.expect("cid");
+    let (mut a, b) = (client(&cid, vec![]), client(&cid, vec![]));
+    store.create_client(&a).await.expect("create");
+    store.create_client(&b).await.expect("create");
+    let all = store.client_changes(FROM_THE_START).await.expect("changes");
+    assert_eq!(ids_of(&all.changed), ids_of([&a, &b]));
+    assert!(all.deleted.is_empty());
+    let mark = all.seq;
+
+    let nothing = store.client_changes(mark).await.expect("changes");
+    assert!(nothing.changed.is_empty() && nothing.deleted.is_empty());
+    assert_eq!(nothing.seq, mark, "no change, no move");
+    store.record_last_used(&[(a.id.clone(), NOW + 5)]).await.expect("last used");
+    assert!(store.client_changes(mark).await.expect("changes").changed.is_empty(), "use is not a change");
+
+    a.apply(ClientChanges { enabled: Some(false), ..Default::default() }, NOW + 1);
+    assert!(store.update_client(&a).await.expect("update"));
+    assert!(store.delete_client(&b.id).await.expect("delete"));
+    let c = client(&cid, vec![]);
+    store.create_client(&c).await.expect("create");
+    let delta = store.client_changes(mark).await.expect("changes");
+    let changed: Vec<&ClientId> = delta.changed.iter().map(|c| &c.id).collect();
+    assert_eq!(changed, vec![&a.id, &c.id], "in the order of their changes");
+    assert!(!delta.changed[0].enabled, "as it is now");
+    assert_eq!(delta.deleted, vec![b.id.clone()]);
+    assert!(delta.seq > mark);
+
+    // A secret reset is a change; a client deleted and created again (an export imported back) is
+    // present, not deleted.
+    let mark = delta.seq;
+    a.tokens_not_before = NOW + 2;
+    assert!(store.set_secret(&a).await.expect("reset"));
+    assert!(store.delete_client(&c.id).await.expect("delete"));
+    store.create_client(&c).await.expect("create again");
+    let delta = store.client_changes(mark).await.expect("changes");
+    assert_eq!(ids_of(&delta.changed), ids_of([&a, &c]));
+    assert!(delta.deleted.is_empty(), "{:?}", delta.deleted);
+    let latest = store.client_changes(FROM_THE_START).await.expect("changes");
+    assert_eq!(ids_of(&latest.changed), ids_of(&store.clients().await.expect("clients")));
+    assert_eq!(latest.seq, delta.seq);
+}
+
+async fn a_reader_of_client_changes_misses_no_concurrent_change(backend: Backend) {
+    let Some((_db, store)) = fresh(backend).await else { return };
+    let cid = store.default_customer().await.expect("cid");
+    // Writers create, change and delete clients concurrently while a reader applies the changes it is
+    // told of to a map, as a node does: at the end the map must be what the store holds.
+    let seed: Vec<ApiClient> = (0..8).map(|_| client(&cid, vec![])).collect();
+    for c in &seed {
+        store.create_client(c).await.expect("create");
+    }
+    let writers: Vec<_> = (0..8usize)
+        .map(|i| {
+            let (store, mine) = (store.clone(), seed[i].clone());
+            let cid = cid.clone();
+            tokio::spawn(async move {
+                for round in 0..6 {
+                    store.create_client(&client(&cid, vec![])).await.expect("create");
+                    let rename = move |c: &mut ApiClient| c.name = format!("w{i}-{round}");
+                    store.modify_client_audited(&mine.id, &rename, None).await.expect("modify");
+                }
+                if i % 2 == 0 {
+                    store.delete_client(&mine.id).await.expect("delete");
+                }
+            })
+        })
+        .collect();
+    let reader = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut seen = std::collections::HashMap::new();
+            let mut seq = FROM_THE_START;
+            for _ in 0..200 {
+                let delta = store.client_changes(seq).await.expect("changes");
+                for c in delta.changed {
+                    seen.insert(c.id.clone(), c);
+                }
+                for id in delta.deleted {
+                    seen.remove(&id);
+                }
+                seq = delta.seq;
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            (seen, seq)
+        })
+    };
+    for w in writers {
+        w.await.expect("writer");
+    }
+    let (mut seen, seq) = reader.await.expect("reader");
+    let rest = store.client_changes(seq).await.expect("changes");
+    for c in rest.changed {
+        seen.insert(c.id.clone(), c);
+    }
+    for id in rest.deleted {
+        seen.remove(&id);
+    }
+    let stored = store.clients().await.expect("clients");
+    assert_eq!(stored.len(), 8 + 8 * 6 - 4);
+    assert_eq!(ids_of(seen.values()), ids_of(&stored));
+    for c in &stored {
+        assert_eq!(seen.get(&c.id), Some(c), "the reader holds each client as stored");
+    }
+}
+
+async fn the_client_listing_filters_sorts_and_seeks_in_the_database(backend: Backend) {
+    let Some((_db, store)) = fresh(backend).await else { return };
+    let home = store.default_customer().await.expect("cid");
+    let other = CustomerId::generate();
+    let mut made = Vec::new();
+    for i in 0..23i64 {
+        let mut c = client(if i % 4 == 3 { &other } else { &home }, vec![]);
+        // Creation times with ties, names with ties and with LIKE's wildcards in them.
+        c.created_at = NOW + i / 3;
+        c.name = match i % 5 {
+            0 => format!("Alpha {i}"),
+            1 => "50% off".into(),
+            2 => "50_ off".into(),
+            3 => format!("beta-{}", i % 2),
+            _ => format!("gamma {i}"),
+        };
+        c.enabled = i % 3 != 0;
+        if i % 2 == 0 {
+            c.scopes = [Scope::DEVICES_READ, Scope::DEVICES_WRITE].into_iter().collect();
+        }
+        store.create_client(&c).await.expect("create");
+        made.push(c);
+    }
+    let query = ClientQuery {
+        customer: None,
+        name_contains: None,
+        scope: None,
+        enabled: None,
+        sort: ClientSort::Created,
+        descending: false,
+        after: None,
+        offset: 0,
+        limit: 4,
+    };
+    // Reads every page by seek, checking totals and that pages end where they should.
+    async fn all_by_seek(store: &dyn Store, query: &ClientQuery) -> (Vec<ClientId>, u64) {
+        let mut ids = Vec::new();
+        let mut q = query.clone();
+        loop {
+            let page = store.client_page(&q).await.expect("page");
+            assert!(page.clients.len() as u64 <= q.limit);
+            ids.extend(page.clients.iter().map(|c| c.id.clone()));
+            match page.next {
+                Some(next) => q.after = Some(next),
+                None => return (ids, page.total),
+            }
+        }
+    }
+    let key = |c: &ApiClient, sort: ClientSort| (sort.key_of(c), c.id.as_str().to_owned());
+    let expect = |keep: &dyn Fn(&ApiClient) -> bool, sort: ClientSort, descending: bool| {
+        let mut want: Vec<&ApiClient> = made.iter().filter(|c| keep(c)).collect();
+        want.sort_by(|x, y| {
+            let order = match (key(x, sort), key(y, sort)) {
+                ((SortKey::Created(a), ia), (SortKey::Created(b), ib)) => (a, ia).cmp(&(b, ib)),
+                ((SortKey::Name(a), ia), (SortKey::Name(b), ib)) => (a, ia).cmp(&(b, ib)),
+                _ => unreachable!(),
+            };
+            if descending {
+                order.reverse()
+            } else {
+                order
+            }
+        });
+        want.into_iter().map(|c| c.id.clone()).collect::<Vec<_>>()
+    };
+    for sort in [ClientSort::Created, ClientSort::Name] {
+        for descending in [false, true] {
+            let q = ClientQuery { sort, descending, ..query.clone() };
+            let (ids, total) = all_by_seek(&*store, &q).await;
+            assert_eq!(ids, expect(&|_| true, sort, descending), "{sort:?} descending={descending}");
+            assert_eq!(total, 23);
+        }
+    }
+    // Offset paging gives the same order.
+    let page = store.client_page(&ClientQuery { offset: 8, ..query.clone() }).await.expect("page");
+    let ids: Vec<ClientId> = page.clients.iter().map(|c| c.id.clone()).collect();
+    assert_eq!(ids, expect(&|_| true, ClientSort::Created, false)[8..12].to_vec());
+    let past = store.client_page(&ClientQuery { offset: 100, ..query.clone() }).await.expect("page");
+    assert!(past.clients.is_empty() && past.next.is_none() && past.total == 23);
+
+    // Filters, alone and together, with LIKE's wildcards taken literally and ASCII case ignored.
+    type Keep<'a> = Box<dyn Fn(&ApiClient) -> bool + 'a>;
+    let cases: Vec<(ClientQuery, Keep<'_>)> = vec![
+        (ClientQuery { customer: Some(other.clone()), ..query.clone() }, Box::new(|c| c.cid == other)),
+        (ClientQuery { name_contains: Some("50%".into()), ..query.clone() }, Box::new(|c| c.name == "50% off")),
+        (ClientQuery { name_contains: Some("0_ O".into()), ..query.clone() }, Box::new(|c| c.name == "50_ off")),
+        (
+            ClientQuery { name_contains: Some("ALPHA".into()), ..query.clone() },
+            Box::new(|c| c.name.starts_with("Alpha")),
+        ),
+        (
+            ClientQuery { scope: Some(Scope::DEVICES_WRITE), ..query.clone() },
+            Box::new(|c| c.scopes.contains(Scope::DEVICES_WRITE)),
+        ),
+        (ClientQuery { enabled: Some(false), ..query.clone() }, Box::new(|c| !c.enabled)),
+        (
+            ClientQuery {
+                customer: Some(home.clone()),
+                enabled: Some(true),
+                scope: Some(Scope::DEVICES_READ),
+                name_contains: Some("a".into()),
+                ..query.clone()
+            },
+            Box::new(|c| c.cid == home && c.enabled && c.name.to_ascii_lowercase().contains('a')),
+        ),
+        (ClientQuery { name_contains: Some("nobody".into()), ..query.clone() }, Box::new(|_| false)),
+    ];
+    for (q, keep) in cases {
+        let (ids, total) = all_by_seek(&*store, &q).await;
+        let want = expect(&*keep, ClientSort::Created, false);
+        assert_eq!(ids, want, "{q:?}");
+        assert_eq!(total, want.len() as u64, "{q:?}");
+    }
 }

@@ -30,6 +30,17 @@ pub mod path {
 pub const MAX_PAGE: u64 = 500;
 pub const DEFAULT_PAGE: u64 = 100;
 
+/// `meta.pagination` of the client listing: the offset style's fields, and `after`, the token that asks
+/// for the next page by seek (absent on the last page).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientPagination {
+    pub offset: u64,
+    pub limit: u64,
+    pub total: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+}
+
 /// An API client as the admin API answers it. `client_secret` is present only in the answers of create
 /// and reset-secret, the one time it is shown; `Debug` never prints it.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,19 +13,19 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use talon_auth::admin::{may_change, scopes_beyond, AdminReach};
-use talon_auth::{ApiClient, ClientChanges, ClientId, ClientSpec, InvalidClient, Principal};
+use talon_auth::{ApiClient, ClientChanges, ClientId, ClientSpec, CustomerId, InvalidClient, Principal};
 use talon_store::admin::{self, Actor, AdminError};
-use talon_store::AuditEntry;
+use talon_store::{AuditEntry, ClientQuery, ClientSort, SeekPosition};
 use talon_wire::admin::{
-    ApiClientView, AuditEntryView, CreateClientRequest, UpdateClientRequest, DEFAULT_PAGE, MAX_PAGE,
+    ApiClientView, AuditEntryView, ClientPagination, CreateClientRequest, UpdateClientRequest, DEFAULT_PAGE, MAX_PAGE,
 };
 use talon_wire::device::param;
 use talon_wire::envelope::Pagination;
 use talon_wire::headers::POWERED_BY_OAUTH2;
-use talon_wire::ScopeSet;
+use talon_wire::{Scope, ScopeSet};
 
 use crate::audit;
-use crate::error::{envelope, ApiError};
+use crate::error::{envelope, envelope_paged, ApiError};
 use crate::extract::{read_json, Authorized, Body, ClientIp};
 use crate::routes::devices::query_params;
 use crate::state::AppState;
@@ -45,8 +45,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientPath {
 }
 
 /// `offset` (default 0) and `limit` (1 to [`MAX_PAGE`], default [`DEFAULT_PAGE`]) of a list request.
-fn paging(raw: Option<&str>) -> Result<(u64, u64), ApiError> {
-    let params = query_params(raw, &[], 8)?;
+fn paging(params: &talon_wire::form::Form) -> Result<(u64, u64), ApiError> {
     let number = |name: &str, default: u64| -> Result<u64, ApiError> {
         params.get(name).map_or(Ok(default), |v| {
             v.parse::<u64>().map_err(|_| ApiError::bad_request(format!("{name} must be a whole number")))
@@ -130,7 +129,7 @@ fn check_not_self(principal: &Principal, id: &ClientId, what: &str) -> Result<()
 
 /// Makes this node see the change at once; on failure the refresh loop catches up within its interval.
 async fn take_effect(state: &AppState) {
-    if let Err(e) = state.reload_clients().await {
+    if let Err(e) = state.catch_up_clients().await {
         tracing::warn!(error = %e, "could not reload clients after an admin change; the refresh loop will");
     }
 }
@@ -154,21 +153,77 @@ fn answer<R: serde::Serialize>(status: StatusCode, resources: Vec<R>, pagination
     ([(CACHE_CONTROL, "no-store")], response).into_response()
 }
 
-/// `GET /api-clients/entities/clients/v1?offset=&limit=`: clients in creation order, paged.
+/// `GET /api-clients/entities/clients/v1`: clients within the caller's reach, filtered, ordered and paged
+/// by the database. Parameters: `name` (the name holds it, ASCII case ignored), `scope` (holds it),
+/// `enabled` (`true`/`false`), `cid` (of this customer), `sort` (`created_at` or `name`, `.asc`/`.desc`;
+/// creation order by default), `limit`, and either `offset` or `after` (the token `meta.pagination.after`
+/// of the previous page gave: seek paging, as fast on the last page as on the first).
 pub async fn list(
     State(state): State<AppState>,
     auth: Authorized,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let (offset, limit) = paging(raw.as_deref())?;
+    let params = query_params(raw.as_deref(), &[], 16)?;
+    let (offset, limit) = paging(&params)?;
     let caller = Caller::of(&state, &auth.principal).await?;
-    // From the store, not the node's snapshot: last-use times and other nodes' changes are current.
-    let mut clients = state.store().clients().await?;
-    clients.retain(|c| caller.reach.sees(c));
-    let total = clients.len() as u64;
-    let page: Vec<ApiClientView> =
-        clients.iter().skip(offset.min(total) as usize).take(limit as usize).map(ApiClient::view).collect();
-    Ok(answer(StatusCode::OK, page, Some(Pagination { offset, limit, total })))
+    let (sort, descending) = match params.get(param::SORT) {
+        None => (ClientSort::Created, false),
+        Some(text) => ClientSort::parse(text)
+            .ok_or_else(|| ApiError::bad_request("sort must be created_at or name, with .asc or .desc"))?,
+    };
+    let after = match params.get("after") {
+        None => None,
+        Some(token) => Some(SeekPosition::parse(token, sort).ok_or_else(|| {
+            ApiError::bad_request("after must be the meta.pagination.after token of a page in the same sort order")
+        })?),
+    };
+    if after.is_some() && params.get(param::OFFSET).is_some() {
+        return Err(ApiError::bad_request("give either offset or after, not both"));
+    }
+    let wanted_cid = match params.get("cid") {
+        None => None,
+        Some(text) => Some(CustomerId::parse(text).map_err(|e| ApiError::bad_request(format!("cid: {e}")))?),
+    };
+    // A customer's admin lists its own customer's clients: another CID matches nothing within reach.
+    let customer = match (&caller.reach, wanted_cid) {
+        (AdminReach::Everything, wanted) => wanted,
+        (AdminReach::Customer { cid, .. }, Some(wanted)) if &wanted != cid => {
+            return Ok(list_answer(vec![], ClientPagination { offset, limit, total: 0, after: None }));
+        }
+        (AdminReach::Customer { cid, .. }, _) => Some(cid.clone()),
+    };
+    let scope = match params.get("scope") {
+        None => None,
+        Some(text) => Some(Scope::parse(text).map_err(|e| ApiError::bad_request(format!("scope: {e}")))?),
+    };
+    let enabled = match params.get("enabled") {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(_) => return Err(ApiError::bad_request("enabled must be true or false")),
+    };
+    let name_contains = params.get("name").map(str::to_owned);
+    if name_contains.as_ref().is_some_and(|n| n.len() > MAX_NAME_FILTER) {
+        return Err(ApiError::bad_request(format!("name must be at most {MAX_NAME_FILTER} bytes")));
+    }
+    let query = ClientQuery { customer, name_contains, scope, enabled, sort, descending, after, offset, limit };
+    let page = state.store().client_page(&query).await?;
+    let pagination = ClientPagination {
+        offset: if query.after.is_some() { 0 } else { offset },
+        limit,
+        total: page.total,
+        after: page.next.map(|p| p.token()),
+    };
+    Ok(list_answer(page.clients.iter().map(ApiClient::view).collect(), pagination))
+}
+
+/// Longest `name` filter taken.
+const MAX_NAME_FILTER: usize = 1024;
+
+/// A page of the client listing, with its seek token.
+fn list_answer(clients: Vec<ApiClientView>, pagination: ClientPagination) -> Response {
+    let response = envelope_paged(StatusCode::OK, POWERED_BY_OAUTH2, Some(clients), vec![], Some(pagination));
+    ([(CACHE_CONTROL, "no-store")], response).into_response()
 }
 
 /// `GET /api-clients/entities/clients/v1/{id}`.
@@ -285,7 +340,7 @@ pub async fn audit_log(
     auth: Authorized,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let (offset, limit) = paging(raw.as_deref())?;
+    let (offset, limit) = paging(&query_params(raw.as_deref(), &[], 8)?)?;
     if !Caller::of(&state, &auth.principal).await?.reach.sees_audit_log() {
         return Err(forbidden(
             "access denied, the audit log spans every customer: the operator's admins read it".into(),

@@ -1,0 +1,57 @@
+-- Incremental sync of API clients: every insert and every change of a client stamps its row with the next
+-- value of the `clients` counter (`change_seq`), and a deletion leaves a tombstone stamped the same way, so
+-- a node that has read up to some sequence asks for the rows and tombstones past it (an indexed range)
+-- instead of reading every client again.
+--
+-- Why a sequence read past its highest value seen skips nothing although transactions run concurrently:
+-- the counter's row is updated (so locked) by each stamping, and the lock is held until commit, so the
+-- transaction stamping s + 1 stamps only after the one stamping s has committed: a snapshot that sees
+-- s + 1 sees s.
+ALTER TABLE api_clients ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX api_clients_by_change ON api_clients (change_seq);
+CREATE TABLE client_tombstones (
+    client_id TEXT PRIMARY KEY,
+    seq       BIGINT NOT NULL
+);
+CREATE INDEX client_tombstones_by_seq ON client_tombstones (seq);
+
+-- The statement triggers of 0001 are replaced by row triggers that move the counter once per change, stamp
+-- it and announce it (NOTIFY collapses the announcements of one transaction into one).
+DROP TRIGGER clients_inserted ON api_clients;
+DROP TRIGGER clients_updated ON api_clients;
+CREATE FUNCTION talon_next_client_seq() RETURNS BIGINT AS $$
+DECLARE
+    seq BIGINT;
+BEGIN
+    UPDATE change_counters SET value = value + 1 WHERE name = 'clients' RETURNING value INTO seq;
+    PERFORM pg_notify('talon_changes', 'clients');
+    RETURN seq;
+END;
+$$ LANGUAGE plpgsql;
+CREATE FUNCTION talon_client_stamped() RETURNS TRIGGER AS $$
+BEGIN
+    NEW.change_seq := talon_next_client_seq();
+    IF TG_OP = 'INSERT' THEN
+        DELETE FROM client_tombstones WHERE client_id = NEW.client_id;
+    END IF;
+    RETURN NEW;
+END;
+$$ LANGUAGE plpgsql;
+CREATE FUNCTION talon_client_buried() RETURNS TRIGGER AS $$
+BEGIN
+    INSERT INTO client_tombstones (client_id, seq) VALUES (OLD.client_id, talon_next_client_seq())
+    ON CONFLICT (client_id) DO UPDATE SET seq = EXCLUDED.seq;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER clients_inserted BEFORE INSERT ON api_clients
+    FOR EACH ROW EXECUTE FUNCTION talon_client_stamped();
+-- last_used_at is left out on purpose: recording use is not a change of the client.
+CREATE TRIGGER clients_updated BEFORE UPDATE OF name, description, scopes, cid, member_cids, allowed_ips, enabled,
+    secret_digest, tokens_not_before ON api_clients FOR EACH ROW EXECUTE FUNCTION talon_client_stamped();
+CREATE TRIGGER clients_deleted AFTER DELETE ON api_clients
+    FOR EACH ROW EXECUTE FUNCTION talon_client_buried();
+
+-- The admin listing pages by seek in creation order (all clients, or one customer's) in SQL.
+CREATE INDEX api_clients_by_creation ON api_clients (created_at, client_id);
+CREATE INDEX api_clients_by_customer ON api_clients (cid, created_at, client_id);

@@ -1,0 +1,433 @@
+//! How API clients are read in bulk, the same on both backends: a node's incremental sync (the clients
+//! changed and deleted after a sequence, see the `client_sequence` migration) and the admin listing
+//! (filters, sort and seek paging done by the database). The SQL text is shared: sqlx's SQLite driver
+//! takes `$N` placeholders as PostgreSQL does.
+
+use talon_auth::{ApiClient, ClientId, CustomerId};
+use talon_wire::Scope;
+
+use crate::records::ClientRecord;
+use crate::{Result, StoreError};
+
+/// What changed among the API clients after a sequence (see [`crate::Store::client_changes`]), read in
+/// one snapshot of the store.
+#[derive(Debug, Default)]
+pub struct ClientDelta {
+    /// Clients inserted or changed, each as it is now.
+    pub changed: Vec<ApiClient>,
+    /// Clients deleted.
+    pub deleted: Vec<ClientId>,
+    /// The sequence this answer is current to: the next call asks from it.
+    pub seq: i64,
+}
+
+/// The sequence to ask from for every client there is (rows written before sequences existed carry 0).
+pub const FROM_THE_START: i64 = -1;
+
+/// What an admin listing asks: whose clients, which, in what order, and which page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientQuery {
+    /// The customer whose clients are listed; `None`: every customer's.
+    pub customer: Option<CustomerId>,
+    /// Only clients whose name holds this text, without regard to the case of ASCII letters (what both
+    /// databases' `LOWER` agree on).
+    pub name_contains: Option<String>,
+    /// Only clients holding this scope.
+    pub scope: Option<Scope>,
+    /// Only enabled (or only disabled) clients.
+    pub enabled: Option<bool>,
+    pub sort: ClientSort,
+    pub descending: bool,
+    /// Where the page starts: after this position of an earlier page (seek paging, the same cost at any
+    /// depth), else `offset` rows in.
+    pub after: Option<SeekPosition>,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+/// The orders a listing can have; each ends in the client ID, so that positions are unique.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientSort {
+    /// Creation order (the default).
+    #[default]
+    Created,
+    Name,
+}
+
+/// A row's place in a listing's order: its sort key and client ID. Shown to callers as an opaque token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeekPosition {
+    pub key: SortKey,
+    pub client_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SortKey {
+    Created(i64),
+    Name(String),
+}
+
+/// Longest sort key a position token may carry (a client's name is at most a few hundred characters).
+const MAX_TOKEN_KEY_BYTES: usize = 2048;
+
+impl SeekPosition {
+    /// The position as the `after` token callers pass back: the sort's letter, the key (a number, or the
+    /// name's bytes in hex so that any name fits) and the client ID, dot-separated.
+    pub fn token(&self) -> String {
+        let key = match &self.key {
+            SortKey::Created(at) => format!("c{at}"),
+            SortKey::Name(name) => format!("n{}", name.bytes().map(|b| format!("{b:02x}")).collect::<String>()),
+        };
+        format!("{key}.{}", self.client_id)
+    }
+
+    /// A token of [`SeekPosition::token`], when it is one of a listing in order `sort`.
+    pub fn parse(token: &str, sort: ClientSort) -> Option<SeekPosition> {
+        let (key, client_id) = token.split_once('.')?;
+        if key.len() > MAX_TOKEN_KEY_BYTES || ClientId::parse(client_id).is_err() {
+            return None;
+        }
+        let key = match (sort, key.split_at_checked(1)?) {
+            (ClientSort::Created, ("c", at)) => SortKey::Created(at.parse().ok()?),
+            (ClientSort::Name, ("n", hex)) => {
+                if hex.len() % 2 != 0 {
+                    return None;
+                }
+                let bytes = (0..hex.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+                    .collect::<Option<Vec<u8>>>()?;
+                SortKey::Name(String::from_utf8(bytes).ok()?)
+            }
+            _ => return None,
+        };
+        Some(SeekPosition { key, client_id: client_id.to_owned() })
+    }
+}
+
+/// A page of a listing.
+#[derive(Debug)]
+pub struct ClientPage {
+    pub clients: Vec<ApiClient>,
+    /// How many clients match the query's filters in all.
+    pub total: u64,
+    /// Where the next page starts, when there is one.
+    pub next: Option<SeekPosition>,
+}
+
+impl ClientSort {
+    /// The listing's `sort` parameter: `created_at` or `name`, with `.asc` (the default) or `.desc`;
+    /// answers the order and whether it is descending.
+    pub fn parse(text: &str) -> Option<(ClientSort, bool)> {
+        let (field, direction) = text.split_once('.').unwrap_or((text, "asc"));
+        let sort = match field {
+            "created_at" => ClientSort::Created,
+            "name" => ClientSort::Name,
+            _ => return None,
+        };
+        match direction {
+            "asc" => Some((sort, false)),
+            "desc" => Some((sort, true)),
+            _ => None,
+        }
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            ClientSort::Created => "created_at",
+            ClientSort::Name => "name",
+        }
+    }
+
+    pub fn key_of(self, client: &ApiClient) -> SortKey {
+        match self {
+            ClientSort::Created => SortKey::Created(client.created_at),
+            ClientSort::Name => SortKey::Name(client.name.clone()),
+        }
+    }
+}
+
+/// A value bound into a listing's SQL.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Bound {
+    Text(String),
+    Number(i64),
+}
+
+/// A listing as SQL: the page's statement and the count's, with their values for `$1`, `$2`, ...
+#[derive(Debug)]
+pub(crate) struct ListingSql {
+    pub page: String,
+    pub page_binds: Vec<Bound>,
+    pub count: String,
+    pub count_binds: Vec<Bound>,
+}
+
+/// `%`, `_` and the escape character itself taken literally in a `LIKE` pattern.
+fn like_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+impl ClientQuery {
+    /// The statements that answer this query. Filters become `WHERE` terms with bound values; the sort
+    /// column is one of [`ClientSort`]'s, never caller text.
+    pub(crate) fn sql(&self) -> Result<ListingSql> {
+        let mut terms: Vec<String> = Vec::new();
+        let mut binds: Vec<Bound> = Vec::new();
+        let bind = |binds: &mut Vec<Bound>, value: Bound| {
+            binds.push(value);
+            format!("${}", binds.len())
+        };
+        if let Some(cid) = &self.customer {
+            terms.push(format!("cid = {}", bind(&mut binds, Bound::Text(cid.as_str().to_owned()))));
+        }
+        if let Some(text) = &self.name_contains {
+            let pattern = format!("%{}%", like_literal(&text.to_ascii_lowercase()));
+            terms.push(format!("LOWER(name) LIKE {} ESCAPE '\\'", bind(&mut binds, Bound::Text(pattern))));
+        }
+        if let Some(scope) = &self.scope {
+            // `scopes` is a JSON list of names, none holding a quote: the quoted name is one element.
+            let pattern = format!("%{}%", like_literal(&format!("\"{scope}\"")));
+            terms.push(format!("scopes LIKE {} ESCAPE '\\'", bind(&mut binds, Bound::Text(pattern))));
+        }
+        if let Some(enabled) = self.enabled {
+            // Compared as a number: SQLite keeps booleans as 0/1, PostgreSQL casts them.
+            terms.push(format!("{} = {}", enabled_as_number(), bind(&mut binds, Bound::Number(enabled as i64))));
+        }
+        let count_binds = binds.clone();
+        let filters = if terms.is_empty() { String::new() } else { format!(" WHERE {}", terms.join(" AND ")) };
+        let count = format!("SELECT COUNT(*) FROM api_clients{filters}");
+
+        let column = self.sort.column();
+        let (cmp, dir) = if self.descending { ("<", "DESC") } else { (">", "ASC") };
+        let mut page_terms = terms;
+        if let Some(after) = &self.after {
+            let key = match (&after.key, self.sort) {
+                (SortKey::Created(at), ClientSort::Created) => Bound::Number(*at),
+                (SortKey::Name(name), ClientSort::Name) => Bound::Text(name.clone()),
+                _ => return Err(StoreError::Conflict("the position is of another sort order".into())),
+            };
+            let key = bind(&mut binds, key);
+            let id = bind(&mut binds, Bound::Text(after.client_id.clone()));
+            // Spelt out rather than as a row comparison, which SQLite's planner does not use an index for.
+            page_terms.push(format!("({column} {cmp} {key} OR ({column} = {key} AND client_id {cmp} {id}))"));
+        }
+        let filters =
+            if page_terms.is_empty() { String::new() } else { format!(" WHERE {}", page_terms.join(" AND ")) };
+        let limit = bind(&mut binds, Bound::Number(self.limit.min(i64::MAX as u64) as i64));
+        let offset = if self.after.is_some() { 0 } else { self.offset.min(i64::MAX as u64) as i64 };
+        let offset = bind(&mut binds, Bound::Number(offset));
+        let page = format!(
+            "SELECT * FROM api_clients{filters} ORDER BY {column} {dir}, client_id {dir} LIMIT {limit} OFFSET {offset}"
+        );
+        Ok(ListingSql { page, page_binds: binds, count, count_binds })
+    }
+
+    /// The page of `rows` (the page statement's answer, one more row than the limit asked for when
+    /// there is a next page: see [`ClientQuery::fetch_limit`]).
+    pub(crate) fn page(&self, rows: Vec<ClientRecord>, total: u64) -> Result<ClientPage> {
+        let mut clients = rows.into_iter().map(ClientRecord::into_client).collect::<Result<Vec<_>>>()?;
+        let more = clients.len() as u64 > self.limit;
+        clients.truncate(self.limit as usize);
+        let next = match clients.last() {
+            Some(last) if more => {
+                Some(SeekPosition { key: self.sort.key_of(last), client_id: last.id.as_str().to_owned() })
+            }
+            _ => None,
+        };
+        Ok(ClientPage { clients, total, next })
+    }
+
+    /// The query as the store runs it: one row more than asked, to learn whether a next page exists.
+    pub(crate) fn fetch_limit(&self) -> ClientQuery {
+        ClientQuery { limit: self.limit.saturating_add(1), ..self.clone() }
+    }
+}
+
+/// Where the two backends' SQL differs, for the statements of this module.
+pub(crate) trait Dialect: sqlx::Database {
+    /// The statement that makes a transaction read one snapshot throughout, when its default does not.
+    const SNAPSHOT: Option<&'static str>;
+}
+
+impl Dialect for sqlx::Sqlite {
+    /// A read transaction in WAL mode reads one snapshot from its first read on.
+    const SNAPSHOT: Option<&'static str> = None;
+}
+
+impl Dialect for sqlx::Postgres {
+    /// READ COMMITTED, the default, takes a snapshot per statement.
+    const SNAPSHOT: Option<&'static str> = Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+}
+
+/// The clients changed and deleted after `since`, both read in one snapshot (see the `client_sequence`
+/// migrations for why reading past the highest sequence seen then skips nothing).
+pub(crate) async fn changes<DB>(pool: &sqlx::Pool<DB>, since: i64) -> Result<ClientDelta>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    ClientRecord: for<'r> sqlx::FromRow<'r, DB::Row>,
+    (String, i64): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    let since_bound = [Bound::Number(since)];
+    let mut tx = pool.begin().await?;
+    if let Some(statement) = DB::SNAPSHOT {
+        sqlx::query_with::<DB, _>(statement, DB::Arguments::default()).execute(&mut *tx).await?;
+    }
+    let changed = sqlx::query_as_with::<DB, ClientRecord, _>(sql::CHANGED, arguments::<DB>(&since_bound)?)
+        .fetch_all(&mut *tx)
+        .await?;
+    let deleted = sqlx::query_as_with::<DB, (String, i64), _>(sql::DELETED, arguments::<DB>(&since_bound)?)
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    delta(since, changed, deleted)
+}
+
+/// A page of the listing `query` on `conn` (a pool), run the same on either backend.
+pub(crate) async fn page<'c, DB, E>(conn: E, query: &ClientQuery) -> Result<ClientPage>
+where
+    DB: Dialect,
+    E: sqlx::Executor<'c, Database = DB> + Copy,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    ClientRecord: for<'r> sqlx::FromRow<'r, DB::Row>,
+    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    let sql = query.fetch_limit().sql()?;
+    let rows = sqlx::query_as_with::<DB, ClientRecord, _>(&sql.page, arguments::<DB>(&sql.page_binds)?)
+        .fetch_all(conn)
+        .await?;
+    let (total,) =
+        sqlx::query_as_with::<DB, (i64,), _>(&sql.count, arguments::<DB>(&sql.count_binds)?).fetch_one(conn).await?;
+    query.page(rows, total as u64)
+}
+
+/// `binds` as a statement's arguments, in order.
+fn arguments<'q, DB>(binds: &'q [Bound]) -> Result<DB::Arguments<'q>>
+where
+    DB: sqlx::Database,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    use sqlx::Arguments;
+    let mut arguments = DB::Arguments::default();
+    for bound in binds {
+        match bound {
+            Bound::Text(text) => arguments.add(text.as_str()),
+            Bound::Number(n) => arguments.add(*n),
+        }
+        .map_err(sqlx::Error::Encode)?;
+    }
+    Ok(arguments)
+}
+
+/// The `enabled` column as 0 or 1 on both backends.
+fn enabled_as_number() -> &'static str {
+    "CASE WHEN enabled THEN 1 ELSE 0 END"
+}
+
+/// The SQL of the incremental sync, both backends'.
+pub(crate) mod sql {
+    /// Clients inserted or changed after `$1`, in sequence order.
+    pub const CHANGED: &str = "SELECT * FROM api_clients WHERE change_seq > $1 ORDER BY change_seq";
+    /// Clients deleted after `$1`.
+    pub const DELETED: &str = "SELECT client_id, seq FROM client_tombstones WHERE seq > $1 ORDER BY seq";
+}
+
+/// The delta of a snapshot's changed rows and tombstones past `since`.
+pub(crate) fn delta(since: i64, changed: Vec<ClientRecord>, deleted: Vec<(String, i64)>) -> Result<ClientDelta> {
+    let mut seq = since;
+    let mut clients = Vec::with_capacity(changed.len());
+    for record in changed {
+        seq = seq.max(record.change_seq);
+        clients.push(record.into_client()?);
+    }
+    let mut gone = Vec::with_capacity(deleted.len());
+    for (id, at) in deleted {
+        seq = seq.max(at);
+        gone.push(ClientId::parse(&id).map_err(|_| StoreError::Corrupt(format!("tombstone of client {id:?}")))?);
+    }
+    Ok(ClientDelta { changed: clients, deleted: gone, seq })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query() -> ClientQuery {
+        ClientQuery {
+            customer: None,
+            name_contains: None,
+            scope: None,
+            enabled: None,
+            sort: ClientSort::Created,
+            descending: false,
+            after: None,
+            offset: 0,
+            limit: 10,
+        }
+    }
+
+    #[test]
+    fn like_patterns_take_wildcards_literally() {
+        assert_eq!(like_literal("50%_off\\"), "50\\%\\_off\\\\");
+    }
+
+    #[test]
+    fn filters_are_bound_never_spliced() {
+        let q = ClientQuery { name_contains: Some("x' OR 1=1 --".into()), enabled: Some(true), ..query() };
+        let sql = q.sql().expect("a query of its own order");
+        assert!(!sql.page.contains("OR 1=1"), "{}", sql.page);
+        assert_eq!(sql.count_binds, vec![Bound::Text("%x' or 1=1 --%".into()), Bound::Number(1)]);
+        assert_eq!(sql.page_binds.len(), 4, "two filters, limit, offset");
+    }
+
+    #[test]
+    fn positions_read_back_from_their_tokens_in_their_order_only() {
+        let id = "0123456789abcdef0123456789abcdef".to_owned();
+        let by_name = SeekPosition { key: SortKey::Name("Zoë's. client".into()), client_id: id.clone() };
+        assert_eq!(SeekPosition::parse(&by_name.token(), ClientSort::Name), Some(by_name.clone()));
+        assert_eq!(SeekPosition::parse(&by_name.token(), ClientSort::Created), None);
+        let by_time = SeekPosition { key: SortKey::Created(-5), client_id: id };
+        assert_eq!(SeekPosition::parse(&by_time.token(), ClientSort::Created), Some(by_time));
+        for junk in [
+            "",
+            ".",
+            "c1",
+            "c1.",
+            "cx.0123456789abcdef0123456789abcdef",
+            "n6.0123456789abcdef0123456789abcdef",
+            "nzz.0123456789abcdef0123456789abcdef",
+            "c1.nothex",
+        ] {
+            assert_eq!(SeekPosition::parse(junk, ClientSort::Created), None, "{junk}");
+            assert_eq!(SeekPosition::parse(junk, ClientSort::Name), None, "{junk}");
+        }
+    }
+
+    #[test]
+    fn sorts_parse_with_a_direction() {
+        assert_eq!(ClientSort::parse("name"), Some((ClientSort::Name, false)));
+        assert_eq!(ClientSort::parse("created_at.desc"), Some((ClientSort::Created, true)));
+        assert_eq!(ClientSort::parse("name.sideways"), None);
+        assert_eq!(ClientSort::parse("secret_digest"), None);
+    }
+
+    #[test]
+    fn a_position_of_another_order_is_refused() {
+        let after = SeekPosition { key: SortKey::Name("a".into()), client_id: "0".repeat(32) };
+        assert!(ClientQuery { after: Some(after), ..query() }.sql().is_err());
+    }
+}
