@@ -9,8 +9,10 @@ use clap::Subcommand;
 use talon::ApiClients;
 use talon_auth::{ApiClient, ClientChanges, ClientId, ClientSpec, Clock, SystemClock};
 use talon_store::admin::{self, Actor};
-use talon_store::{AuditEntry, Store};
-use talon_wire::admin::{ApiClientView, AuditEntryView, CreateClientRequest, UpdateClientRequest};
+use talon_store::{AuditEntry, ClientQuery, Store};
+use talon_wire::admin::{
+    ApiClientView, AuditEntryView, ClientListing, CreateClientRequest, UpdateClientRequest, MAX_PAGE,
+};
 
 use crate::remote::ApiArgs;
 use crate::terminal::printable;
@@ -56,8 +58,30 @@ enum ClientsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// List clients.
+    /// List clients (all of them, page by page, or one page with --limit), filtered and sorted by the
+    /// store.
     List {
+        /// Only clients whose name holds this text (ASCII case ignored).
+        #[arg(long)]
+        name: Option<String>,
+        /// Only clients holding this scope.
+        #[arg(long, value_parser = parse_scope)]
+        scope: Option<String>,
+        /// Only enabled (true) or disabled (false) clients.
+        #[arg(long)]
+        enabled: Option<bool>,
+        /// Only this customer's clients.
+        #[arg(long, value_parser = parse_cid)]
+        cid: Option<String>,
+        /// created_at or name, with .asc (the default) or .desc.
+        #[arg(long)]
+        sort: Option<String>,
+        /// One page of this many clients (1 to 500); the token of the next is printed to stderr.
+        #[arg(long)]
+        limit: Option<u64>,
+        /// The page after this token (printed by an earlier --limit listing).
+        #[arg(long, requires = "limit")]
+        after: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -169,7 +193,7 @@ fn parse_net(s: &str) -> Result<String, String> {
 /// What a command asks for, in the admin API's terms.
 enum Request {
     Create(CreateClientRequest),
-    List,
+    List(ClientListing),
     Show(ClientId),
     Update(ClientId, UpdateClientRequest),
     ResetSecret(ClientId),
@@ -181,7 +205,8 @@ enum Request {
 /// What a command answers.
 enum Answer {
     Client(ApiClientView),
-    Clients(Vec<ApiClientView>),
+    /// Clients, and the seek token of the next page when one page was asked for and more follow.
+    Clients(Vec<ApiClientView>, Option<String>),
     Deleted(ClientId),
     Revoked(ClientId),
     Audit(Vec<AuditEntryView>, u64),
@@ -210,7 +235,9 @@ pub async fn run(args: ClientsArgs) -> anyhow::Result<()> {
                 CreateClientRequest { name, description, scopes, cid, member_cids, allowed_ips, enabled: !disabled };
             (Request::Create(create), json)
         }
-        ClientsCommand::List { json } => (Request::List, json),
+        ClientsCommand::List { name, scope, enabled, cid, sort, limit, after, json } => {
+            (Request::List(ClientListing { name, scope, enabled, cid, sort, offset: None, limit, after }), json)
+        }
         ClientsCommand::Show { id, json } => (Request::Show(id), json),
         ClientsCommand::Update {
             id,
@@ -253,7 +280,11 @@ pub async fn run(args: ClientsArgs) -> anyhow::Result<()> {
 async fn remote(api: ApiClients, request: Request) -> anyhow::Result<Answer> {
     Ok(match request {
         Request::Create(create) => Answer::Client(api.create(&create).await?),
-        Request::List => Answer::Clients(api.list_all().await?),
+        Request::List(listing) if listing.limit.is_some() => {
+            let page = api.search(&listing).await?;
+            Answer::Clients(page.items, page.next)
+        }
+        Request::List(listing) => Answer::Clients(api.search_all(&listing).await?, None),
         Request::Show(id) => Answer::Client(api.get(id.as_str()).await?),
         Request::Update(id, update) => Answer::Client(api.update(id.as_str(), &update).await?),
         Request::ResetSecret(id) => Answer::Client(api.reset_secret(id.as_str()).await?),
@@ -288,7 +319,19 @@ async fn local(store: &dyn Store, request: Request) -> anyhow::Result<Answer> {
             let (client, secret) = admin::create(store, &actor, spec, now).await?;
             Answer::Client(client.view_with_secret(&secret))
         }
-        Request::List => Answer::Clients(store.clients().await?.iter().map(ApiClient::view).collect()),
+        Request::List(listing) => {
+            let mut query = ClientQuery::from_listing(&listing, MAX_PAGE, MAX_PAGE).map_err(anyhow::Error::msg)?;
+            let mut clients = Vec::new();
+            // Page by page, each a seek from the last: one page when a limit was given, else all.
+            loop {
+                let page = store.client_page(&query).await?;
+                clients.extend(page.clients.iter().map(ApiClient::view));
+                match page.next {
+                    Some(next) if listing.limit.is_none() => query.after = Some(next),
+                    next => break Answer::Clients(clients, next.map(|n| n.token())),
+                }
+            }
+        }
         Request::Show(id) => {
             Answer::Client(store.client(&id).await?.with_context(|| format!("no API client {id}"))?.view())
         }
@@ -322,11 +365,17 @@ fn print(answer: Answer, json: bool) {
     match answer {
         Answer::Client(c) if json => println!("{}", json_of(&c)),
         Answer::Client(c) => print_client(&c),
-        Answer::Clients(list) if json => println!("{}", json_of(&list)),
-        Answer::Clients(list) => {
-            println!("{:<32}  {:<8}  {:>6}  NAME", "CLIENT_ID", "ENABLED", "SCOPES");
-            for c in &list {
-                println!("{:<32}  {:<8}  {:>6}  {}", c.client_id, c.enabled, c.scopes.len(), printable(&c.name));
+        Answer::Clients(list, next) => {
+            if json {
+                println!("{}", json_of(&list));
+            } else {
+                println!("{:<32}  {:<8}  {:>6}  NAME", "CLIENT_ID", "ENABLED", "SCOPES");
+                for c in &list {
+                    println!("{:<32}  {:<8}  {:>6}  {}", c.client_id, c.enabled, c.scopes.len(), printable(&c.name));
+                }
+            }
+            if let Some(token) = next {
+                eprintln!("more follow: the next page is --after {token}");
             }
         }
         Answer::Deleted(id) => println!("deleted client {id}"),

@@ -67,6 +67,59 @@ fn clients_lifecycle_with_json_output() {
     assert!(String::from_utf8_lossy(&gone.stderr).contains("no API client"));
 }
 
+/// The names `args` lists, and the next-page token printed to stderr, if any.
+fn listed(db: &str, args: &[&str]) -> (Vec<String>, Option<String>) {
+    let out = clients(db, &[&["list", "--json"], args].concat());
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let names = list.as_array().expect("list").iter().map(|c| c["name"].as_str().expect("name").to_owned()).collect();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let next = stderr.split("--after ").nth(1).map(|t| t.trim().to_owned());
+    (names, next)
+}
+
+#[test]
+fn list_filters_sorts_and_pages_by_seek() {
+    let (_dir, db) = fresh_db();
+    for (name, scope) in [
+        ("delta", "devices:read"),
+        ("Alpha bot", "devices:write"),
+        ("charlie bot", "devices:read"),
+        ("bravo", "devices:read"),
+    ] {
+        clients_json(&db, &["create", "--name", name, "--scope", scope, "--json"]);
+    }
+    clients_json(&db, &["create", "--name", "echo", "--scope", "devices:read", "--disabled", "--json"]);
+    let (all, next) = listed(&db, &["--sort", "name"]);
+    assert_eq!(all, ["Alpha bot", "bravo", "charlie bot", "delta", "echo"]);
+    assert_eq!(next, None, "everything, no next page");
+
+    // One page at a time, each from the token the last printed.
+    let (first, next) = listed(&db, &["--sort", "name.desc", "--limit", "2"]);
+    assert_eq!(first, ["echo", "delta"]);
+    let token = next.expect("a next page");
+    let (second, next) = listed(&db, &["--sort", "name.desc", "--limit", "2", "--after", &token]);
+    assert_eq!(second, ["charlie bot", "bravo"]);
+    let (third, next) = listed(&db, &["--sort", "name.desc", "--limit", "2", "--after", &next.expect("next")]);
+    assert_eq!((third, next), (vec!["Alpha bot".to_owned()], None));
+
+    assert_eq!(listed(&db, &["--name", "BOT", "--sort", "name"]).0, ["Alpha bot", "charlie bot"]);
+    assert_eq!(listed(&db, &["--scope", "devices:write"]).0, ["Alpha bot"]);
+    assert_eq!(listed(&db, &["--enabled", "false"]).0, ["echo"]);
+
+    for bad in [
+        &["--limit", "0"][..],
+        &["--limit", "501"],
+        &["--sort", "secret"],
+        &["--limit", "2", "--after", "junk"],
+        &["--enabled", "maybe"],
+    ] {
+        let out = clients(&db, &[&["list"], bad].concat());
+        assert!(!out.status.success(), "{bad:?}");
+        assert!(!String::from_utf8_lossy(&out.stderr).trim().is_empty(), "{bad:?} says why");
+    }
+}
+
 #[test]
 fn bad_arguments_are_clear_errors() {
     let (_dir, db) = fresh_db();

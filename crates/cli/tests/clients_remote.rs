@@ -36,6 +36,17 @@ async fn every_clients_command_works_through_the_admin_api() {
 
     let listed = run(&["list", "--json"]);
     assert_eq!(listed.as_array().expect("list").len(), 2);
+    // Filters and pages go to the server as query parameters.
+    let bots = run(&["list", "--name", "REMOTE", "--json"]);
+    assert_eq!(bots.as_array().expect("list").len(), 1);
+    assert_eq!(bots[0]["client_id"], id.as_str());
+    let page = remote(&base, &admin, &secret, &["list", "--sort", "name", "--limit", "1", "--json"]);
+    assert!(page.status.success());
+    let stderr = String::from_utf8_lossy(&page.stderr).into_owned();
+    let after = stderr.split("--after ").nth(1).expect("a next-page token").trim().to_owned();
+    let rest = run(&["list", "--sort", "name", "--limit", "1", "--after", &after, "--json"]);
+    let first: serde_json::Value = serde_json::from_slice(&page.stdout).expect("JSON");
+    assert_ne!(first[0]["client_id"], rest[0]["client_id"], "the next page");
     assert_eq!(run(&["show", &id, "--json"])["name"], "remote-bot");
     let updated = run(&["update", &id, "--disable", "--json"]);
     assert_eq!(updated["enabled"], false);

@@ -4,7 +4,7 @@
 
 use reqwest::Method;
 use serde::de::DeserializeOwned;
-use talon_wire::admin::{path, ApiClientView, AuditEntryView, CreateClientRequest, UpdateClientRequest};
+use talon_wire::admin::{path, ApiClientView, AuditEntryView, ClientListing, CreateClientRequest, UpdateClientRequest};
 use talon_wire::ids::is_hex32;
 
 use crate::answer::resources;
@@ -17,6 +17,9 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// How many items there are in all pages.
     pub total: u64,
+    /// The seek token of the page after this one (`ClientListing::after`), when the server gives one
+    /// and there is a next page.
+    pub next: Option<String>,
 }
 
 /// The admin API's service collection (Talon's own; the real Falcon API manages API clients in its
@@ -37,19 +40,39 @@ impl ApiClients {
         self.page(path::CLIENTS, offset, limit).await
     }
 
+    /// A page of the clients `listing` asks for: filtered, sorted and paged by the server.
+    pub async fn search(&self, listing: &ClientListing) -> Result<Page<ApiClientView>, Error> {
+        let mut request = self.client.request(Method::GET, path::CLIENTS);
+        for (name, value) in listing.pairs() {
+            request = request.query(name, value);
+        }
+        page_of(request.send().await?)
+    }
+
     /// Every client, page by page.
     pub async fn list_all(&self) -> Result<Vec<ApiClientView>, Error> {
+        self.search_all(&ClientListing::default()).await
+    }
+
+    /// Every client `listing` selects (its `limit` is the page size), page after page by the server's
+    /// seek tokens; by offset from a server that gives none.
+    pub async fn search_all(&self, listing: &ClientListing) -> Result<Vec<ApiClientView>, Error> {
+        let mut listing =
+            ClientListing { limit: Some(listing.limit.unwrap_or(talon_wire::admin::MAX_PAGE)), ..listing.clone() };
         let mut all: Vec<ApiClientView> = vec![];
         let mut seen = std::collections::HashSet::new();
         loop {
-            let page = self.list(all.len() as u64, talon_wire::admin::MAX_PAGE).await?;
-            let total = page.total;
+            let page = self.search(&listing).await?;
             let before = all.len();
             all.extend(page.items.into_iter().filter(|c| seen.insert(c.client_id.clone())));
-            // Done at the total, or when a page brings nothing new (a server that ignores `offset` would
-            // otherwise be asked for the same page for ever).
-            if all.len() == before || all.len() as u64 >= total {
+            // Done at the total or at the last page, or when a page brings nothing new (a server that
+            // ignores the paging would otherwise be asked for the same page for ever).
+            if all.len() == before || all.len() as u64 >= page.total {
                 return Ok(all);
+            }
+            match page.next {
+                Some(next) => listing = ClientListing { after: Some(next), offset: None, ..listing },
+                None => listing.offset = Some(all.len() as u64),
             }
         }
     }
@@ -95,8 +118,7 @@ impl ApiClients {
     async fn page<T: DeserializeOwned>(&self, path: &str, offset: u64, limit: u64) -> Result<Page<T>, Error> {
         let answer =
             self.client.request(Method::GET, path).query("offset", offset).query("limit", limit).send().await?;
-        let (items, pagination) = resources(answer)?;
-        Ok(Page { items, total: pagination.map_or(0, |p| p.total) })
+        page_of(answer)
     }
 
     async fn one<B: serde::Serialize>(
@@ -112,6 +134,13 @@ impl ApiClients {
         }
         first(request.send().await?)
     }
+}
+
+/// The page an answer holds, with its seek token when it has one.
+fn page_of<T: DeserializeOwned>(answer: serde_json::Value) -> Result<Page<T>, Error> {
+    let next = answer["meta"]["pagination"]["after"].as_str().map(str::to_owned);
+    let (items, pagination) = resources(answer)?;
+    Ok(Page { items, total: pagination.map_or(0, |p| p.total), next })
 }
 
 /// A client ID fit for a path: 32 lowercase hex characters, so nothing else can be spliced into the URL.

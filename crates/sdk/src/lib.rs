@@ -105,6 +105,7 @@ pub use hosts::{
 };
 pub use oauth2::{OAuth2, TokenStatus};
 pub use pager::{Pages, Paging};
+pub use talon_wire::admin::ClientListing;
 pub use talon_wire::catalogue::{catalogue, Catalogue};
 pub use talon_wire::device::{ActionResult, Device};
 pub use talon_wire::envelope::Pagination;

@@ -197,6 +197,33 @@ const PAGING: &[Param] = &[
     query("limit", r#"{"type": "integer", "minimum": 1, "maximum": 500}"#, "100", "How many (default 100)"),
 ];
 
+/// The client listing's parameters: paging by offset or by seek, filters and sort.
+const CLIENT_LISTING: &[Param] = &[
+    PAGING[0],
+    PAGING[1],
+    query(
+        "after",
+        r#"{"type": "string", "maxLength": 4200}"#,
+        "c1800000000.0123456789abcdef0123456789abcdef",
+        "The previous page's meta.pagination.after token: the page after it (instead of offset)",
+    ),
+    query(
+        "name",
+        r#"{"type": "string", "maxLength": 1024}"#,
+        "bot",
+        "Only clients whose name holds this (ASCII case ignored)",
+    ),
+    query("scope", "", "hosts:read", "Only clients holding this scope").built(admin_schema::scope),
+    query("enabled", r#"{"type": "string", "enum": ["true", "false"]}"#, "true", "Only enabled (or disabled) clients"),
+    query("cid", "", "0123456789abcdef0123456789abcdef", "Only this customer's clients").built(admin_schema::cid),
+    query(
+        "sort",
+        r#"{"type": "string", "enum": ["created_at", "created_at.asc", "created_at.desc", "name", "name.asc", "name.desc"]}"#,
+        "name.asc",
+        "The order (creation order by default)",
+    ),
+];
+
 const fn op(
     method: &'static str,
     path: &'static str,
@@ -315,7 +342,8 @@ pub const OPERATIONS: &[Operation] = &[
             r#"{"resources": [{"policy_id": 4, "enabled": false, "severity": "high"}]}"#,
         )
         .answers(200, &[404]),
-    op("get", admin::CLIENTS, "ListApiClients", "API clients, paged", Auth::Bearer(Scope::API_CLIENTS_READ)).params(PAGING),
+    op("get", admin::CLIENTS, "ListApiClients", "API clients, filtered, sorted and paged", Auth::Bearer(Scope::API_CLIENTS_READ))
+        .params(CLIENT_LISTING),
     op(
         "post",
         admin::CLIENTS,
@@ -447,8 +475,13 @@ mod admin_schema {
         json!({"type": "array", "minItems": 1, "items": {"type": "string", "enum": names}})
     }
 
+    /// One scope of the catalogue, or an earlier name still accepted.
+    pub(super) fn scope() -> Value {
+        scopes()["items"].clone()
+    }
+
     /// A CID: 32 hex digits, with or without the console's `-XX` checksum.
-    fn cid() -> Value {
+    pub(super) fn cid() -> Value {
         json!({"type": "string", "pattern": "^[0-9a-fA-F]{32}(-[0-9a-fA-F]{2})?$"})
     }
 

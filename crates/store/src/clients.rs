@@ -4,6 +4,7 @@
 //! takes `$N` placeholders as PostgreSQL does.
 
 use talon_auth::{ApiClient, ClientId, CustomerId};
+use talon_wire::admin::ClientListing;
 use talon_wire::Scope;
 
 use crate::records::ClientRecord;
@@ -175,7 +176,56 @@ fn like_literal(text: &str) -> String {
     out
 }
 
+/// Longest `name` filter taken (names are at most 128 characters).
+const MAX_NAME_FILTER: usize = 1024;
+
 impl ClientQuery {
+    /// The query `listing` asks for, checked: a bad value is an error saying what is wrong. `limit` is
+    /// the page size when the listing gives none and `max_limit` the largest it may give; which
+    /// customers the caller may list is the caller's to decide (this reads only the `cid` filter).
+    pub fn from_listing(listing: &ClientListing, limit: u64, max_limit: u64) -> Result<ClientQuery, String> {
+        let limit = listing.limit.unwrap_or(limit);
+        if limit == 0 || limit > max_limit {
+            return Err(format!("limit must be 1 to {max_limit}"));
+        }
+        let (sort, descending) = match &listing.sort {
+            None => (ClientSort::Created, false),
+            Some(text) => ClientSort::parse(text).ok_or("sort must be created_at or name, with .asc or .desc")?,
+        };
+        let after = match &listing.after {
+            None => None,
+            Some(token) => Some(
+                SeekPosition::parse(token, sort)
+                    .ok_or("after must be the meta.pagination.after token of a page in the same sort order")?,
+            ),
+        };
+        if after.is_some() && listing.offset.is_some() {
+            return Err("give either offset or after, not both".into());
+        }
+        let customer = match &listing.cid {
+            None => None,
+            Some(text) => Some(CustomerId::parse(text).map_err(|e| format!("cid: {e}"))?),
+        };
+        let scope = match &listing.scope {
+            None => None,
+            Some(text) => Some(Scope::parse(text).map_err(|e| format!("scope: {e}"))?),
+        };
+        if listing.name.as_ref().is_some_and(|n| n.len() > MAX_NAME_FILTER) {
+            return Err(format!("name must be at most {MAX_NAME_FILTER} bytes"));
+        }
+        Ok(ClientQuery {
+            customer,
+            name_contains: listing.name.clone(),
+            scope,
+            enabled: listing.enabled,
+            sort,
+            descending,
+            after,
+            offset: listing.offset.unwrap_or(0),
+            limit,
+        })
+    }
+
     /// The statements that answer this query. Filters become `WHERE` terms with bound values; the sort
     /// column is one of [`ClientSort`]'s, never caller text.
     pub(crate) fn sql(&self) -> Result<ListingSql> {

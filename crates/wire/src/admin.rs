@@ -30,6 +30,64 @@ pub mod path {
 pub const MAX_PAGE: u64 = 500;
 pub const DEFAULT_PAGE: u64 = 100;
 
+/// What a client listing asks, as the admin API's query parameters say it: filters (`name` held by the
+/// name, `scope` held, `enabled`, `cid`), `sort` (`created_at` or `name`, `.asc`/`.desc`) and the page
+/// (`limit`, and `offset` or `after`, the seek token of the previous page). Checked where it is run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientListing {
+    pub name: Option<String>,
+    pub scope: Option<String>,
+    pub enabled: Option<bool>,
+    pub cid: Option<String>,
+    pub sort: Option<String>,
+    pub offset: Option<u64>,
+    pub limit: Option<u64>,
+    pub after: Option<String>,
+}
+
+impl ClientListing {
+    /// The listing as query parameters, those given only.
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        let text = [
+            ("name", &self.name),
+            ("scope", &self.scope),
+            ("cid", &self.cid),
+            ("sort", &self.sort),
+            ("after", &self.after),
+        ];
+        let mut pairs: Vec<(&'static str, String)> =
+            text.into_iter().filter_map(|(k, v)| v.clone().map(|v| (k, v))).collect();
+        pairs.extend(self.enabled.map(|e| ("enabled", e.to_string())));
+        pairs.extend(self.offset.map(|n| ("offset", n.to_string())));
+        pairs.extend(self.limit.map(|n| ("limit", n.to_string())));
+        pairs
+    }
+
+    /// Reads the parameters through `get` (a query string's values by name); a number or boolean that
+    /// is not one is an error naming the parameter.
+    pub fn read<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<ClientListing, String> {
+        let number = |name: &str| -> Result<Option<u64>, String> {
+            get(name).map(|v| v.parse::<u64>().map_err(|_| format!("{name} must be a whole number"))).transpose()
+        };
+        let enabled = match get("enabled") {
+            None => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(_) => return Err("enabled must be true or false".into()),
+        };
+        Ok(ClientListing {
+            name: get("name").map(str::to_owned),
+            scope: get("scope").map(str::to_owned),
+            enabled,
+            cid: get("cid").map(str::to_owned),
+            sort: get("sort").map(str::to_owned),
+            offset: number("offset")?,
+            limit: number("limit")?,
+            after: get("after").map(str::to_owned),
+        })
+    }
+}
+
 /// `meta.pagination` of the client listing: the offset style's fields, and `after`, the token that asks
 /// for the next page by seek (absent on the last page).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

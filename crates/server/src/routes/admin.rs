@@ -13,16 +13,17 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use talon_auth::admin::{may_change, scopes_beyond, AdminReach};
-use talon_auth::{ApiClient, ClientChanges, ClientId, ClientSpec, CustomerId, InvalidClient, Principal};
+use talon_auth::{ApiClient, ClientChanges, ClientId, ClientSpec, InvalidClient, Principal};
 use talon_store::admin::{self, Actor, AdminError};
-use talon_store::{AuditEntry, ClientQuery, ClientSort, SeekPosition};
+use talon_store::{AuditEntry, ClientQuery};
 use talon_wire::admin::{
-    ApiClientView, AuditEntryView, ClientPagination, CreateClientRequest, UpdateClientRequest, DEFAULT_PAGE, MAX_PAGE,
+    ApiClientView, AuditEntryView, ClientListing, ClientPagination, CreateClientRequest, UpdateClientRequest,
+    DEFAULT_PAGE, MAX_PAGE,
 };
 use talon_wire::device::param;
 use talon_wire::envelope::Pagination;
 use talon_wire::headers::POWERED_BY_OAUTH2;
-use talon_wire::{Scope, ScopeSet};
+use talon_wire::ScopeSet;
 
 use crate::audit;
 use crate::error::{envelope, envelope_paged, ApiError};
@@ -164,61 +165,26 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let params = query_params(raw.as_deref(), &[], 16)?;
-    let (offset, limit) = paging(&params)?;
+    let listing = ClientListing::read(|name| params.get(name)).map_err(ApiError::bad_request)?;
+    let mut query = ClientQuery::from_listing(&listing, DEFAULT_PAGE, MAX_PAGE).map_err(ApiError::bad_request)?;
     let caller = Caller::of(&state, &auth.principal).await?;
-    let (sort, descending) = match params.get(param::SORT) {
-        None => (ClientSort::Created, false),
-        Some(text) => ClientSort::parse(text)
-            .ok_or_else(|| ApiError::bad_request("sort must be created_at or name, with .asc or .desc"))?,
-    };
-    let after = match params.get("after") {
-        None => None,
-        Some(token) => Some(SeekPosition::parse(token, sort).ok_or_else(|| {
-            ApiError::bad_request("after must be the meta.pagination.after token of a page in the same sort order")
-        })?),
-    };
-    if after.is_some() && params.get(param::OFFSET).is_some() {
-        return Err(ApiError::bad_request("give either offset or after, not both"));
-    }
-    let wanted_cid = match params.get("cid") {
-        None => None,
-        Some(text) => Some(CustomerId::parse(text).map_err(|e| ApiError::bad_request(format!("cid: {e}")))?),
-    };
     // A customer's admin lists its own customer's clients: another CID matches nothing within reach.
-    let customer = match (&caller.reach, wanted_cid) {
-        (AdminReach::Everything, wanted) => wanted,
-        (AdminReach::Customer { cid, .. }, Some(wanted)) if &wanted != cid => {
-            return Ok(list_answer(vec![], ClientPagination { offset, limit, total: 0, after: None }));
+    if let AdminReach::Customer { cid, .. } = &caller.reach {
+        if query.customer.as_ref().is_some_and(|wanted| wanted != cid) {
+            let pagination = ClientPagination { offset: query.offset, limit: query.limit, total: 0, after: None };
+            return Ok(list_answer(vec![], pagination));
         }
-        (AdminReach::Customer { cid, .. }, _) => Some(cid.clone()),
-    };
-    let scope = match params.get("scope") {
-        None => None,
-        Some(text) => Some(Scope::parse(text).map_err(|e| ApiError::bad_request(format!("scope: {e}")))?),
-    };
-    let enabled = match params.get("enabled") {
-        None => None,
-        Some("true") => Some(true),
-        Some("false") => Some(false),
-        Some(_) => return Err(ApiError::bad_request("enabled must be true or false")),
-    };
-    let name_contains = params.get("name").map(str::to_owned);
-    if name_contains.as_ref().is_some_and(|n| n.len() > MAX_NAME_FILTER) {
-        return Err(ApiError::bad_request(format!("name must be at most {MAX_NAME_FILTER} bytes")));
+        query.customer = Some(cid.clone());
     }
-    let query = ClientQuery { customer, name_contains, scope, enabled, sort, descending, after, offset, limit };
     let page = state.store().client_page(&query).await?;
     let pagination = ClientPagination {
-        offset: if query.after.is_some() { 0 } else { offset },
-        limit,
+        offset: query.offset,
+        limit: query.limit,
         total: page.total,
         after: page.next.map(|p| p.token()),
     };
     Ok(list_answer(page.clients.iter().map(ApiClient::view).collect(), pagination))
 }
-
-/// Longest `name` filter taken.
-const MAX_NAME_FILTER: usize = 1024;
 
 /// A page of the client listing, with its seek token.
 fn list_answer(clients: Vec<ApiClientView>, pagination: ClientPagination) -> Response {
