@@ -17,6 +17,8 @@ pub struct Metrics {
     pub entity_cache_loads: IntCounter,
     /// Store round trips made for `/readyz` (at most one a second).
     pub readiness_checks: IntCounter,
+    /// Rate-limit checks answered by the node's own limiter because the shared Redis did not answer.
+    pub rate_limit_fallbacks: IntCounter,
 }
 
 /// Label of requests that matched no route.
@@ -54,6 +56,11 @@ impl Metrics {
         let readiness_checks =
             IntCounter::new("talon_readiness_checks_total", "Store round trips made to answer /readyz")
                 .expect("valid metric");
+        let rate_limit_fallbacks = IntCounter::new(
+            "talon_rate_limit_fallbacks_total",
+            "Rate-limit checks answered per node because the shared Redis (--rate-limit-url) did not answer",
+        )
+        .expect("valid metric");
         let registry = Registry::new();
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
@@ -63,6 +70,7 @@ impl Metrics {
             Box::new(host_cache_loads.clone()),
             Box::new(entity_cache_loads.clone()),
             Box::new(readiness_checks.clone()),
+            Box::new(rate_limit_fallbacks.clone()),
         ] {
             registry.register(collector).expect("metric names are unique");
         }
@@ -75,6 +83,7 @@ impl Metrics {
             host_cache_loads,
             entity_cache_loads,
             readiness_checks,
+            rate_limit_fallbacks,
         }
     }
 
