@@ -24,6 +24,9 @@
 //! When Redis is unreachable, a command fails or takes more than [`COMMAND_TIMEOUT`], that check and every
 //! check of the next [`RETRY_AFTER`] are answered by the per-node limiter (never by no limit) without
 //! waiting for Redis; then one background attempt reconnects, and checks go back to Redis once it answers.
+//! The per-node counters count only the checks that fell back (counting every check twice would cost the
+//! shared path a lock and a map update for a fallback that is rare), so a node falling back starts from
+//! its own count, not the cluster's: for that minute the cluster allows at most N times a limit again.
 //! Each change of state is logged once (a warning when Redis goes away, info when it is back), and every
 //! check answered per node counts in `talon_rate_limit_fallbacks_total`.
 
