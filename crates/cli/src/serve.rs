@@ -90,7 +90,7 @@ pub struct ServeArgs {
     /// Largest request body in bytes.
     #[arg(long, default_value_t = Limits::default().max_body_bytes)]
     max_body_bytes: usize,
-    /// Keep the rate-limit counters in this Redis (redis://[:PASSWORD@]HOST[:PORT][/DB], or rediss://), so
+    /// Keep the rate-limit counters in this Redis (redis://[:PASSWORD@]HOST[:PORT][/DB]; no TLS), so
     /// that every node on it shares one budget per client, address and customer instead of each node
     /// having its own. Nodes need synchronised clocks. When Redis does not answer, each node limits on its
     /// own (with a warning and talon_rate_limit_fallbacks_total) until it does. Without it: per node.

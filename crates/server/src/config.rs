@@ -86,7 +86,7 @@ pub struct SharedLimits {
 pub const DEFAULT_KEY_PREFIX: &str = "talon:rl:";
 
 impl SharedLimits {
-    /// A `redis://` (or `rediss://`, `redis+unix://`) URL, checked now so that a typo fails at start rather
+    /// A `redis://` (or `redis+unix://`; TLS is not built in) URL, checked now so that a typo fails at start rather
     /// than leaving the node on per-node limits; keys start with `key_prefix` (several deployments, or
     /// parallel tests, can share one Redis under different prefixes).
     pub fn new(url: &str, key_prefix: &str) -> Result<SharedLimits, String> {
