@@ -2,7 +2,9 @@
 //!
 //! Written by hand rather than with `governor` because the wire needs exactly what a fixed window gives
 //! (`X-Ratelimit-Remaining` and a retry time in Unix seconds) and the window must run on the injected
-//! [`Clock`](crate::Clock) so tests move time instead of sleeping. Limits are per process (per node).
+//! [`Clock`](crate::Clock) so tests move time instead of sleeping. [`RateLimiter`] counts per process (per
+//! node); the server's shared mode keeps the same window in Redis and reads it back through
+//! [`RateStatus::of_window`], so both modes answer alike.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -25,6 +27,20 @@ pub struct RateStatus {
     pub resets_at: i64,
     /// False when this request is over the limit.
     pub allowed: bool,
+}
+
+impl RateStatus {
+    /// The status of a window that started at `started` (Unix seconds) and holds `count` requests. `counted`:
+    /// this request is among them (a hit, allowed while within the limit); otherwise it was only looked at
+    /// (a peek, allowed while the limit is not used up yet).
+    pub fn of_window(limit: u32, started: i64, count: u32, counted: bool) -> RateStatus {
+        RateStatus {
+            limit,
+            remaining: limit.saturating_sub(count),
+            resets_at: started + WINDOW_SECS,
+            allowed: if counted { count <= limit } else { count < limit },
+        }
+    }
 }
 
 struct Window {
@@ -68,7 +84,7 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
             *window = Window { started: now, count: 0 };
         }
         window.count = window.count.saturating_add(1);
-        self.status(window.started, window.count, window.count <= self.limit)
+        RateStatus::of_window(self.limit, window.started, window.count, true)
     }
 
     /// The status of `key` without counting anything (and without tracking the key): `allowed` is false
@@ -76,17 +92,8 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
     pub fn peek(&self, key: &K, now: i64) -> RateStatus {
         let windows = self.windows.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         match windows.by_key.get(key).filter(|w| now < w.started + WINDOW_SECS) {
-            Some(w) => self.status(w.started, w.count, w.count < self.limit),
-            None => self.status(now, 0, self.limit > 0),
-        }
-    }
-
-    fn status(&self, started: i64, count: u32, allowed: bool) -> RateStatus {
-        RateStatus {
-            limit: self.limit,
-            remaining: self.limit.saturating_sub(count),
-            resets_at: started + WINDOW_SECS,
-            allowed,
+            Some(w) => RateStatus::of_window(self.limit, w.started, w.count, false),
+            None => RateStatus::of_window(self.limit, now, 0, false),
         }
     }
 }

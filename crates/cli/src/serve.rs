@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use talon_auth::{ApiClient, ClientSpec, Clock, SystemClock};
 use talon_server::connections::ConnectionLimits;
-use talon_server::{AppState, AuthErrorMode, Config, Limits};
+use talon_server::{AppState, AuthErrorMode, Config, Limits, SharedLimits};
 use talon_wire::ScopeSet;
 
 use crate::DatabaseArg;
@@ -90,6 +90,16 @@ pub struct ServeArgs {
     /// Largest request body in bytes.
     #[arg(long, default_value_t = Limits::default().max_body_bytes)]
     max_body_bytes: usize,
+    /// Keep the rate-limit counters in this Redis (redis://[:PASSWORD@]HOST[:PORT][/DB]; no TLS), so
+    /// that every node on it shares one budget per client, address and customer instead of each node
+    /// having its own. Nodes need synchronised clocks. When Redis does not answer, each node limits on its
+    /// own (with a warning and talon_rate_limit_fallbacks_total) until it does. Without it: per node.
+    /// (The value is never shown: it may hold a password. Checked in `run`, not by clap.)
+    #[arg(long, env = "TALON_RATE_LIMIT_URL", hide_env_values = true, value_name = "URL")]
+    rate_limit_url: Option<String>,
+    /// Prefix of the keys written to --rate-limit-url's Redis (deployments sharing a Redis keep apart by it).
+    #[arg(long, env = "TALON_RATE_LIMIT_PREFIX", default_value = talon_server::config::DEFAULT_KEY_PREFIX)]
+    rate_limit_prefix: String,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -113,6 +123,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }));
     let public =
         args.public_url.as_deref().map(public_url).transpose().map_err(|e| anyhow::anyhow!("--public-url: {e}"))?;
+    let shared_limits = args
+        .rate_limit_url
+        .as_deref()
+        .map(|url| SharedLimits::new(url, &args.rate_limit_prefix))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--rate-limit-url: {e}"))?;
     let store = args.database.open().await?;
     if !args.fixtures.is_empty() {
         let report = crate::fixtures::load(&*store, &args.fixtures).await?;
@@ -141,6 +157,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             body_timeout: Duration::from_secs(args.body_timeout.max(1)),
             idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
         },
+        shared_limits,
         ..Config::default()
     };
     let tls = match (&args.tls_cert, &args.tls_key) {

@@ -1,4 +1,5 @@
-//! Several `talon serve` processes on one PostgreSQL database (and durability on both backends).
+//! Several `talon serve` processes on one PostgreSQL database (and durability on both backends), and on one
+//! Redis for shared rate limits.
 
 mod common;
 
@@ -151,4 +152,39 @@ async fn a_single_node_install_moves_to_postgres_with_db_copy() {
     assert_eq!(token(&node.base_url, &id, &secret).await.0, 201, "the client moved");
     assert_eq!(get_devices(&node.base_url, &kept).await, 200, "a token from before the move still works");
     assert_eq!(get_devices(&node.base_url, &revoked).await, 401, "a revocation from before the move holds");
+}
+
+#[tokio::test]
+async fn nodes_on_one_redis_share_the_failure_budget_and_a_bad_redis_url_stops_the_server() {
+    let Some(redis) = talon_testkit::redis::shared_url() else { return };
+    let (_dir, db) = fresh_db();
+    let prefix = talon_testkit::redis::unique_prefix();
+    let shared =
+        ["--rate-limit-url", redis.as_str(), "--rate-limit-prefix", prefix.as_str(), "--auth-failure-rate", "3"];
+    let nodes: Vec<Server> = (0..2).map(|_| Server::start(&db, &shared)).collect();
+    let id = nodes.iter().find_map(|n| n.printed("client_id:")).expect("the first admin");
+    let attempts: Vec<u16> = wrong_secrets_in_turn(&nodes, &id).await;
+    assert_eq!(attempts, [403, 403, 403, 429, 429], "three failures over two nodes use up the client's three");
+    for node in &nodes {
+        assert!(node.logs().contains("rate limits are shared through Redis"), "{}", node.logs());
+    }
+
+    // A URL that does not parse stops the start, and the password in it is not shown.
+    let out = std::process::Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", &db, "--rate-limit-url", "redis://:hunter2@[bad"])
+        .output()
+        .expect("run talon serve");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("--rate-limit-url") && !stderr.contains("hunter2"), "{stderr}");
+}
+
+/// Wrong secrets for `id`, over the nodes in turn (0, 1, 0, 1, 0): the statuses.
+async fn wrong_secrets_in_turn(nodes: &[Server], id: &str) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for i in 0..5 {
+        let (status, _) = token(&nodes[i % nodes.len()].base_url, id, "wrong").await;
+        statuses.push(status);
+    }
+    statuses
 }

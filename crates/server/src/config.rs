@@ -13,7 +13,8 @@ pub enum AuthErrorMode {
     Uniform,
 }
 
-/// Rate and size limits. Rate limits are per node.
+/// Rate and size limits. Rate limits are per node, unless [`Config::shared_limits`] names a Redis that
+/// every node shares: then each counter is kept there and all nodes on it share one budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Requests per minute per source IP on `/oauth2/*`.
@@ -68,6 +69,49 @@ pub struct Config {
     pub demo_hosts: usize,
     /// How often the server re-reads the store for changes made by other processes.
     pub refresh_interval: Duration,
+    /// Where the rate-limit counters are kept when they are shared across nodes (`--rate-limit-url`);
+    /// `None`: per node.
+    pub shared_limits: Option<SharedLimits>,
+}
+
+/// A Redis that keeps the rate-limit counters of every node on it (see `crate::limits`). Nodes sharing it
+/// need synchronised clocks: windows are dated by each node's clock, not Redis's.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SharedLimits {
+    url: String,
+    key_prefix: String,
+}
+
+/// Prefix of every key Talon writes to the shared Redis.
+pub const DEFAULT_KEY_PREFIX: &str = "talon:rl:";
+
+impl SharedLimits {
+    /// A `redis://` (or `redis+unix://`; TLS is not built in) URL, checked now so that a typo fails at start rather
+    /// than leaving the node on per-node limits; keys start with `key_prefix` (several deployments, or
+    /// parallel tests, can share one Redis under different prefixes).
+    pub fn new(url: &str, key_prefix: &str) -> Result<SharedLimits, String> {
+        redis::Client::open(url)
+            .map_err(|e| format!("invalid rate-limit URL {}: {e}", talon_store::redact_url(url)))?;
+        Ok(SharedLimits { url: url.to_owned(), key_prefix: key_prefix.to_owned() })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn key_prefix(&self) -> &str {
+        &self.key_prefix
+    }
+}
+
+/// The URL may carry a password: it is shown redacted.
+impl std::fmt::Debug for SharedLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedLimits")
+            .field("url", &talon_store::redact_url(&self.url))
+            .field("key_prefix", &self.key_prefix)
+            .finish()
+    }
 }
 
 impl Default for Config {
@@ -83,6 +127,7 @@ impl Default for Config {
             metrics_apart: false,
             demo_hosts: 0,
             refresh_interval: Duration::from_millis(250),
+            shared_limits: None,
         }
     }
 }

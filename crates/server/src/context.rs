@@ -135,7 +135,10 @@ pub async fn middleware(State(state): State<AppState>, mut request: Request, nex
     let mut response = CONTEXT.scope(context.clone(), next.run(request)).await;
 
     // Routes without a limiter of their own report the budget of unauthenticated requests from this address.
-    let rate = context.rate().unwrap_or_else(|| state.peek_bad_token_budget(ip));
+    let rate = match context.rate() {
+        Some(rate) => rate,
+        None => state.peek_bad_token_budget(ip).await,
+    };
     let h = response.headers_mut();
     insert(h, headers::TRACE_ID, &context.trace_id);
     if let Some(region) = state.region_header() {

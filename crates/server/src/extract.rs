@@ -116,19 +116,17 @@ where
                 Err(too_many) => too_many.powered_by(POWERED_BY_GATEWAY),
             }
         };
-        let refuse_token = || refuse(state.limit_bad_token(ip));
-        let refuse_dead = || refuse(state.limit_dead_token(ip));
         let Some(token) = bearer_token(&parts.headers) else {
-            return Err(refuse_token());
+            return Err(refuse(state.limit_bad_token(ip).await));
         };
         let verified = match state.verify_token(token) {
             Ok(verified) => verified,
             // Expiry and retirement are checked after the signature: such a token is one this server signed.
-            Err(TokenError::Expired | TokenError::RetiredKey) => return Err(refuse_dead()),
-            Err(_) => return Err(refuse_token()),
+            Err(TokenError::Expired | TokenError::RetiredKey) => return Err(refuse(state.limit_dead_token(ip).await)),
+            Err(_) => return Err(refuse(state.limit_bad_token(ip).await)),
         };
         if state.is_revoked(&verified.jti) {
-            return Err(refuse_dead());
+            return Err(refuse(state.limit_dead_token(ip).await));
         }
         let clients = state.clients();
         // The gateway answers these, as on the real API.
@@ -136,11 +134,11 @@ where
         let client = clients.get(&verified.client_id).map(Arc::as_ref);
         let principal = match authorize_request(client, &verified, ip, scope) {
             Ok(p) => p,
-            Err(RequestDenied::TokenNoLongerValid) => return Err(refuse_dead()),
+            Err(RequestDenied::TokenNoLongerValid) => return Err(refuse(state.limit_dead_token(ip).await)),
             Err(RequestDenied::ScopeMissing) => return Err(gateway(ApiError::authorization_failed("missing-scope"))),
             Err(RequestDenied::IpNotAllowed) => return Err(gateway(ApiError::authorization_failed("ip-not-allowed"))),
         };
-        state.limit_customer(&principal.customer).map_err(gateway)?;
+        state.limit_customer(&principal.customer).await.map_err(gateway)?;
         Ok(Authorized { principal })
     }
 }

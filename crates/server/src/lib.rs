@@ -10,6 +10,7 @@ pub mod console;
 pub mod context;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod openapi_catalogue;
@@ -27,7 +28,7 @@ use axum::{Extension, Router};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 
-pub use config::{AuthErrorMode, Config, Limits};
+pub use config::{AuthErrorMode, Config, Limits, SharedLimits};
 pub use error::ApiError;
 pub use state::AppState;
 

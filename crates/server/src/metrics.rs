@@ -19,6 +19,8 @@ pub struct Metrics {
     pub readiness_checks: IntCounter,
     /// Clients (changed or deleted) read from the store into this node's snapshot: what the sync costs.
     pub client_sync_rows: IntCounter,
+    /// Rate-limit checks answered by the node's own limiter because the shared Redis did not answer.
+    pub rate_limit_fallbacks: IntCounter,
 }
 
 /// Label of requests that matched no route.
@@ -61,6 +63,11 @@ impl Metrics {
             "API clients (changed or deleted) read from the store into the node's snapshot",
         )
         .expect("valid metric");
+        let rate_limit_fallbacks = IntCounter::new(
+            "talon_rate_limit_fallbacks_total",
+            "Rate-limit checks answered per node because the shared Redis (--rate-limit-url) did not answer",
+        )
+        .expect("valid metric");
         let registry = Registry::new();
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
@@ -71,6 +78,7 @@ impl Metrics {
             Box::new(entity_cache_loads.clone()),
             Box::new(readiness_checks.clone()),
             Box::new(client_sync_rows.clone()),
+            Box::new(rate_limit_fallbacks.clone()),
         ] {
             registry.register(collector).expect("metric names are unique");
         }
@@ -84,6 +92,7 @@ impl Metrics {
             entity_cache_loads,
             readiness_checks,
             client_sync_rows,
+            rate_limit_fallbacks,
         }
     }
 

@@ -13,8 +13,8 @@ use arc_swap::ArcSwap;
 use axum::http::HeaderValue;
 use serde_json::value::RawValue;
 use talon_auth::{
-    address_key, ApiClient, ClientId, Clock, CustomerId, DenyList, FastMap, Keyring, RateLimiter, RateStatus,
-    TokenError, VerifiedToken,
+    address_key, ApiClient, ClientId, Clock, CustomerId, DenyList, FastMap, Keyring, RateStatus, TokenError,
+    VerifiedToken,
 };
 use talon_emulator::groups::Group;
 use talon_emulator::{alerts, demo, Host, HostIndex};
@@ -27,6 +27,7 @@ use crate::audit;
 use crate::config::Config;
 use crate::context;
 use crate::error::ApiError;
+use crate::limits::{Limiter, Shared};
 use crate::metrics::Metrics;
 
 /// Cheap to clone: one `Arc`.
@@ -67,17 +68,18 @@ struct Inner {
     metrics: Metrics,
 }
 
+/// Per node, or shared through Redis with the per-node counters as the fallback (see [`crate::limits`]).
 struct Limiters {
-    oauth2_per_ip: RateLimiter<IpAddr>,
+    oauth2_per_ip: Limiter<IpAddr>,
     /// Failures of one client ID from one address: the budget a guesser spends.
-    failures_per_pair: RateLimiter<(IpAddr, String)>,
+    failures_per_pair: Limiter<(IpAddr, String)>,
     /// Failures from one address across client IDs: a looser cap ([`ADDRESS_FAILURE_FACTOR`] times).
-    failures_per_ip: RateLimiter<IpAddr>,
+    failures_per_ip: Limiter<IpAddr>,
     /// Failures of one client ID from any address.
-    failures_per_client: RateLimiter<String>,
-    api_per_customer: RateLimiter<CustomerId>,
-    bad_token_per_ip: RateLimiter<IpAddr>,
-    dead_token_per_ip: RateLimiter<IpAddr>,
+    failures_per_client: Limiter<String>,
+    api_per_customer: Limiter<CustomerId>,
+    bad_token_per_ip: Limiter<IpAddr>,
+    dead_token_per_ip: Limiter<IpAddr>,
 }
 
 /// How many times the per-client failure budget one address has across client IDs. Behind a proxy or NAT
@@ -209,6 +211,12 @@ impl AppState {
     pub async fn new(store: Arc<dyn Store>, config: Config, clock: Arc<dyn Clock>) -> Result<AppState, StoreError> {
         let l = config.limits;
         let keyring = load_keyring(&*store, &config.issuer).await?;
+        let metrics = Metrics::new();
+        let shared = match &config.shared_limits {
+            Some(shared) => Shared::connect(shared, metrics.rate_limit_fallbacks.clone()).await,
+            None => None,
+        };
+        let shared = shared.as_ref();
         let state = AppState(Arc::new(Inner {
             region_header: HeaderValue::from_str(&config.region).ok(),
             keyring: ArcSwap::from_pointee(keyring),
@@ -216,20 +224,28 @@ impl AppState {
             deny: DenyList::new(),
             verified: RwLock::new(VerifiedCache::default()),
             limiters: Limiters {
-                oauth2_per_ip: RateLimiter::new(l.oauth2_per_ip),
-                failures_per_pair: RateLimiter::new(l.auth_failures),
-                failures_per_ip: RateLimiter::new(l.auth_failures.saturating_mul(ADDRESS_FAILURE_FACTOR)),
-                failures_per_client: RateLimiter::new(l.auth_failures),
-                api_per_customer: RateLimiter::new(l.api_per_customer),
-                bad_token_per_ip: RateLimiter::new(l.bad_token_per_ip),
-                dead_token_per_ip: RateLimiter::new(l.bad_token_per_ip.saturating_mul(DEAD_TOKEN_FACTOR)),
+                oauth2_per_ip: Limiter::new("oauth2_ip", l.oauth2_per_ip, shared),
+                failures_per_pair: Limiter::new("auth_fail_pair", l.auth_failures, shared),
+                failures_per_ip: Limiter::new(
+                    "auth_fail_ip",
+                    l.auth_failures.saturating_mul(ADDRESS_FAILURE_FACTOR),
+                    shared,
+                ),
+                failures_per_client: Limiter::new("auth_fail_client", l.auth_failures, shared),
+                api_per_customer: Limiter::new("api_customer", l.api_per_customer, shared),
+                bad_token_per_ip: Limiter::new("bad_token_ip", l.bad_token_per_ip, shared),
+                dead_token_per_ip: Limiter::new(
+                    "dead_token_ip",
+                    l.bad_token_per_ip.saturating_mul(DEAD_TOKEN_FACTOR),
+                    shared,
+                ),
             },
             hosts: RwLock::new(HostCache::default()),
             entities: RwLock::new(EntityCache::default()),
             last_used: Mutex::new(HashMap::new()),
             pending_audit: Mutex::new(Vec::new()),
             readiness: tokio::sync::Mutex::new(None),
-            metrics: Metrics::new(),
+            metrics,
             // Versions no store has, so the first refresh loads everything.
             sync: tokio::sync::Mutex::new(SyncMark {
                 version: ChangeVersion { clients: -1, customers: -1, keys: -1, hosts: -1, entities: -1 },
@@ -438,8 +454,8 @@ impl AppState {
         }
     }
 
-    pub fn limit_oauth2(&self, ip: IpAddr) -> Result<(), ApiError> {
-        self.enforce(self.0.limiters.oauth2_per_ip.hit(&address_key(ip), self.now()))
+    pub async fn limit_oauth2(&self, ip: IpAddr) -> Result<(), ApiError> {
+        self.enforce(self.0.limiters.oauth2_per_ip.hit(&address_key(ip), self.now()).await)
     }
 
     /// Refuses a credential check when this client ID has failed too often lately from this address, when
@@ -447,10 +463,10 @@ impl AppState {
     /// failed too often anywhere and this address has failed with it at least once. So guessing is
     /// throttled per address and per client, yet an integration is locked out neither by someone else's
     /// failures with its (public) client ID elsewhere nor by other clients' failures from its own address.
-    pub fn check_auth_failures(&self, ip: IpAddr, client_id: &str) -> Result<(), ApiError> {
+    pub async fn check_auth_failures(&self, ip: IpAddr, client_id: &str) -> Result<(), ApiError> {
         let now = self.now();
         let l = &self.0.limiters;
-        let by_ip = l.failures_per_ip.peek(&address_key(ip), now);
+        let by_ip = l.failures_per_ip.peek(&address_key(ip), now).await;
         if !by_ip.allowed {
             return self.enforce(by_ip);
         }
@@ -460,24 +476,29 @@ impl AppState {
         if by_ip.remaining == by_ip.limit {
             return Ok(());
         }
-        let by_pair = l.failures_per_pair.peek(&(address_key(ip), failure_key(client_id)), now);
+        let by_pair = l.failures_per_pair.peek(&(address_key(ip), failure_key(client_id)), now).await;
         if !by_pair.allowed {
             return self.enforce(by_pair);
         }
-        let by_client = l.failures_per_client.peek(&failure_key(client_id), now);
+        let by_client = l.failures_per_client.peek(&failure_key(client_id), now).await;
         if !by_client.allowed && by_pair.remaining < by_pair.limit {
             return self.enforce(by_client);
         }
         Ok(())
     }
 
-    pub fn record_auth_failure(&self, ip: IpAddr, client_id: &str) {
+    pub async fn record_auth_failure(&self, ip: IpAddr, client_id: &str) {
         self.0.metrics.auth_failures.inc();
         let now = self.now();
         let l = &self.0.limiters;
-        let by_pair = l.failures_per_pair.hit(&(address_key(ip), failure_key(client_id)), now);
-        let by_ip = l.failures_per_ip.hit(&address_key(ip), now);
-        l.failures_per_client.hit(&failure_key(client_id), now);
+        let (address, client) = (address_key(ip), failure_key(client_id));
+        let pair = (address, client.clone());
+        // Shared, the three go out together on the one connection: one round trip's wait, not three.
+        let (by_pair, by_ip, _) = tokio::join!(
+            l.failures_per_pair.hit(&pair, now),
+            l.failures_per_ip.hit(&address, now),
+            l.failures_per_client.hit(&client, now),
+        );
         // The failure that uses up a budget starts a burst: audited once, not per failure, naming the
         // client ID the failures named (the address's cap names the last one: they named many).
         let burst = |status: &RateStatus, what: &str| {
@@ -538,22 +559,22 @@ impl AppState {
         Ok(())
     }
 
-    pub fn limit_customer(&self, customer: &CustomerId) -> Result<(), ApiError> {
-        self.enforce(self.0.limiters.api_per_customer.hit(customer, self.now()))
+    pub async fn limit_customer(&self, customer: &CustomerId) -> Result<(), ApiError> {
+        self.enforce(self.0.limiters.api_per_customer.hit(customer, self.now()).await)
     }
 
-    pub fn limit_bad_token(&self, ip: IpAddr) -> Result<(), ApiError> {
-        self.enforce(self.0.limiters.bad_token_per_ip.hit(&address_key(ip), self.now()))
+    pub async fn limit_bad_token(&self, ip: IpAddr) -> Result<(), ApiError> {
+        self.enforce(self.0.limiters.bad_token_per_ip.hit(&address_key(ip), self.now()).await)
     }
 
     /// As [`AppState::limit_bad_token`], for a token this server signed that is expired, revoked or no
     /// longer valid: its own budget (see [`DEAD_TOKEN_FACTOR`]).
-    pub fn limit_dead_token(&self, ip: IpAddr) -> Result<(), ApiError> {
-        self.enforce(self.0.limiters.dead_token_per_ip.hit(&address_key(ip), self.now()))
+    pub async fn limit_dead_token(&self, ip: IpAddr) -> Result<(), ApiError> {
+        self.enforce(self.0.limiters.dead_token_per_ip.hit(&address_key(ip), self.now()).await)
     }
 
-    pub fn peek_bad_token_budget(&self, ip: IpAddr) -> RateStatus {
-        self.0.limiters.bad_token_per_ip.peek(&address_key(ip), self.now())
+    pub async fn peek_bad_token_budget(&self, ip: IpAddr) -> RateStatus {
+        self.0.limiters.bad_token_per_ip.peek(&address_key(ip), self.now()).await
     }
 
     /// Brings this node in step with the store. Cheap when nothing changed: two small queries.

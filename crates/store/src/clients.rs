@@ -266,8 +266,10 @@ impl ClientQuery {
             };
             let key = bind(&mut binds, key);
             let id = bind(&mut binds, Bound::Text(after.client_id.clone()));
-            // Spelt out rather than as a row comparison, which SQLite's planner does not use an index for.
-            page_terms.push(format!("({column} {cmp} {key} OR ({column} = {key} AND client_id {cmp} {id}))"));
+            // A row value comparison: both planners turn it into one range of the (column, client_id)
+            // index (EXPLAIN QUERY PLAN: `(created_at,client_id)>(?,?)`), where the spelt-out OR form is a
+            // range of the column alone, which scans every row sharing the key (an import's second).
+            page_terms.push(format!("({column}, client_id) {cmp} ({key}, {id})"));
         }
         let filters =
             if page_terms.is_empty() { String::new() } else { format!(" WHERE {}", page_terms.join(" AND ")) };

@@ -3,7 +3,10 @@
 //! PostgreSQL tests use the server at `TALON_TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`), create a database of their own and drop it afterwards.
 //! They fail loudly when PostgreSQL is unreachable. Only outside CI, and only when asked explicitly with
-//! `TALON_SKIP_POSTGRES=1`, are they skipped, and then they say so on stderr.
+//! `TALON_SKIP_POSTGRES=1`, are they skipped, and then they say so on stderr. [`redis`] does the same for
+//! the shared rate-limit tests' Redis.
+
+pub mod redis;
 
 use std::fmt;
 
@@ -41,10 +44,15 @@ const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// True when PostgreSQL tests were explicitly switched off for a local run. Never in CI.
 pub fn postgres_skipped() -> bool {
-    let asked = std::env::var("TALON_SKIP_POSTGRES").is_ok_and(|v| v == "1");
+    skipped("TALON_SKIP_POSTGRES", "PostgreSQL")
+}
+
+/// True when `variable` is `1` and this is not CI (`CI` unset, empty or `false`); says so on stderr.
+fn skipped(variable: &str, service: &str) -> bool {
+    let asked = std::env::var(variable).is_ok_and(|v| v == "1");
     let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
     if asked && !ci {
-        eprintln!("TALON_SKIP_POSTGRES=1: skipping a PostgreSQL test (never skipped in CI)");
+        eprintln!("{variable}=1: skipping a {service} test (never skipped in CI)");
     }
     asked && !ci
 }

@@ -37,7 +37,7 @@ pub async fn token(State(state): State<AppState>, request: OAuth2Request) -> Res
         .map(|raw| CustomerId::parse_lenient(raw).map_err(|e| ApiError::bad_request(format!("member_cid: {e}"))))
         .transpose()?;
 
-    let client = match authenticate(&state, ip, client_id, secret, member_cid.as_ref())? {
+    let client = match authenticate(&state, ip, client_id, secret, member_cid.as_ref()).await? {
         Ok(client) => client,
         Err(denied) => return Err(token_denied(&state, denied, client_id)),
     };
@@ -69,7 +69,7 @@ pub async fn revoke(
             return Err(ApiError::new(StatusCode::FORBIDDEN, "access denied, invalid client credentials"))
         }
     };
-    let client = authenticate(&state, ip, &basic.client_id, &basic.client_secret, None)?.map_err(|denied| {
+    let client = authenticate(&state, ip, &basic.client_id, &basic.client_secret, None).await?.map_err(|denied| {
         if denied == TokenDenied::IpNotAllowed {
             ApiError::authorization_failed("ip-not-allowed")
         } else {
@@ -100,7 +100,7 @@ pub async fn introspect(State(state): State<AppState>, request: OAuth2Request) -
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "access denied, client credentials are required"));
     }
     let (client_id, secret) = request.client_credentials()?;
-    let caller = authenticate(&state, ip, client_id, secret, None)?.map_err(|denied| match denied {
+    let caller = authenticate(&state, ip, client_id, secret, None).await?.map_err(|denied| match denied {
         TokenDenied::IpNotAllowed => ApiError::authorization_failed("ip-not-allowed"),
         _ => ApiError::new(StatusCode::UNAUTHORIZED, "access denied, invalid client credentials"),
     })?;
@@ -160,7 +160,7 @@ impl FromRequest<AppState> for OAuth2Request {
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = request.into_parts();
         let ClientIp(ip) = ClientIp::from_request_parts(&mut parts, state).await?;
-        state.limit_oauth2(ip)?;
+        state.limit_oauth2(ip).await?;
         // Read what is needed from the headers before the body consumes the request.
         let basic = basic_credentials(&parts.headers);
         let is_form = is_form_request(&parts.headers);
@@ -219,14 +219,14 @@ fn merge_credentials<'a>(basic: Option<&'a BasicCredentials>, form: &'a Form) ->
 
 /// Checks client credentials with the failed-authentication throttle around it. The outer error is the
 /// throttle's 429 (the credentials are not even looked at then); the inner result is the rules' verdict.
-fn authenticate(
+async fn authenticate(
     state: &AppState,
     ip: IpAddr,
     client_id: &str,
     secret: &str,
     member_cid: Option<&CustomerId>,
 ) -> Result<Result<Arc<ApiClient>, TokenDenied>, ApiError> {
-    state.check_auth_failures(ip, client_id)?;
+    state.check_auth_failures(ip, client_id).await?;
     let client = ClientId::parse(client_id).ok().and_then(|id| state.client(&id));
     let verdict = authorize_token_request(client.as_deref(), secret, ip, member_cid);
     Ok(match (verdict, client) {
@@ -234,7 +234,7 @@ fn authenticate(
         (Ok(()), None) => Err(TokenDenied::UnknownClient),
         (Err(denied), _) => {
             if denied.is_credential_failure() {
-                state.record_auth_failure(ip, client_id);
+                state.record_auth_failure(ip, client_id).await;
                 tracing::warn!(%ip, client_id = %shown_id(client_id), ?denied, "client authentication failed");
             }
             Err(denied)

@@ -38,6 +38,8 @@ BEGIN
         ON CONFLICT (client_id) DO UPDATE SET seq = excluded.seq;
 END;
 
--- The admin listing pages by seek in creation order (all clients, or one customer's) in SQL.
+-- The admin listing pages by seek in creation order or by name (all clients, or one customer's) in SQL.
 CREATE INDEX api_clients_by_creation ON api_clients (created_at, client_id);
 CREATE INDEX api_clients_by_customer ON api_clients (cid, created_at, client_id);
+CREATE INDEX api_clients_by_name ON api_clients (name, client_id);
+CREATE INDEX api_clients_by_customer_name ON api_clients (cid, name, client_id);
