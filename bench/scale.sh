@@ -20,14 +20,14 @@
 # bearer ratios as with few clients.
 #
 # Usage: bench/scale.sh   (SIZES="1000 10000 100000 1000000" BACKENDS="sqlite postgres" CHANGES=25
-#                          PROPAGATIONS=5 DURATION=5; TALON_BENCH_BIN=path uses that binary)
+#                          PROPAGATIONS=9 DURATION=5; TALON_BENCH_BIN=path uses that binary)
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SIZES="${SIZES:-1000 10000 100000 1000000}"
 BACKENDS="${BACKENDS:-sqlite postgres}"
 CHANGES="${CHANGES:-25}"
-PROPAGATIONS="${PROPAGATIONS:-5}"
+PROPAGATIONS="${PROPAGATIONS:-9}"
 DURATION="${DURATION:-5}"
 PG="${PG:-postgres://postgres@127.0.0.1:5432}"
 
@@ -149,6 +149,9 @@ for backend in $BACKENDS; do
         B="$NODE_BASE"
         : >"$run/propagation"
         for i in $(seq 1 "$PROPAGATIONS"); do
+            # A pause of 0 to 250 ms first: else each create follows B's last refresh by the same few
+            # milliseconds (the previous poll succeeded just after it) and every wait is nearly a full interval.
+            sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.3f", (r % 250) / 1000 }')"
             answer="$(curl -sf -X POST "$A/api-clients/entities/clients/v1" -H "Authorization: Bearer $ADMIN_TOKEN" \
                 -H 'Content-Type: application/json' -d "{\"name\":\"propagated $i\",\"scopes\":[\"devices:read\"]}")"
             t0="$(now_s)"

@@ -4,9 +4,9 @@
 -- instead of reading every client again.
 --
 -- Why a sequence read past its highest value seen skips nothing although transactions run concurrently:
--- the counter's row is updated (so locked) by each stamping, and the lock is held until commit, so the
--- transaction stamping s + 1 stamps only after the one stamping s has committed: a snapshot that sees
--- s + 1 sees s.
+-- the counter's row is updated (so locked) by a transaction's first stamping, and the lock is held until
+-- commit, so the transaction stamping s + 1 stamps only after the one stamping s has committed: a
+-- snapshot that sees s + 1 sees s.
 ALTER TABLE api_clients ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX api_clients_by_change ON api_clients (change_seq);
 CREATE TABLE client_tombstones (
@@ -19,11 +19,21 @@ CREATE INDEX client_tombstones_by_seq ON client_tombstones (seq);
 -- it and announce it (NOTIFY collapses the announcements of one transaction into one).
 DROP TRIGGER clients_inserted ON api_clients;
 DROP TRIGGER clients_updated ON api_clients;
+-- One sequence per transaction, not per row: the rows a transaction writes commit together, so they may
+-- share it, and the counter's row is then updated once per transaction. (Updated per row, an import of
+-- 100,000 clients left 100,000 dead versions of that one row, which every later read of the counters
+-- walked until a vacuum: admin changes went from 5 to 36 ms.) The transaction's sequence is kept in a
+-- setting local to it (`set_config(..., true)`), gone at its end.
 CREATE FUNCTION talon_next_client_seq() RETURNS BIGINT AS $$
 DECLARE
     seq BIGINT;
+    taken TEXT := current_setting('talon.client_seq', true);
 BEGIN
+    IF taken IS NOT NULL AND taken <> '' THEN
+        RETURN taken::BIGINT;
+    END IF;
     UPDATE change_counters SET value = value + 1 WHERE name = 'clients' RETURNING value INTO seq;
+    PERFORM set_config('talon.client_seq', seq::TEXT, true);
     PERFORM pg_notify('talon_changes', 'clients');
     RETURN seq;
 END;
