@@ -7,7 +7,7 @@ use talon_auth::{ApiClient, ClientId, CustomerId};
 use talon_wire::admin::ClientListing;
 use talon_wire::Scope;
 
-use crate::records::ClientRecord;
+use crate::records::{ClientLists, ClientRecord};
 use crate::{Result, StoreError};
 
 /// What changed among the API clients after a sequence (see [`crate::Store::client_changes`]), read in
@@ -153,6 +153,9 @@ impl ClientSort {
 pub(crate) enum Bound {
     Text(String),
     Number(i64),
+    MaybeNumber(Option<i64>),
+    Flag(bool),
+    Bytes(Vec<u8>),
 }
 
 /// A listing as SQL: the page's statement and the count's, with their values for `$1`, `$2`, ...
@@ -253,7 +256,16 @@ impl ClientQuery {
         }
         let count_binds = binds.clone();
         let filters = if terms.is_empty() { String::new() } else { format!(" WHERE {}", terms.join(" AND ")) };
-        let count = format!("SELECT COUNT(*) FROM api_clients{filters}");
+        // Without filters but the customer, the total is the kept count (see `client_counts`): one row (or
+        // one per customer), where counting reads every client of the listing.
+        let unfiltered = self.name_contains.is_none() && self.scope.is_none() && self.enabled.is_none();
+        let count = match (&self.customer, unfiltered) {
+            (Some(_), true) => {
+                "SELECT CAST(COALESCE(SUM(clients), 0) AS BIGINT) FROM client_counts WHERE cid = $1".to_owned()
+            }
+            (None, true) => "SELECT CAST(COALESCE(SUM(clients), 0) AS BIGINT) FROM client_counts".to_owned(),
+            _ => format!("SELECT COUNT(*) FROM api_clients{filters}"),
+        };
 
         let column = self.sort.column();
         let (cmp, dir) = if self.descending { ("<", "DESC") } else { (">", "ASC") };
@@ -303,21 +315,44 @@ impl ClientQuery {
     }
 }
 
-/// Where the two backends' SQL differs, for the statements of this module.
+/// Where the two backends' SQL differs, for the statements of this module, and the binding of values
+/// (implemented for each concrete database, so the generic statements below need no bounds on types).
 pub(crate) trait Dialect: sqlx::Database {
     /// The statement that makes a transaction read one snapshot throughout, when its default does not.
     const SNAPSHOT: Option<&'static str>;
+    /// `binds` as a statement's arguments, in order.
+    fn arguments(binds: &[Bound]) -> Result<Self::Arguments<'_>>;
 }
 
-impl Dialect for sqlx::Sqlite {
-    /// A read transaction in WAL mode reads one snapshot from its first read on.
-    const SNAPSHOT: Option<&'static str> = None;
+/// [`Dialect`] for a database whose driver encodes every [`Bound`].
+macro_rules! dialect {
+    ($db:ty, $snapshot:expr) => {
+        impl Dialect for $db {
+            const SNAPSHOT: Option<&'static str> = $snapshot;
+
+            fn arguments(binds: &[Bound]) -> Result<Self::Arguments<'_>> {
+                use sqlx::Arguments;
+                let mut arguments = Self::Arguments::default();
+                for bound in binds {
+                    match bound {
+                        Bound::Text(text) => arguments.add(text.as_str()),
+                        Bound::Number(n) => arguments.add(*n),
+                        Bound::MaybeNumber(n) => arguments.add(*n),
+                        Bound::Flag(b) => arguments.add(*b),
+                        Bound::Bytes(bytes) => arguments.add(bytes.as_slice()),
+                    }
+                    .map_err(sqlx::Error::Encode)?;
+                }
+                Ok(arguments)
+            }
+        }
+    };
 }
 
-impl Dialect for sqlx::Postgres {
-    /// READ COMMITTED, the default, takes a snapshot per statement.
-    const SNAPSHOT: Option<&'static str> = Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
-}
+// A read transaction in WAL mode reads one snapshot from its first read on.
+dialect!(sqlx::Sqlite, None);
+// READ COMMITTED, the default, takes a snapshot per statement.
+dialect!(sqlx::Postgres, Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"));
 
 /// The clients changed and deleted after `since`, both read in one snapshot (see the `client_sequence`
 /// migrations for why reading past the highest sequence seen then skips nothing).
@@ -326,8 +361,6 @@ where
     DB: Dialect,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
     for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
-    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
     ClientRecord: for<'r> sqlx::FromRow<'r, DB::Row>,
     (String, i64): for<'r> sqlx::FromRow<'r, DB::Row>,
 {
@@ -336,10 +369,10 @@ where
     if let Some(statement) = DB::SNAPSHOT {
         sqlx::query_with::<DB, _>(statement, DB::Arguments::default()).execute(&mut *tx).await?;
     }
-    let changed = sqlx::query_as_with::<DB, ClientRecord, _>(sql::CHANGED, arguments::<DB>(&since_bound)?)
+    let changed = sqlx::query_as_with::<DB, ClientRecord, _>(sql::CHANGED, DB::arguments(&since_bound)?)
         .fetch_all(&mut *tx)
         .await?;
-    let deleted = sqlx::query_as_with::<DB, (String, i64), _>(sql::DELETED, arguments::<DB>(&since_bound)?)
+    let deleted = sqlx::query_as_with::<DB, (String, i64), _>(sql::DELETED, DB::arguments(&since_bound)?)
         .fetch_all(&mut *tx)
         .await?;
     tx.commit().await?;
@@ -352,37 +385,83 @@ where
     DB: Dialect,
     E: sqlx::Executor<'c, Database = DB> + Copy,
     for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
-    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
     ClientRecord: for<'r> sqlx::FromRow<'r, DB::Row>,
     (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
 {
     let sql = query.fetch_limit().sql()?;
-    let rows = sqlx::query_as_with::<DB, ClientRecord, _>(&sql.page, arguments::<DB>(&sql.page_binds)?)
-        .fetch_all(conn)
-        .await?;
+    let rows =
+        sqlx::query_as_with::<DB, ClientRecord, _>(&sql.page, DB::arguments(&sql.page_binds)?).fetch_all(conn).await?;
     let (total,) =
-        sqlx::query_as_with::<DB, (i64,), _>(&sql.count, arguments::<DB>(&sql.count_binds)?).fetch_one(conn).await?;
+        sqlx::query_as_with::<DB, (i64,), _>(&sql.count, DB::arguments(&sql.count_binds)?).fetch_one(conn).await?;
     query.page(rows, total as u64)
 }
 
-/// `binds` as a statement's arguments, in order.
-fn arguments<'q, DB>(binds: &'q [Bound]) -> Result<DB::Arguments<'q>>
+/// Most clients one `INSERT` writes: 13 values each, well within both databases' bound-value limits.
+const INSERT_CHUNK: usize = 500;
+
+/// Inserts `clients` in the caller's transaction with one statement per [`INSERT_CHUNK`] clients, so a
+/// batch of an import fires each statement trigger (PostgreSQL's customer counts) once per chunk, not per
+/// client. A taken ID fails the statement (`is_unique_violation`); see [`taken_id`].
+pub(crate) async fn insert_rows<DB>(conn: &mut DB::Connection, clients: &[&ApiClient]) -> Result<()>
 where
-    DB: sqlx::Database,
-    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
 {
-    use sqlx::Arguments;
-    let mut arguments = DB::Arguments::default();
-    for bound in binds {
-        match bound {
-            Bound::Text(text) => arguments.add(text.as_str()),
-            Bound::Number(n) => arguments.add(*n),
+    const COLUMNS: usize = 13;
+    for chunk in clients.chunks(INSERT_CHUNK) {
+        let mut sql = String::from(
+            "INSERT INTO api_clients (client_id, name, description, scopes, cid, member_cids, allowed_ips, enabled, \
+             secret_digest, created_at, updated_at, last_used_at, tokens_not_before) VALUES ",
+        );
+        let mut binds = Vec::with_capacity(chunk.len() * COLUMNS);
+        for (i, client) in chunk.iter().enumerate() {
+            let placeholders: Vec<String> = (1..=COLUMNS).map(|j| format!("${}", i * COLUMNS + j)).collect();
+            sql.push_str(if i == 0 { "(" } else { ", (" });
+            sql.push_str(&placeholders.join(", "));
+            sql.push(')');
+            let lists = ClientLists::of(client);
+            binds.extend([
+                Bound::Text(client.id.as_str().to_owned()),
+                Bound::Text(client.name.clone()),
+                Bound::Text(client.description.clone()),
+                Bound::Text(lists.scopes),
+                Bound::Text(client.cid.as_str().to_owned()),
+                Bound::Text(lists.member_cids),
+                Bound::Text(lists.allowed_ips),
+                Bound::Flag(client.enabled),
+                Bound::Bytes(client.secret_digest.as_bytes().to_vec()),
+                Bound::Number(client.created_at),
+                Bound::Number(client.updated_at),
+                Bound::MaybeNumber(client.last_used_at),
+                Bound::Number(client.tokens_not_before),
+            ]);
         }
-        .map_err(sqlx::Error::Encode)?;
+        sqlx::query_with::<DB, _>(&sql, DB::arguments(&binds)?).execute(&mut *conn).await?;
     }
-    Ok(arguments)
+    Ok(())
+}
+
+/// After an insert of `clients` failed on a taken ID (and its transaction ended): the first of them the
+/// store holds, to name in the error (the first of all when none is there any more).
+pub(crate) async fn taken_id<DB>(pool: &sqlx::Pool<DB>, clients: &[&ApiClient]) -> Result<ClientId>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    (String,): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    let mut taken = std::collections::HashSet::new();
+    for chunk in clients.chunks(INSERT_CHUNK) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|j| format!("${j}")).collect();
+        let sql = format!("SELECT client_id FROM api_clients WHERE client_id IN ({})", placeholders.join(", "));
+        let binds: Vec<Bound> = chunk.iter().map(|c| Bound::Text(c.id.as_str().to_owned())).collect();
+        let rows: Vec<(String,)> =
+            sqlx::query_as_with::<DB, (String,), _>(&sql, DB::arguments(&binds)?).fetch_all(pool).await?;
+        taken.extend(rows.into_iter().map(|(id,)| id));
+    }
+    let first = clients.iter().find(|c| taken.contains(c.id.as_str())).or(clients.first());
+    first.map(|c| c.id.clone()).ok_or_else(|| StoreError::Corrupt("an insert of no client failed".into()))
 }
 
 /// The `enabled` column as 0 or 1 on both backends.

@@ -265,35 +265,22 @@ impl SqliteStore {
                 return Ok(false);
             }
         }
-        for &(client, audit) in clients {
-            Self::ensure_customers(&mut tx, client, client.created_at).await?;
-            let lists = ClientLists::of(client);
-            let result = sqlx::query(
-                "INSERT INTO api_clients (client_id, name, description, scopes, cid, member_cids, allowed_ips, enabled, \
-                 secret_digest, created_at, updated_at, last_used_at, tokens_not_before) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(client.id.as_str())
-            .bind(&client.name)
-            .bind(&client.description)
-            .bind(lists.scopes)
-            .bind(client.cid.as_str())
-            .bind(lists.member_cids)
-            .bind(lists.allowed_ips)
-            .bind(client.enabled)
-            .bind(client.secret_digest.as_bytes().as_slice())
-            .bind(client.created_at)
-            .bind(client.updated_at)
-            .bind(client.last_used_at)
-            .bind(client.tokens_not_before)
-            .execute(&mut *tx)
-            .await;
-            match result {
-                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                    return Err(StoreError::ClientExists(client.id.clone()))
-                }
-                other => other?,
-            };
+        // Each customer once per batch (an import names the same few over and over), then the rows.
+        let mut customers = std::collections::HashSet::new();
+        for &(client, _) in clients {
+            if std::iter::once(&client.cid).chain(&client.member_cids).any(|cid| customers.insert(cid)) {
+                Self::ensure_customers(&mut tx, client, client.created_at).await?;
+            }
+        }
+        let rows: Vec<&ApiClient> = clients.iter().map(|&(client, _)| client).collect();
+        match clients::insert_rows::<Sqlite>(&mut tx, &rows).await {
+            Err(StoreError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+                drop(tx);
+                return Err(StoreError::ClientExists(clients::taken_id(&self.pool, &rows).await?));
+            }
+            other => other?,
+        }
+        for &(_, audit) in clients {
             if let Some(entry) = audit {
                 Self::insert_audit(&mut tx, entry).await?;
             }

@@ -927,9 +927,47 @@ async fn an_import_batch_is_written_whole_or_not_at_all(backend: Backend) {
     assert_eq!((entries.len(), total), (3, 3), "an audit entry per client");
     // A batch holding a taken ID writes none of its clients, nor their entries.
     let again = vec![(client(&cid, vec![]), audit("imp-new", NOW, "client.import")), batch[1].clone()];
-    assert!(matches!(store.create_clients_audited(&again).await, Err(StoreError::ClientExists(_))));
+    match store.create_clients_audited(&again).await {
+        Err(StoreError::ClientExists(id)) => assert_eq!(id, batch[1].0.id, "the error names the taken ID"),
+        other => panic!("a taken ID must refuse the batch: {other:?}"),
+    }
     assert_eq!(store.clients().await.expect("clients").len(), 3, "nothing of the refused batch");
     assert_eq!(store.audit_entries(0, 10).await.expect("audit").1, 3);
+
+    // A batch larger than one INSERT statement holds (500 clients), with the taken ID in its second
+    // statement: still nothing written; without it, all of it, and the listing's kept totals follow.
+    let member = CustomerId::generate();
+    let mut big: Vec<(ApiClient, AuditEntry)> =
+        (0..700).map(|i| (client(&member, vec![]), audit(&format!("big-{i}"), NOW, "client.import"))).collect();
+    big.push(batch[2].clone());
+    match store.create_clients_audited(&big).await {
+        Err(StoreError::ClientExists(id)) => assert_eq!(id, batch[2].0.id),
+        other => panic!("a taken ID must refuse the batch: {other:?}"),
+    }
+    assert_eq!(store.clients().await.expect("clients").len(), 3);
+    big.pop();
+    store.create_clients_audited(&big).await.expect("imported");
+    let listing = |customer| ClientQuery { customer, ..listing(10) };
+    assert_eq!(store.client_page(&listing(None)).await.expect("page").total, 703);
+    assert_eq!(store.client_page(&listing(Some(member.clone()))).await.expect("page").total, 700);
+    assert!(store.delete_client(&big[0].0.id).await.expect("delete"));
+    assert_eq!(store.client_page(&listing(Some(member))).await.expect("page").total, 699);
+    assert_eq!(store.client_page(&listing(Some(cid))).await.expect("page").total, 3);
+}
+
+/// A listing of every client in creation order, `limit` a page.
+fn listing(limit: u64) -> ClientQuery {
+    ClientQuery {
+        customer: None,
+        name_contains: None,
+        scope: None,
+        enabled: None,
+        sort: ClientSort::Created,
+        descending: false,
+        after: None,
+        offset: 0,
+        limit,
+    }
 }
 
 /// The IDs of `clients`, sorted: to compare sets of clients.
@@ -1069,17 +1107,7 @@ async fn the_client_listing_filters_sorts_and_seeks_in_the_database(backend: Bac
         store.create_client(&c).await.expect("create");
         made.push(c);
     }
-    let query = ClientQuery {
-        customer: None,
-        name_contains: None,
-        scope: None,
-        enabled: None,
-        sort: ClientSort::Created,
-        descending: false,
-        after: None,
-        offset: 0,
-        limit: 4,
-    };
+    let query = listing(4);
     // Reads every page by seek, checking totals and that pages end where they should.
     async fn all_by_seek(store: &dyn Store, query: &ClientQuery) -> (Vec<ClientId>, u64) {
         let mut ids = Vec::new();

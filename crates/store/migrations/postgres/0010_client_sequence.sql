@@ -62,6 +62,34 @@ CREATE TRIGGER clients_updated BEFORE UPDATE OF name, description, scopes, cid, 
 CREATE TRIGGER clients_deleted AFTER DELETE ON api_clients
     FOR EACH ROW EXECUTE FUNCTION talon_client_buried();
 
+-- How many clients each customer has: the total of a listing without filters (every client, or one
+-- customer's) is read here instead of counted row by row. A client's customer never changes, so inserts
+-- and deletes are all that move it; statement triggers over the transition tables make one update per
+-- customer a statement touched (an import inserts hundreds of clients per statement).
+CREATE TABLE client_counts (
+    cid     TEXT PRIMARY KEY,
+    clients BIGINT NOT NULL
+);
+INSERT INTO client_counts (cid, clients) SELECT cid, COUNT(*) FROM api_clients GROUP BY cid;
+CREATE FUNCTION talon_client_counts_added() RETURNS TRIGGER AS $$
+BEGIN
+    INSERT INTO client_counts (cid, clients) SELECT cid, COUNT(*) FROM added_clients GROUP BY cid
+    ON CONFLICT (cid) DO UPDATE SET clients = client_counts.clients + EXCLUDED.clients;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+CREATE FUNCTION talon_client_counts_removed() RETURNS TRIGGER AS $$
+BEGIN
+    UPDATE client_counts SET clients = client_counts.clients - gone.n
+    FROM (SELECT cid, COUNT(*) AS n FROM removed_clients GROUP BY cid) AS gone WHERE client_counts.cid = gone.cid;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER client_counts_inserted AFTER INSERT ON api_clients REFERENCING NEW TABLE AS added_clients
+    FOR EACH STATEMENT EXECUTE FUNCTION talon_client_counts_added();
+CREATE TRIGGER client_counts_deleted AFTER DELETE ON api_clients REFERENCING OLD TABLE AS removed_clients
+    FOR EACH STATEMENT EXECUTE FUNCTION talon_client_counts_removed();
+
 -- The admin listing pages by seek in creation order or by name (all clients, or one customer's) in SQL.
 CREATE INDEX api_clients_by_creation ON api_clients (created_at, client_id);
 CREATE INDEX api_clients_by_customer ON api_clients (cid, created_at, client_id);
