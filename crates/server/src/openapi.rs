@@ -204,8 +204,8 @@ const CLIENT_LISTING: &[Param] = &[
     query(
         "after",
         r#"{"type": "string", "maxLength": 4200}"#,
-        "c1800000000.0123456789abcdef0123456789abcdef",
-        "The previous page's meta.pagination.after token: the page after it (instead of offset)",
+        "n626f74.0123456789abcdef0123456789abcdef",
+        "The previous page's meta.pagination.after token (of a listing in the same sort): the page after it",
     ),
     query(
         "name",
