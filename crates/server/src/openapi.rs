@@ -213,7 +213,7 @@ const CLIENT_LISTING: &[Param] = &[
         "bot",
         "Only clients whose name holds this (ASCII case ignored)",
     ),
-    query("scope", "", "hosts:read", "Only clients holding this scope").built(admin_schema::scope),
+    query("scope", "", "devices:read", "Only clients holding this scope").built(admin_schema::scope),
     query("enabled", r#"{"type": "string", "enum": ["true", "false"]}"#, "true", "Only enabled (or disabled) clients"),
     query("cid", "", "0123456789abcdef0123456789abcdef", "Only this customer's clients").built(admin_schema::cid),
     query(

@@ -202,9 +202,6 @@ impl ClientQuery {
                     .ok_or("after must be the meta.pagination.after token of a page in the same sort order")?,
             ),
         };
-        if after.is_some() && listing.offset.is_some() {
-            return Err("give either offset or after, not both".into());
-        }
         let customer = match &listing.cid {
             None => None,
             Some(text) => Some(CustomerId::parse(text).map_err(|e| format!("cid: {e}"))?),
@@ -223,8 +220,9 @@ impl ClientQuery {
             enabled: listing.enabled,
             sort,
             descending,
+            // A seek position says where the page starts: an offset beside it is not applied.
+            offset: if after.is_some() { 0 } else { listing.offset.unwrap_or(0) },
             after,
-            offset: listing.offset.unwrap_or(0),
             limit,
         })
     }

@@ -32,7 +32,8 @@ pub const DEFAULT_PAGE: u64 = 100;
 
 /// What a client listing asks, as the admin API's query parameters say it: filters (`name` held by the
 /// name, `scope` held, `enabled`, `cid`), `sort` (`created_at` or `name`, `.asc`/`.desc`) and the page
-/// (`limit`, and `offset` or `after`, the seek token of the previous page). Checked where it is run.
+/// (`limit`, and `offset` or `after`, the seek token of the previous page, which wins over an offset).
+/// Checked where it is run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientListing {
     pub name: Option<String>,

@@ -157,8 +157,9 @@ fn answer<R: serde::Serialize>(status: StatusCode, resources: Vec<R>, pagination
 /// `GET /api-clients/entities/clients/v1`: clients within the caller's reach, filtered, ordered and paged
 /// by the database. Parameters: `name` (the name holds it, ASCII case ignored), `scope` (holds it),
 /// `enabled` (`true`/`false`), `cid` (of this customer), `sort` (`created_at` or `name`, `.asc`/`.desc`;
-/// creation order by default), `limit`, and either `offset` or `after` (the token `meta.pagination.after`
-/// of the previous page gave: seek paging, as fast on the last page as on the first).
+/// creation order by default), `limit`, and `offset` or `after` (the token `meta.pagination.after` of the
+/// previous page gave: seek paging, as fast on the last page as on the first; an offset beside it is not
+/// applied).
 pub async fn list(
     State(state): State<AppState>,
     auth: Authorized,
