@@ -148,6 +148,9 @@ pub async fn import(
         }
     }
     out.flush()?;
+    if written > 0 {
+        store.after_bulk_load().await?;
+    }
     Ok(written)
 }
 

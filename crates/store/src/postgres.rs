@@ -325,6 +325,13 @@ impl Store for PostgresStore {
             .collect()
     }
 
+    async fn after_bulk_load(&self) -> Result<()> {
+        sqlx::query("ANALYZE api_clients, client_tombstones, client_counts, customers, audit_log")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn client_changes(&self, since: i64) -> Result<ClientDelta> {
         clients::changes(&self.pool, since).await
     }

@@ -1209,3 +1209,19 @@ async fn postgres_an_import_batch_moves_the_client_counter_once() {
     store.create_client(&client(&cid, vec![])).await.expect("create");
     assert_eq!(store.client_changes(delta.seq).await.expect("changes").changed.len(), 1);
 }
+
+/// After a bulk load PostgreSQL's planner knows the table's size (`pg_class.reltuples` is -1 for a table
+/// never analyzed): with the statistics of an empty table it read a million clients' changes by a full scan.
+#[tokio::test]
+async fn postgres_a_bulk_load_leaves_the_planner_statistics_current() {
+    let Some((db, store)) = fresh(Backend::Postgres).await else { return };
+    let cid = store.default_customer().await.expect("cid");
+    let batch: Vec<(ApiClient, AuditEntry)> =
+        (0..20).map(|i| (client(&cid, vec![]), audit(&format!("stat-{i}"), NOW, "client.import"))).collect();
+    store.create_clients_audited(&batch).await.expect("import");
+    let pool = sqlx::PgPool::connect(&db.url).await.expect("connect");
+    let tuples = || sqlx::query_scalar::<_, f32>("SELECT reltuples FROM pg_class WHERE relname = 'api_clients'");
+    assert_eq!(tuples().fetch_one(&pool).await.expect("reltuples"), -1.0, "never analyzed yet");
+    store.after_bulk_load().await.expect("analyze");
+    assert_eq!(tuples().fetch_one(&pool).await.expect("reltuples"), 20.0);
+}
