@@ -183,6 +183,22 @@ fn like_literal(text: &str) -> String {
 const MAX_NAME_FILTER: usize = 1024;
 
 impl ClientQuery {
+    /// Every client of every customer in creation order, the first `limit`: the plain listing, to
+    /// narrow with struct update syntax.
+    pub fn every_client(limit: u64) -> ClientQuery {
+        ClientQuery {
+            customer: None,
+            name_contains: None,
+            scope: None,
+            enabled: None,
+            sort: ClientSort::Created,
+            descending: false,
+            after: None,
+            offset: 0,
+            limit,
+        }
+    }
+
     /// The query `listing` asks for, checked: a bad value is an error saying what is wrong. `limit` is
     /// the page size when the listing gives none and `max_limit` the largest it may give; which
     /// customers the caller may list is the caller's to decide (this reads only the `cid` filter).
@@ -496,17 +512,7 @@ mod tests {
     use super::*;
 
     fn query() -> ClientQuery {
-        ClientQuery {
-            customer: None,
-            name_contains: None,
-            scope: None,
-            enabled: None,
-            sort: ClientSort::Created,
-            descending: false,
-            after: None,
-            offset: 0,
-            limit: 10,
-        }
+        ClientQuery::every_client(10)
     }
 
     #[test]

@@ -947,27 +947,12 @@ async fn an_import_batch_is_written_whole_or_not_at_all(backend: Backend) {
     assert_eq!(store.clients().await.expect("clients").len(), 3);
     big.pop();
     store.create_clients_audited(&big).await.expect("imported");
-    let listing = |customer| ClientQuery { customer, ..listing(10) };
+    let listing = |customer| ClientQuery { customer, ..ClientQuery::every_client(10) };
     assert_eq!(store.client_page(&listing(None)).await.expect("page").total, 703);
     assert_eq!(store.client_page(&listing(Some(member.clone()))).await.expect("page").total, 700);
     assert!(store.delete_client(&big[0].0.id).await.expect("delete"));
     assert_eq!(store.client_page(&listing(Some(member))).await.expect("page").total, 699);
     assert_eq!(store.client_page(&listing(Some(cid))).await.expect("page").total, 3);
-}
-
-/// A listing of every client in creation order, `limit` a page.
-fn listing(limit: u64) -> ClientQuery {
-    ClientQuery {
-        customer: None,
-        name_contains: None,
-        scope: None,
-        enabled: None,
-        sort: ClientSort::Created,
-        descending: false,
-        after: None,
-        offset: 0,
-        limit,
-    }
 }
 
 /// The IDs of `clients`, sorted: to compare sets of clients.
@@ -1107,7 +1092,7 @@ async fn the_client_listing_filters_sorts_and_seeks_in_the_database(backend: Bac
         store.create_client(&c).await.expect("create");
         made.push(c);
     }
-    let query = listing(4);
+    let query = ClientQuery::every_client(4);
     // Reads every page by seek, checking totals and that pages end where they should.
     async fn all_by_seek(store: &dyn Store, query: &ClientQuery) -> (Vec<ClientId>, u64) {
         let mut ids = Vec::new();
