@@ -2,7 +2,6 @@
 //! size-capped body, and the bearer guard ([`Authorized`], reading the route's [`RequiredScope`]).
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
@@ -128,11 +127,10 @@ where
         if state.is_revoked(&verified.jti) {
             return Err(refuse(state.limit_dead_token(ip).await));
         }
-        let clients = state.clients();
         // The gateway answers these, as on the real API.
         let gateway = |e: ApiError| e.powered_by(POWERED_BY_GATEWAY);
-        let client = clients.get(&verified.client_id).map(Arc::as_ref);
-        let principal = match authorize_request(client, &verified, ip, scope) {
+        let client = state.client(&verified.client_id);
+        let principal = match authorize_request(client.as_deref(), &verified, ip, scope) {
             Ok(p) => p,
             Err(RequestDenied::TokenNoLongerValid) => return Err(refuse(state.limit_dead_token(ip).await)),
             Err(RequestDenied::ScopeMissing) => return Err(gateway(ApiError::authorization_failed("missing-scope"))),

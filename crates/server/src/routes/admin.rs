@@ -94,8 +94,8 @@ impl<'a> Caller<'a> {
         let default_cid = state.store().default_customer().await?;
         // The guard let the request in, so its client is in the snapshot; were it gone meanwhile, the
         // narrowest reach (its own customer, nothing to delegate) is the safe answer.
-        let reach = match state.clients().get(&principal.client_id) {
-            Some(client) => AdminReach::of(principal, client, &default_cid),
+        let reach = match state.client(&principal.client_id) {
+            Some(client) => AdminReach::of(principal, &client, &default_cid),
             None => AdminReach::Customer { cid: principal.customer.clone(), member_cids: vec![] },
         };
         Ok(Caller { principal, reach, default_cid })

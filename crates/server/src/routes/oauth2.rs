@@ -110,8 +110,8 @@ pub async fn introspect(State(state): State<AppState>, request: OAuth2Request) -
         .ok()
         .filter(|t| t.client_id == caller.id && !state.is_revoked(&t.jti))
         .and_then(|t| {
-            let clients = state.clients();
-            let holder = token_holder(clients.get(&t.client_id).map(Arc::as_ref), &t)?;
+            let client = state.client(&t.client_id);
+            let holder = token_holder(client.as_deref(), &t)?;
             let scopes = t.scopes.intersection(holder.scopes);
             Some(Introspection {
                 active: true,
