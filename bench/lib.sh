@@ -9,6 +9,15 @@
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
+# wrk drives the load: installed from Debian when missing (a clean machine has none).
+bench_ensure_wrk() {
+    command -v wrk >/dev/null 2>&1 && return
+    echo "bench: installing wrk from Debian" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >&2 || {
+        apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >&2
+    }
+}
+
 bench_build() {
     if [[ -n "${TALON_BENCH_BIN:-}" ]]; then
         BIN="$TALON_BENCH_BIN"

@@ -27,13 +27,7 @@ CONNECTIONS="${CONNECTIONS:-64}"
 THREADS="${THREADS:-1}"
 GENERIC="${GENERIC:-1}"
 
-if ! command -v wrk >/dev/null 2>&1; then
-    echo "bench: installing wrk from Debian" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >&2 || {
-        apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >&2
-    }
-fi
-
+bench_ensure_wrk
 bench_build
 bench_start_server
 

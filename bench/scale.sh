@@ -31,6 +31,7 @@ PROPAGATIONS="${PROPAGATIONS:-9}"
 DURATION="${DURATION:-5}"
 PG="${PG:-postgres://postgres@127.0.0.1:5432}"
 
+bench_ensure_wrk
 bench_build
 SCALE="$(mktemp -d)"
 NODES=()

@@ -137,7 +137,7 @@ pub async fn middleware(State(state): State<AppState>, mut request: Request, nex
     // Routes without a limiter of their own report the budget of unauthenticated requests from this address.
     let rate = match context.rate() {
         Some(rate) => rate,
-        None => state.peek_bad_token_budget(ip).await,
+        None => state.throttles().peek_bad_token_budget(ip).await,
     };
     let h = response.headers_mut();
     insert(h, headers::TRACE_ID, &context.trace_id);

@@ -108,7 +108,7 @@ where
         };
         let ClientIp(ip) = ClientIp::from_request_parts(parts, &state).await?;
         // A missing or forged token counts against the address's junk budget; one this server signed that
-        // has expired or been revoked against its own (see `AppState::limit_dead_token`).
+        // has expired or been revoked against its own (see `Throttles::limit_dead_token`).
         let refuse = |limit: Result<(), ApiError>| -> ApiError {
             match limit {
                 Ok(()) => ApiError::invalid_bearer(),
@@ -116,27 +116,29 @@ where
             }
         };
         let Some(token) = bearer_token(&parts.headers) else {
-            return Err(refuse(state.limit_bad_token(ip).await));
+            return Err(refuse(state.throttles().limit_bad_token(ip).await));
         };
-        let verified = match state.verify_token(token) {
+        let verified = match state.auth().verify_token(token) {
             Ok(verified) => verified,
             // Expiry and retirement are checked after the signature: such a token is one this server signed.
-            Err(TokenError::Expired | TokenError::RetiredKey) => return Err(refuse(state.limit_dead_token(ip).await)),
-            Err(_) => return Err(refuse(state.limit_bad_token(ip).await)),
+            Err(TokenError::Expired | TokenError::RetiredKey) => {
+                return Err(refuse(state.throttles().limit_dead_token(ip).await))
+            }
+            Err(_) => return Err(refuse(state.throttles().limit_bad_token(ip).await)),
         };
-        if state.is_revoked(&verified.jti) {
-            return Err(refuse(state.limit_dead_token(ip).await));
+        if state.auth().is_revoked(&verified.jti) {
+            return Err(refuse(state.throttles().limit_dead_token(ip).await));
         }
         // The gateway answers these, as on the real API.
         let gateway = |e: ApiError| e.powered_by(POWERED_BY_GATEWAY);
-        let client = state.client(&verified.client_id);
+        let client = state.auth().client(&verified.client_id);
         let principal = match authorize_request(client.as_deref(), &verified, ip, scope) {
             Ok(p) => p,
-            Err(RequestDenied::TokenNoLongerValid) => return Err(refuse(state.limit_dead_token(ip).await)),
+            Err(RequestDenied::TokenNoLongerValid) => return Err(refuse(state.throttles().limit_dead_token(ip).await)),
             Err(RequestDenied::ScopeMissing) => return Err(gateway(ApiError::authorization_failed("missing-scope"))),
             Err(RequestDenied::IpNotAllowed) => return Err(gateway(ApiError::authorization_failed("ip-not-allowed"))),
         };
-        state.limit_customer(&principal.customer).await.map_err(gateway)?;
+        state.throttles().limit_customer(&principal.customer).await.map_err(gateway)?;
         Ok(Authorized { principal })
     }
 }

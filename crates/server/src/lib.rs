@@ -141,10 +141,10 @@ async fn serve_on(
 /// Stops the refresh loop and writes what is pending.
 async fn finish(refresher: tokio::task::JoinHandle<()>, state: &AppState) {
     refresher.abort();
-    if let Err(e) = state.flush_last_used().await {
+    if let Err(e) = state.queues().flush_last_used(&**state.store()).await {
         tracing::warn!(error = %e, "could not record last-use times at shutdown");
     }
-    if let Err(e) = state.flush_audit().await {
+    if let Err(e) = state.queues().flush_audit(&**state.store()).await {
         tracing::warn!(error = %e, "could not write the audit log at shutdown");
     }
 }

@@ -217,8 +217,8 @@ async fn an_admin_change_costs_each_node_the_rows_it_changed(backend: Backend) {
     a.store.create_clients_audited(&many).await.expect("import");
     a.state.refresh().await.expect("refresh a");
     b.state.refresh().await.expect("refresh b");
-    assert_eq!(a.state.clients().len(), 302);
-    assert_eq!(b.state.clients().len(), 302);
+    assert_eq!(a.state.auth().clients().len(), 302);
+    assert_eq!(b.state.auth().clients().len(), 302);
     let (before_a, before_b) = (sync_rows(&a), sync_rows(&b));
     assert!(before_b >= 302, "node B read every client once: {before_b}");
 
@@ -242,8 +242,8 @@ async fn an_admin_change_costs_each_node_the_rows_it_changed(backend: Backend) {
     assert_eq!(a.send(delete).await.status, StatusCode::OK);
     b.state.refresh().await.expect("refresh b");
     assert_eq!(sync_rows(&b) - before_b, 2, "and one tombstone");
-    assert!(b.state.client(&many[7].0.id).is_none());
-    assert_eq!(b.state.clients().len(), 301);
+    assert!(b.state.auth().client(&many[7].0.id).is_none());
+    assert_eq!(b.state.auth().clients().len(), 301);
 }
 
 #[tokio::test]

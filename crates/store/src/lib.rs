@@ -6,21 +6,37 @@
 //! customer and a signing key, whichever process comes first.
 
 pub mod admin;
+mod audit;
 pub mod clients;
+mod customers;
 pub mod entities;
+mod feed;
 pub mod fixtures;
+mod groups;
+mod hosts;
+mod keys;
+mod policies;
 mod postgres;
 mod records;
+mod revocations;
+mod sql;
 mod sqlite;
 
-use async_trait::async_trait;
-use talon_auth::{ApiClient, ClientId, CustomerId, SigningKey};
-use talon_emulator::policy::{PolicyChange, PolicyError, PolicySetting};
-use talon_emulator::{DeviceAction, Host, HostAction};
+use talon_auth::{ApiClient, ClientId, CustomerId};
+use talon_emulator::Host;
 
-pub use clients::{ClientDelta, ClientPage, ClientQuery, ClientSort, SeekPosition, SortKey};
-pub use entities::{EntityCap, EntityEdit, EntityRefusal, OnExisting, StoredEntity, RESOURCE_CAP};
+pub use audit::AuditStore;
+pub use clients::{ClientDelta, ClientPage, ClientQuery, ClientSort, ClientStore, SeekPosition, SortKey};
+pub use customers::CustomerStore;
+pub use entities::{EntityCap, EntityEdit, EntityRefusal, EntityStore, OnExisting, StoredEntity, RESOURCE_CAP};
+pub use feed::ChangeFeed;
+pub use groups::GroupStore;
+pub use hosts::HostStore;
+pub use keys::KeyStore;
+pub use policies::PolicyStore;
 pub use postgres::PostgresStore;
+pub use revocations::RevocationStore;
+pub use sql::SqlStore;
 pub use sqlite::SqliteStore;
 
 /// A store failure. Messages name what failed, never a secret.
@@ -122,213 +138,45 @@ pub struct RevocationCursor(pub(crate) i64);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownHosts(pub Vec<String>);
 
-/// Everything Talon stores. Implementations must be safe to use from several processes at once.
-/// A change to a client made inside the store's transaction (see [`Store::modify_client_audited`]).
+/// A change to a client made inside the store's transaction (see [`ClientStore::modify_client_audited`]).
 pub type ClientChange<'a> = dyn Fn(&mut ApiClient) + Send + Sync + 'a;
 
-#[async_trait]
-pub trait Store: Send + Sync + 'static {
-    /// The customer created on first start.
-    async fn default_customer(&self) -> Result<CustomerId>;
-    /// Every customer: the default one and each CID a client names.
-    async fn customers(&self) -> Result<Vec<CustomerId>>;
-    /// Makes `cid` the default customer (when moving a store). Refused when clients already belong to
-    /// another default customer; a no-op when `cid` is the default already.
-    async fn adopt_default_customer(&self, cid: &CustomerId, now: i64) -> Result<()>;
+/// Everything Talon stores, one trait per aggregate. Implementations must be safe to use from several
+/// processes at once. Bring the aggregates' methods into scope with `use talon_store::prelude::*`.
+pub trait Store:
+    CustomerStore
+    + ClientStore
+    + KeyStore
+    + RevocationStore
+    + AuditStore
+    + HostStore
+    + GroupStore
+    + PolicyStore
+    + EntityStore
+    + ChangeFeed
+{
+}
 
-    /// Stores a new client; its CID and member CIDs become customers.
-    async fn create_client(&self, client: &ApiClient) -> Result<()> {
-        self.create_client_audited(client, None).await
-    }
-    /// Stores `client` only if there is no client at all; says whether it did. Race-free across processes.
-    async fn create_first_client(&self, client: &ApiClient) -> Result<bool>;
-    /// Creates clients with their audit entries in one transaction: all, or none (a taken ID is
-    /// `StoreError::ClientExists`). For `talon clients import`.
-    async fn create_clients_audited(&self, clients: &[(ApiClient, AuditEntry)]) -> Result<()>;
-    async fn client(&self, id: &ClientId) -> Result<Option<ApiClient>>;
-    async fn clients(&self) -> Result<Vec<ApiClient>>;
-    /// The clients inserted or changed and the IDs deleted after sequence `since`
-    /// ([`clients::FROM_THE_START`]: every client), read in one snapshot, with the sequence to ask from
-    /// next: what a node applies to its snapshot of the clients, at a cost of the rows changed.
-    async fn client_changes(&self, since: i64) -> Result<ClientDelta>;
-    /// A page of the admin listing: filters, order and paging done by the database.
-    async fn client_page(&self, query: &ClientQuery) -> Result<ClientPage>;
-    /// Writes every field of an existing client except its secret; `tokens_not_before` only ever moves
-    /// forward, so an update from an older copy cannot revive tokens a reset ended. False when there is
-    /// no client with that ID.
-    async fn update_client(&self, client: &ApiClient) -> Result<bool> {
-        self.update_client_audited(client, None).await
-    }
-    /// Replaces a client's secret digest and `tokens_not_before` (nothing else, so a concurrent update
-    /// cannot undo a reset); false when there is no such client.
-    async fn set_secret(&self, client: &ApiClient) -> Result<bool> {
-        self.set_secret_audited(client, None).await
-    }
-    async fn delete_client(&self, id: &ClientId) -> Result<bool> {
-        self.delete_client_audited(id, None).await
-    }
+impl<T> Store for T where
+    T: CustomerStore
+        + ClientStore
+        + KeyStore
+        + RevocationStore
+        + AuditStore
+        + HostStore
+        + GroupStore
+        + PolicyStore
+        + EntityStore
+        + ChangeFeed
+{
+}
 
-    // The same writes with their audit entry, in one transaction: the change and its entry are stored
-    // together or not at all (an entry is written only when the change happened).
-    async fn create_client_audited(&self, client: &ApiClient, audit: Option<&AuditEntry>) -> Result<()>;
-    async fn update_client_audited(&self, client: &ApiClient, audit: Option<&AuditEntry>) -> Result<bool>;
-    /// Reads client `id`, lets `change` alter it and writes it back (as [`Store::update_client`] would)
-    /// with `audit`, in one transaction that holds the row (SQLite's write lock, PostgreSQL's `FOR
-    /// UPDATE`): of two concurrent changes to one client, each sees the other's, so neither is lost.
-    /// Answers the client as written, or `None` when there is no such client (nothing written).
-    async fn modify_client_audited(
-        &self,
-        id: &ClientId,
-        change: &ClientChange<'_>,
-        audit: Option<&AuditEntry>,
-    ) -> Result<Option<ApiClient>>;
-    async fn set_secret_audited(&self, client: &ApiClient, audit: Option<&AuditEntry>) -> Result<bool>;
-    async fn delete_client_audited(&self, id: &ClientId, audit: Option<&AuditEntry>) -> Result<bool>;
-    /// Records when clients last got a token (batched by the server; not a change of the clients).
-    async fn record_last_used(&self, uses: &[(ClientId, i64)]) -> Result<()>;
-    /// Brings the database's planner statistics up to date after a bulk load (an import): PostgreSQL
-    /// plans by them, and with the statistics of a small table it reads a million clients' changes by a
-    /// full scan (admin changes took 150 ms instead of 5 until autovacuum's analyze ran). SQLite picks
-    /// the indexes without statistics: nothing to do.
-    async fn after_bulk_load(&self) -> Result<()> {
-        Ok(())
-    }
-
-    async fn signing_keys(&self) -> Result<Vec<SigningKey>>;
-    async fn add_signing_key(&self, key: &SigningKey) -> Result<()>;
-    /// Retires a key: it signs no more, and the tokens it signed are refused from `at` on (an earlier
-    /// retirement is kept). `false` when no key has this `kid`.
-    async fn retire_signing_key(&self, kid: &str, at: i64) -> Result<bool>;
-
-    /// Persists a revocation (idempotent per `jti`).
-    async fn revoke_token(&self, jti: &str, client_id: &ClientId, expires_at: i64, now: i64) -> Result<()>;
-    /// Revocations of unexpired tokens made since `cursor` (some seen before may come again), and the
-    /// cursor for the next call. No revocation committed after a call is ever missed by the next one.
-    async fn revocations_since(
-        &self,
-        cursor: RevocationCursor,
-        now: i64,
-    ) -> Result<(Vec<Revocation>, RevocationCursor)>;
-    /// Deletes revocations of tokens that have expired anyway.
-    async fn prune_revocations(&self, now: i64) -> Result<u64>;
-
-    async fn change_version(&self) -> Result<ChangeVersion>;
-
-    /// Appends an entry to the audit log; an entry whose ID is there already is left as it is.
-    async fn append_audit(&self, entry: &AuditEntry) -> Result<()>;
-    /// A page of the audit log, newest first, and how many entries it holds in all.
-    async fn audit_entries(&self, offset: u64, limit: u64) -> Result<(Vec<AuditEntry>, u64)>;
-
-    /// Signals `changed` whenever another process may have changed the store, for as long as the future
-    /// runs. A backend without push notifications never signals (readers then rely on polling).
-    async fn watch_changes(&self, changed: std::sync::Arc<tokio::sync::Notify>) {
-        let _ = changed;
-        std::future::pending::<()>().await
-    }
-
-    async fn host_count(&self, cid: &CustomerId) -> Result<u64>;
-    /// Each customer's hosts version: it moves with every change of one of the customer's hosts, so a node
-    /// drops only the cached hosts that changed.
-    async fn host_versions(&self) -> Result<Vec<(CustomerId, i64)>>;
-    /// Every host of every customer (when moving a store).
-    async fn all_hosts(&self) -> Result<Vec<Host>>;
-    async fn insert_hosts(&self, hosts: &[Host]) -> Result<()>;
-    /// Every host of `cid`, hidden ones too, in device ID order (queries run over them in memory).
-    async fn customer_hosts(&self, cid: &CustomerId) -> Result<Vec<Host>>;
-    /// The hosts of `cid` among `ids` (hidden ones too), in device ID order; unknown IDs are left out.
-    async fn hosts(&self, cid: &CustomerId, ids: &[String]) -> Result<Vec<Host>>;
-    /// The CSPM policy settings `cid` has changed (the rest are at their defaults).
-    async fn policy_settings(&self, cid: &CustomerId) -> Result<Vec<PolicySetting>>;
-    /// Stores these settings of `cid`, all or none.
-    async fn save_policy_settings(&self, cid: &CustomerId, settings: &[PolicySetting]) -> Result<()>;
-    /// Applies `changes` to `cid`'s settings ([`talon_emulator::policy::apply`]: all of them or none) and saves the result,
-    /// read and written in one transaction that excludes every other change of `cid`'s settings, so two
-    /// concurrent updates of one policy cannot lose either change. Answers the new settings of the changed
-    /// policies, or the rules' refusal (nothing written).
-    async fn change_policy_settings(
-        &self,
-        cid: &CustomerId,
-        changes: &[PolicyChange],
-    ) -> Result<Result<Vec<PolicySetting>, PolicyError>>;
-    /// Applies `edit` to every host of `cid` in `ids` (hidden ones only with `include_hidden`), all or
-    /// none, read and written in one transaction that excludes every other change of these hosts.
-    /// Answers the changed hosts, or the IDs that are not there (nothing written).
-    async fn edit_hosts(
-        &self,
-        cid: &CustomerId,
-        ids: &[String],
-        include_hidden: bool,
-        edit: &HostEdit<'_>,
-    ) -> Result<Result<Vec<Host>, UnknownHosts>>;
-    /// Deletes the hosts of `cid` in `ids`; answers the IDs it deleted (unknown ones are left out).
-    async fn delete_hosts(&self, cid: &CustomerId, ids: &[String]) -> Result<Vec<String>>;
-
-    /// The host groups of `cid`, by ID.
-    async fn host_groups(&self, cid: &CustomerId) -> Result<Vec<StoredGroup>>;
-    /// Creates these groups of `cid`, all or none (a name already taken refuses them all).
-    async fn create_host_groups(&self, cid: &CustomerId, groups: &[StoredGroup]) -> Result<Result<(), GroupRefusal>>;
-    /// Applies `edit` to every group of `cid` in `ids`, all or none, in one transaction that excludes
-    /// every other change of them; answers the changed groups.
-    async fn edit_host_groups(
-        &self,
-        cid: &CustomerId,
-        ids: &[String],
-        edit: &GroupEdit<'_>,
-    ) -> Result<Result<Vec<StoredGroup>, GroupRefusal>>;
-    /// Deletes the groups of `cid` in `ids`; answers the IDs it deleted.
-    async fn delete_host_groups(&self, cid: &CustomerId, ids: &[String]) -> Result<Vec<String>>;
-
-    /// The generic records of `cid`'s `resource`, in creation order.
-    async fn entities(&self, cid: &CustomerId, resource: &str) -> Result<Vec<StoredEntity>>;
-    /// Writes records of several customers and resources in one transaction, replacing those of the same
-    /// ID (fixtures: see [`fixtures::load`]); a resource past `cap` afterwards refuses the whole write.
-    async fn put_entity_batches(
-        &self,
-        batches: &[(CustomerId, String, Vec<StoredEntity>)],
-        cap: EntityCap,
-    ) -> Result<Result<(), EntityRefusal>>;
-    /// The resources `cid` has generic records of.
-    async fn entity_resources(&self, cid: &CustomerId) -> Result<Vec<String>>;
-    /// The named records of `cid`'s `resource` that exist, in creation order.
-    async fn entities_by_id(&self, cid: &CustomerId, resource: &str, ids: &[String]) -> Result<Vec<StoredEntity>>;
-    /// Writes new records, all or none: an ID the resource has is refused (or replaced, with
-    /// [`OnExisting::Replace`]), and the resource may hold at most `cap` afterwards.
-    async fn put_entities(
-        &self,
-        cid: &CustomerId,
-        resource: &str,
-        records: &[StoredEntity],
-        on_existing: OnExisting,
-        cap: EntityCap,
-    ) -> Result<Result<(), EntityRefusal>>;
-    /// Applies `edit` to each named record, all or none (an unknown ID, or an edit refused for one
-    /// record, refuses the whole change); the changed records in creation order.
-    async fn edit_entities(
-        &self,
-        cid: &CustomerId,
-        resource: &str,
-        ids: &[String],
-        edit: &EntityEdit<'_>,
-    ) -> Result<Result<Vec<StoredEntity>, EntityRefusal>>;
-    /// Deletes the named records, all or none; their IDs.
-    async fn delete_entities(
-        &self,
-        cid: &CustomerId,
-        resource: &str,
-        ids: &[String],
-    ) -> Result<Result<Vec<String>, EntityRefusal>>;
-
-    /// Applies `action` to every host in `ids` at `now`, all or none.
-    async fn apply_host_action(
-        &self,
-        cid: &CustomerId,
-        ids: &[String],
-        action: DeviceAction,
-        now: i64,
-    ) -> Result<Result<(), UnknownHosts>> {
-        let applied = self.edit_hosts(cid, ids, action.targets_hidden(), &|host| action.apply(host, now)).await?;
-        Ok(applied.map(|_| ()))
-    }
+/// The store's traits, for calling any of its methods on a `dyn Store`.
+pub mod prelude {
+    pub use crate::{
+        AuditStore, ChangeFeed, ClientStore, CustomerStore, EntityStore, GroupStore, HostStore, KeyStore, PolicyStore,
+        RevocationStore, Store,
+    };
 }
 
 /// A host group as the store keeps it: its record and, for a static group, its members (see
@@ -358,11 +206,11 @@ pub enum GroupRefusal {
     Refused(String),
 }
 
-/// A change to a host group made inside the store's transaction (see [`Store::edit_host_groups`]); an
+/// A change to a host group made inside the store's transaction (see [`GroupStore::edit_host_groups`]); an
 /// `Err` refuses the whole change.
 pub type GroupEdit<'a> = dyn Fn(&mut StoredGroup) -> Result<(), String> + Send + Sync + 'a;
 
-/// A change to a host made inside the store's transaction (see [`Store::edit_hosts`]).
+/// A change to a host made inside the store's transaction (see [`HostStore::edit_hosts`]).
 pub type HostEdit<'a> = dyn Fn(&mut Host) + Send + Sync + 'a;
 
 /// Opens (and initialises, if needed) the store a database URL names.

@@ -94,7 +94,7 @@ impl<'a> Caller<'a> {
         let default_cid = state.store().default_customer().await?;
         // The guard let the request in, so its client is in the snapshot; were it gone meanwhile, the
         // narrowest reach (its own customer, nothing to delegate) is the safe answer.
-        let reach = match state.client(&principal.client_id) {
+        let reach = match state.auth().client(&principal.client_id) {
             Some(client) => AdminReach::of(principal, &client, &default_cid),
             None => AdminReach::Customer { cid: principal.customer.clone(), member_cids: vec![] },
         };
@@ -314,7 +314,7 @@ pub async fn audit_log(
         ));
     }
     // Entries of this node's token path that are still queued are written first, so the page is current.
-    if let Err(e) = state.flush_audit().await {
+    if let Err(e) = state.queues().flush_audit(&**state.store()).await {
         tracing::warn!(error = %e, "could not write queued audit entries");
     }
     let (entries, total) = state.store().audit_entries(offset, limit).await?;
@@ -358,7 +358,7 @@ pub async fn load_fixtures(
         talon_store::StoreError::Conflict(message) => ApiError::bad_request(message),
         other => other.into(),
     })?;
-    state.forget_entities(None);
+    state.caches().forget_entities(None);
     let details = format!("{} records, {} canned answers", report.records, report.canned_answers);
     state.store().append_audit(&caller.actor(ip).entry(state.now(), "fixtures.load", None, details)).await?;
     let shown = serde_json::json!({"records": report.records, "canned_answers": report.canned_answers});

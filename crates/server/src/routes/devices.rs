@@ -1,6 +1,6 @@
 //! The emulated hosts API, per customer: the Hosts collection's operations (queries by offset and by
 //! token, hidden hosts, combined records, details, online state, tags, actions, deletion, login and
-//! network-address history), over the customer's hosts held in memory (see `AppState::customer_hosts`).
+//! network-address history), over the customer's hosts held in memory (see `Caches::customer_hosts`).
 
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -58,7 +58,7 @@ async fn query_over(
 ) -> Result<Response, ApiError> {
     let params = query_params(raw.as_deref(), &[], talon_wire::form::MAX_FIELDS)?;
     let query = host_query(&state, &params, params.get(param::OFFSET), HostQuery::MAX_LIMIT)?;
-    let hosts = state.customer_hosts(&auth.principal.customer).await?;
+    let hosts = state.caches().customer_hosts(&auth.principal.customer).await?;
     // The plain listing of visible hosts is kept serialized until the hosts change.
     let (ids, total) = if !hidden && query.is_plain_listing() {
         hosts.listing_page(query.offset, query.limit, || serialize_ids(&query, &hosts, false))
@@ -80,7 +80,7 @@ pub async fn query_scroll(
     let params = query_params(raw.as_deref(), &[], talon_wire::form::MAX_FIELDS)?;
     let position = scroll_position(params.get(param::OFFSET))?;
     let query = host_query(&state, &params, Some(&position.to_string()), HostQuery::MAX_SCROLL_LIMIT)?;
-    let hosts = state.customer_hosts(&auth.principal.customer).await?;
+    let hosts = state.caches().customer_hosts(&auth.principal.customer).await?;
     let (ids, total) = ids_of(&query, &hosts, false).await?;
     let pagination = scroll_pagination(&state, query.offset, query.limit, total, false);
     Ok(envelope_paged(StatusCode::OK, POWERED_BY_DEVICES, Some(&*ids), vec![], Some(pagination)))
@@ -111,7 +111,7 @@ async fn combined_over(
     if let Some(unknown) = fields.iter().flatten().find(|f| talon_emulator::Field::parse(f).is_none()) {
         return Err(ApiError::bad_request(format!("fields: {unknown:?} is not a field of the device record")));
     }
-    let hosts = state.customer_hosts(&auth.principal.customer).await?;
+    let hosts = state.caches().customer_hosts(&auth.principal.customer).await?;
     let (offset, limit) = (query.offset, query.limit);
     // Whole records, and maybe a filter: off the async workers, as `ids_of` runs filtered queries.
     let (records, total) = tokio::task::spawn_blocking(move || {
@@ -238,7 +238,7 @@ pub(crate) fn ids_in_query(raw: Option<&str>, max: usize) -> Result<Vec<String>,
 /// (caracara's `describe_hidden_devices` reads them here after QueryHiddenDevices).
 async fn details(state: &AppState, auth: &Authorized, ids: Vec<String>, max: usize) -> Result<Response, ApiError> {
     check_ids(&ids, max)?;
-    let hosts = state.customer_hosts(&auth.principal.customer).await?;
+    let hosts = state.caches().customer_hosts(&auth.principal.customer).await?;
     let devices: Vec<_> = ids.iter().filter_map(|id| hosts.get(id)).map(Host::record).collect();
     Ok(envelope(StatusCode::OK, POWERED_BY_DEVICES, Some(devices), vec![], None))
 }
@@ -252,7 +252,7 @@ pub async fn online_state(
 ) -> Result<Response, ApiError> {
     let ids = ids_in_query(raw.as_deref(), MAX_GET_IDS)?;
     check_ids(&ids, MAX_GET_IDS)?;
-    let hosts = state.customer_hosts(&auth.principal.customer).await?;
+    let hosts = state.caches().customer_hosts(&auth.principal.customer).await?;
     let now = state.now();
     let states: Vec<OnlineState> = ids
         .iter()
@@ -289,7 +289,7 @@ pub async fn update_tags(
     }
     let tags: Vec<String> = body.tags.iter().map(|t| falcon_tag(t)).collect::<Result<_, _>>()?;
     let customer = &auth.principal.customer;
-    let hosts = state.customer_hosts(customer).await?;
+    let hosts = state.caches().customer_hosts(customer).await?;
     let mut known: Vec<String> =
         body.device_ids.iter().filter(|id| hosts.get(id).is_some_and(|h| !h.hidden())).cloned().collect();
     known.sort();
@@ -317,7 +317,7 @@ pub async fn update_tags(
             Err(_) => vec![],
         }
     };
-    state.forget_hosts_of(std::slice::from_ref(customer));
+    state.caches().forget_hosts_of(std::slice::from_ref(customer));
     let results: Vec<TagResult> = body
         .device_ids
         .iter()
@@ -370,7 +370,7 @@ pub async fn action(
         return Err(ApiError::not_found(format!("no such device: {}", unknown.0.join(", "))));
     }
     // This node sees its own change at once; others when the customer's hosts version moves.
-    state.forget_hosts_of(std::slice::from_ref(&auth.principal.customer));
+    state.caches().forget_hosts_of(std::slice::from_ref(&auth.principal.customer));
     let resources: Vec<ActionResult> = ids.into_iter().map(|id| ActionResult { id, path: String::new() }).collect();
     Ok(envelope(StatusCode::ACCEPTED, POWERED_BY_DEVICES, Some(resources), vec![], None))
 }
@@ -387,7 +387,7 @@ pub async fn delete(
     check_ids(&ids, MAX_ACTION_IDS)?;
     let customer = &auth.principal.customer;
     let deleted = state.store().delete_hosts(customer, &ids).await?;
-    state.forget_hosts_of(std::slice::from_ref(customer));
+    state.caches().forget_hosts_of(std::slice::from_ref(customer));
     let errors: Vec<ErrorItem> = ids
         .iter()
         .filter(|id| !deleted.contains(id))
@@ -408,7 +408,7 @@ pub async fn login_history(
 ) -> Result<Response, ApiError> {
     let ids = read_ids(&headers, &body)?;
     check_ids(&ids, MAX_HISTORY_IDS)?;
-    let hosts = state.customer_hosts(&auth.principal.customer).await?;
+    let hosts = state.caches().customer_hosts(&auth.principal.customer).await?;
     let histories = login_histories(&hosts, &ids, |_| true, usize::MAX);
     Ok(envelope(StatusCode::OK, POWERED_BY_DEVICES, Some(histories), vec![], None))
 }
@@ -443,7 +443,7 @@ pub async fn login_history_v2(
     let (_, to) = instant(param::TO, "now")?;
     let ids = read_ids(&headers, &body)?;
     check_ids(&ids, MAX_HISTORY_V2_IDS)?;
-    let hosts = state.customer_hosts(&auth.principal.customer).await?;
+    let hosts = state.caches().customer_hosts(&auth.principal.customer).await?;
     let histories = login_histories(&hosts, &ids, |at| from <= at && at < to, limit);
     Ok(envelope(StatusCode::OK, POWERED_BY_DEVICES, Some(histories), vec![], None))
 }
@@ -474,7 +474,7 @@ pub async fn network_history(
 ) -> Result<Response, ApiError> {
     let ids = read_ids(&headers, &body)?;
     check_ids(&ids, MAX_HISTORY_IDS)?;
-    let hosts = state.customer_hosts(&auth.principal.customer).await?;
+    let hosts = state.caches().customer_hosts(&auth.principal.customer).await?;
     let histories: Vec<NetworkHistory> = ids
         .iter()
         .filter_map(|id| hosts.get(id).filter(|h| !h.hidden()))

@@ -1,6 +1,8 @@
 //! Beyond Falcon: RFC 8414 metadata and the JWKS, so that third-party resource servers can find Talon's
 //! endpoints and verify its tokens offline.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -8,7 +10,7 @@ use talon_wire::discovery::{Jwk, JwkSet, ServerMetadata, INTROSPECT_PATH, JWKS_P
 use talon_wire::scope::Scope;
 
 use crate::error::json_response;
-use crate::state::AppState;
+use crate::state::{AppState, AuthSnapshot};
 
 /// Where discovery points when no public URL is configured (in-process use; `talon serve` always sets one).
 const UNCONFIGURED_URL: &str = "http://localhost";
@@ -23,7 +25,7 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
     let base = state.config().public_url.as_deref().unwrap_or(UNCONFIGURED_URL);
     let list = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
     let body = ServerMetadata {
-        issuer: state.keyring().issuer().to_owned(),
+        issuer: state.auth().keyring().issuer().to_owned(),
         token_endpoint: format!("{base}/oauth2/token"),
         revocation_endpoint: format!("{base}/oauth2/revoke"),
         introspection_endpoint: format!("{base}{INTROSPECT_PATH}"),
@@ -41,8 +43,8 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
 
 /// `GET /oauth2/jwks`: every verification key, newest first. Old keys stay until they are retired (keys
 /// are never deleted), so a verifier with this set accepts every live token and no token of a retired key.
-pub async fn jwks(State(state): State<AppState>) -> Response {
-    let keyring = state.keyring();
-    let keys = keyring.public_keys(state.now()).map(|(kid, x)| Jwk::ed25519(kid.to_owned(), x.to_owned())).collect();
+pub async fn jwks(State(auth): State<Arc<AuthSnapshot>>) -> Response {
+    let keyring = auth.keyring();
+    let keys = keyring.public_keys(auth.now()).map(|(kid, x)| Jwk::ed25519(kid.to_owned(), x.to_owned())).collect();
     json_response(StatusCode::OK, &JwkSet { keys })
 }

@@ -71,7 +71,7 @@ pub async fn canned(
     op: &Operation,
     params: &Form,
 ) -> Result<Option<Response>, ApiError> {
-    let answers = state.entities(customer, CANNED_RESOURCE).await?;
+    let answers = state.caches().entities(customer, CANNED_RESOURCE).await?;
     let param = |name: &str| params.get(name).map(str::to_owned);
     // The match is read off the stored record; only the answer that applies is parsed whole.
     let found = answers
@@ -218,7 +218,7 @@ impl Call<'_> {
     /// After this node wrote the resource: its cached records go at once (other nodes follow the store's
     /// counter within their refresh).
     fn forget(&self) {
-        self.state.forget_entities(Some((self.customer(), self.resource())));
+        self.state.caches().forget_entities(Some((self.customer(), self.resource())));
     }
 
     fn stamp(&self) -> (i64, String) {
@@ -306,7 +306,7 @@ impl Call<'_> {
         if search.as_ref().is_some_and(|q| q.chars().count() > MAX_SEARCH_CHARS) {
             return Err(ApiError::bad_request(format!("q may be at most {MAX_SEARCH_CHARS} characters")));
         }
-        let stored = self.state.entities(self.customer(), self.resource()).await?;
+        let stored = self.state.caches().entities(self.customer(), self.resource()).await?;
         let page = PageAsk {
             filter,
             sort,
@@ -350,14 +350,14 @@ impl Call<'_> {
                     return Err(ApiError::bad_request(format!("{name} is required")));
                 }
                 None => {
-                    let all = self.state.entities(self.customer(), self.resource()).await?;
+                    let all = self.state.caches().entities(self.customer(), self.resource()).await?;
                     let records: Vec<&Object> =
                         all.iter().take(self.route.generic.max_ids).map(|e| &e.record).collect();
                     return Ok(self.respond(StatusCode::OK, records, vec![]));
                 }
             },
         };
-        let all = self.state.entities(self.customer(), self.resource()).await?;
+        let all = self.state.caches().entities(self.customer(), self.resource()).await?;
         let wanted: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
         let by_id: HashMap<&str, &Object> =
             all.iter().filter(|e| wanted.contains(e.id.as_str())).map(|e| (e.id.as_str(), &e.record)).collect();
@@ -452,7 +452,7 @@ impl Call<'_> {
             Some(ids) => ids,
             // A delete by `filter` (the IOCs'): the records it selects, all or none.
             None if filter.is_some() => {
-                let stored = self.state.entities(self.customer(), self.resource()).await?;
+                let stored = self.state.caches().entities(self.customer(), self.resource()).await?;
                 let refs: Vec<&Object> = stored.iter().map(|e| &e.record).collect();
                 let chosen =
                     select(&refs, filter, None, self.state.now()).map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -526,7 +526,7 @@ impl Call<'_> {
         };
         aggregate::check(&specs).map_err(|e| ApiError::bad_request(e.to_string()))?;
         let filter = self.params.get("filter").map(str::to_owned);
-        let stored = self.state.entities(self.customer(), self.resource()).await?;
+        let stored = self.state.caches().entities(self.customer(), self.resource()).await?;
         let now = self.state.now();
         let answers = tokio::task::spawn_blocking(move || -> Result<Vec<aggregate::Aggregation>, ApiError> {
             let refs: Vec<&Object> = stored.iter().map(|e| &e.record).collect();

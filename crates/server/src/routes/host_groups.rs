@@ -50,7 +50,7 @@ async fn groups_page(
     let p = |name| params.get(name);
     let query = GroupQuery::parse(p(param::FILTER), p(param::SORT), p(param::OFFSET), p(param::LIMIT), state.now())
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let hosts = state.customer_hosts(&auth.principal.customer).await?;
+    let hosts = state.caches().customer_hosts(&auth.principal.customer).await?;
     let (page, total) = query.run(hosts.groups());
     let records = page.into_iter().map(|g| g.record().clone()).collect();
     Ok((records, Pagination { offset: query.offset, limit: query.limit, total }))
@@ -65,7 +65,7 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let ids = ids_in_query(raw.as_deref(), MAX_GET_GROUPS)?;
     check_ids(&ids, MAX_GET_GROUPS)?;
-    let hosts = state.customer_hosts(&auth.principal.customer).await?;
+    let hosts = state.caches().customer_hosts(&auth.principal.customer).await?;
     let found: Vec<HostGroup> = ids.iter().filter_map(|id| hosts.group(id)).map(|g| g.record().clone()).collect();
     let errors = not_found(&ids, |id| hosts.group(id).is_some());
     let status = if found.is_empty() { StatusCode::NOT_FOUND } else { StatusCode::OK };
@@ -106,7 +106,7 @@ pub async fn create(
     }
     let stored: Vec<StoredGroup> = groups.iter().map(stored).collect();
     state.store().create_host_groups(customer, &stored).await?.map_err(refusal)?;
-    state.forget_hosts_of(std::slice::from_ref(customer));
+    state.caches().forget_hosts_of(std::slice::from_ref(customer));
     let records: Vec<HostGroup> = groups.iter().map(|g| g.record().clone()).collect();
     Ok(envelope(StatusCode::CREATED, POWERED_BY_HOST_GROUPS, Some(records), vec![], None))
 }
@@ -134,7 +134,7 @@ pub async fn update(
         Ok(())
     };
     let changed = state.store().edit_host_groups(customer, &ids, &edit).await?.map_err(refusal)?;
-    state.forget_hosts_of(std::slice::from_ref(customer));
+    state.caches().forget_hosts_of(std::slice::from_ref(customer));
     let records: Vec<HostGroup> = changed.into_iter().map(|g| g.group).collect();
     Ok(envelope(StatusCode::OK, POWERED_BY_HOST_GROUPS, Some(records), vec![], None))
 }
@@ -150,7 +150,7 @@ pub async fn delete(
     check_ids(&ids, MAX_GROUPS)?;
     let customer = &auth.principal.customer;
     let deleted = state.store().delete_host_groups(customer, &ids).await?;
-    state.forget_hosts_of(std::slice::from_ref(customer));
+    state.caches().forget_hosts_of(std::slice::from_ref(customer));
     let errors = not_found(&ids, |id| deleted.iter().any(|d| d == id));
     let status = if deleted.is_empty() { StatusCode::NOT_FOUND } else { StatusCode::OK };
     Ok(envelope(status, POWERED_BY_HOST_GROUPS, Some(deleted), errors, None))
@@ -219,7 +219,7 @@ async fn change_members(
 ) -> Result<Response, ApiError> {
     check_ids(ids, MAX_GROUPS)?;
     let (customer, actor, now) = (&auth.principal.customer, auth.principal.client_id.to_string(), state.now());
-    let hosts = state.customer_hosts(customer).await?;
+    let hosts = state.caches().customer_hosts(customer).await?;
     let matched: Vec<String> = match add {
         None => vec![],
         Some(_) => {
@@ -255,7 +255,7 @@ async fn change_members(
         Ok(())
     };
     let changed = state.store().edit_host_groups(customer, ids, &edit).await?.map_err(refusal)?;
-    state.forget_hosts_of(std::slice::from_ref(customer));
+    state.caches().forget_hosts_of(std::slice::from_ref(customer));
     let records: Vec<HostGroup> = changed.into_iter().map(|g| g.group).collect();
     Ok(envelope(StatusCode::OK, POWERED_BY_HOST_GROUPS, Some(records), vec![], None))
 }
@@ -292,7 +292,7 @@ async fn members_page<T>(
         state.now(),
     )
     .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let hosts = state.customer_hosts(&auth.principal.customer).await?;
+    let hosts = state.caches().customer_hosts(&auth.principal.customer).await?;
     let group = match params.non_empty("id") {
         Some(id) => Some(hosts.group(id).ok_or_else(|| ApiError::not_found(format!("host group {id} not found")))?),
         None => None,

@@ -22,7 +22,7 @@ pub const MAX_CHILDREN: usize = 500;
 
 /// The caller's children: its client's member CIDs, unless the token is locked to one of them.
 fn children(state: &AppState, auth: &Authorized) -> Vec<CustomerId> {
-    match state.client(&auth.principal.client_id) {
+    match state.auth().client(&auth.principal.client_id) {
         Some(client) if client.cid == auth.principal.customer => {
             let mut members = client.member_cids.clone();
             members.sort();

@@ -42,8 +42,8 @@ pub async fn token(State(state): State<AppState>, request: OAuth2Request) -> Res
         Err(denied) => return Err(token_denied(&state, denied, client_id)),
     };
     let now = state.now();
-    let issued = state.keyring().issue(&client, member_cid.as_ref(), now);
-    state.note_used(&client.id);
+    let issued = state.auth().keyring().issue(&client, member_cid.as_ref(), now);
+    state.queues().note_used(&client.id, state.now());
     state.metrics().tokens_issued.inc();
     tracing::debug!(client_id = %client.id, jti = %issued.jti, member_cid = ?member_cid, "token issued");
     // One second short of the lifetime, as the real API answers (1799).
@@ -80,7 +80,7 @@ pub async fn revoke(
         return Err(ApiError::bad_request("client_id does not match the Basic credentials"));
     }
     let token = form.non_empty(field::TOKEN).ok_or_else(|| ApiError::bad_request("token is required"))?;
-    if let Ok(verified) = state.keyring().verify(token, state.now()) {
+    if let Ok(verified) = state.auth().keyring().verify(token, state.now()) {
         if verified.client_id == client.id {
             state.revoke(&verified.jti, &client.id, verified.expires_at).await?;
             tracing::info!(client_id = %client.id, jti = %verified.jti, "token revoked");
@@ -106,11 +106,12 @@ pub async fn introspect(State(state): State<AppState>, request: OAuth2Request) -
     })?;
     let token = form.non_empty(field::TOKEN).ok_or_else(|| ApiError::bad_request("token is required"))?;
     let answer = state
+        .auth()
         .verify_token(token)
         .ok()
-        .filter(|t| t.client_id == caller.id && !state.is_revoked(&t.jti))
+        .filter(|t| t.client_id == caller.id && !state.auth().is_revoked(&t.jti))
         .and_then(|t| {
-            let client = state.client(&t.client_id);
+            let client = state.auth().client(&t.client_id);
             let holder = token_holder(client.as_deref(), &t)?;
             let scopes = t.scopes.intersection(holder.scopes);
             Some(Introspection {
@@ -121,7 +122,7 @@ pub async fn introspect(State(state): State<AppState>, request: OAuth2Request) -
                 exp: Some(t.expires_at),
                 iat: Some(t.issued_at),
                 sub: Some(t.client_id.to_string()),
-                iss: Some(state.keyring().issuer().to_owned()),
+                iss: Some(state.auth().keyring().issuer().to_owned()),
                 jti: Some(t.jti.clone()),
                 cid: Some(t.member_cid.as_ref().unwrap_or(&t.cid).to_string()),
                 member_cid: t.member_cid.as_ref().map(|m| m.to_string()),
@@ -160,7 +161,7 @@ impl FromRequest<AppState> for OAuth2Request {
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = request.into_parts();
         let ClientIp(ip) = ClientIp::from_request_parts(&mut parts, state).await?;
-        state.limit_oauth2(ip).await?;
+        state.throttles().limit_oauth2(ip).await?;
         // Read what is needed from the headers before the body consumes the request.
         let basic = basic_credentials(&parts.headers);
         let is_form = is_form_request(&parts.headers);
@@ -226,8 +227,8 @@ async fn authenticate(
     secret: &str,
     member_cid: Option<&CustomerId>,
 ) -> Result<Result<Arc<ApiClient>, TokenDenied>, ApiError> {
-    state.check_auth_failures(ip, client_id).await?;
-    let client = ClientId::parse(client_id).ok().and_then(|id| state.client(&id));
+    state.throttles().check_auth_failures(ip, client_id).await?;
+    let client = ClientId::parse(client_id).ok().and_then(|id| state.auth().client(&id));
     let verdict = authorize_token_request(client.as_deref(), secret, ip, member_cid);
     Ok(match (verdict, client) {
         (Ok(()), Some(client)) => Ok(client),

@@ -1,29 +1,14 @@
-//! How API clients are read in bulk, the same on both backends: a node's incremental sync (the clients
-//! changed and deleted after a sequence, see the `client_sequence` migration) and the admin listing
-//! (filters, sort and seek paging done by the database). The SQL text is shared: sqlx's SQLite driver
-//! takes `$N` placeholders as PostgreSQL does.
+//! The admin listing of API clients: what a listing asks ([`ClientQuery`], checked from the admin API's
+//! parameters), its SQL (filters as `WHERE` terms with bound values, the sort, a seek position as a
+//! row-value comparison) and its pages with their seek tokens.
 
 use talon_auth::{ApiClient, ClientId, CustomerId};
 use talon_wire::admin::ClientListing;
 use talon_wire::Scope;
 
-use crate::records::{ClientLists, ClientRecord};
+use crate::records::ClientRecord;
+use crate::sql::Bound;
 use crate::{Result, StoreError};
-
-/// What changed among the API clients after a sequence (see [`crate::Store::client_changes`]), read in
-/// one snapshot of the store.
-#[derive(Debug, Default)]
-pub struct ClientDelta {
-    /// Clients inserted or changed, each as it is now.
-    pub changed: Vec<ApiClient>,
-    /// Clients deleted.
-    pub deleted: Vec<ClientId>,
-    /// The sequence this answer is current to: the next call asks from it.
-    pub seq: i64,
-}
-
-/// The sequence to ask from for every client there is (rows written before sequences existed carry 0).
-pub const FROM_THE_START: i64 = -1;
 
 /// What an admin listing asks: whose clients, which, in what order, and which page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,16 +131,6 @@ impl ClientSort {
             ClientSort::Name => SortKey::Name(client.name.clone()),
         }
     }
-}
-
-/// A value bound into a listing's SQL.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Bound {
-    Text(String),
-    Number(i64),
-    MaybeNumber(Option<i64>),
-    Flag(bool),
-    Bytes(Vec<u8>),
 }
 
 /// A listing as SQL: the page's statement and the count's, with their values for `$1`, `$2`, ...
@@ -329,182 +304,9 @@ impl ClientQuery {
     }
 }
 
-/// Where the two backends' SQL differs, for the statements of this module, and the binding of values
-/// (implemented for each concrete database, so the generic statements below need no bounds on types).
-pub(crate) trait Dialect: sqlx::Database {
-    /// The statement that makes a transaction read one snapshot throughout, when its default does not.
-    const SNAPSHOT: Option<&'static str>;
-    /// `binds` as a statement's arguments, in order.
-    fn arguments(binds: &[Bound]) -> Result<Self::Arguments<'_>>;
-}
-
-/// [`Dialect`] for a database whose driver encodes every [`Bound`].
-macro_rules! dialect {
-    ($db:ty, $snapshot:expr) => {
-        impl Dialect for $db {
-            const SNAPSHOT: Option<&'static str> = $snapshot;
-
-            fn arguments(binds: &[Bound]) -> Result<Self::Arguments<'_>> {
-                use sqlx::Arguments;
-                let mut arguments = Self::Arguments::default();
-                for bound in binds {
-                    match bound {
-                        Bound::Text(text) => arguments.add(text.as_str()),
-                        Bound::Number(n) => arguments.add(*n),
-                        Bound::MaybeNumber(n) => arguments.add(*n),
-                        Bound::Flag(b) => arguments.add(*b),
-                        Bound::Bytes(bytes) => arguments.add(bytes.as_slice()),
-                    }
-                    .map_err(sqlx::Error::Encode)?;
-                }
-                Ok(arguments)
-            }
-        }
-    };
-}
-
-// A read transaction in WAL mode reads one snapshot from its first read on.
-dialect!(sqlx::Sqlite, None);
-// READ COMMITTED, the default, takes a snapshot per statement.
-dialect!(sqlx::Postgres, Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"));
-
-/// The clients changed and deleted after `since`, both read in one snapshot (see the `client_sequence`
-/// migrations for why reading past the highest sequence seen then skips nothing).
-pub(crate) async fn changes<DB>(pool: &sqlx::Pool<DB>, since: i64) -> Result<ClientDelta>
-where
-    DB: Dialect,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
-    ClientRecord: for<'r> sqlx::FromRow<'r, DB::Row>,
-    (String, i64): for<'r> sqlx::FromRow<'r, DB::Row>,
-{
-    let since_bound = [Bound::Number(since)];
-    let mut tx = pool.begin().await?;
-    if let Some(statement) = DB::SNAPSHOT {
-        sqlx::query_with::<DB, _>(statement, DB::Arguments::default()).execute(&mut *tx).await?;
-    }
-    let changed = sqlx::query_as_with::<DB, ClientRecord, _>(sql::CHANGED, DB::arguments(&since_bound)?)
-        .fetch_all(&mut *tx)
-        .await?;
-    let deleted = sqlx::query_as_with::<DB, (String, i64), _>(sql::DELETED, DB::arguments(&since_bound)?)
-        .fetch_all(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    delta(since, changed, deleted)
-}
-
-/// A page of the listing `query` on `conn` (a pool), run the same on either backend.
-pub(crate) async fn page<'c, DB, E>(conn: E, query: &ClientQuery) -> Result<ClientPage>
-where
-    DB: Dialect,
-    E: sqlx::Executor<'c, Database = DB> + Copy,
-    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
-    ClientRecord: for<'r> sqlx::FromRow<'r, DB::Row>,
-    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
-{
-    let sql = query.fetch_limit().sql()?;
-    let rows =
-        sqlx::query_as_with::<DB, ClientRecord, _>(&sql.page, DB::arguments(&sql.page_binds)?).fetch_all(conn).await?;
-    let (total,) =
-        sqlx::query_as_with::<DB, (i64,), _>(&sql.count, DB::arguments(&sql.count_binds)?).fetch_one(conn).await?;
-    query.page(rows, total as u64)
-}
-
-/// Most clients one `INSERT` writes: 13 values each, well within both databases' bound-value limits.
-const INSERT_CHUNK: usize = 500;
-
-/// Inserts `clients` in the caller's transaction with one statement per [`INSERT_CHUNK`] clients, so a
-/// batch of an import fires each statement trigger (PostgreSQL's customer counts) once per chunk, not per
-/// client. A taken ID fails the statement (`is_unique_violation`); see [`taken_id`].
-pub(crate) async fn insert_rows<DB>(conn: &mut DB::Connection, clients: &[&ApiClient]) -> Result<()>
-where
-    DB: Dialect,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
-{
-    const COLUMNS: usize = 13;
-    for chunk in clients.chunks(INSERT_CHUNK) {
-        let mut sql = String::from(
-            "INSERT INTO api_clients (client_id, name, description, scopes, cid, member_cids, allowed_ips, enabled, \
-             secret_digest, created_at, updated_at, last_used_at, tokens_not_before) VALUES ",
-        );
-        let mut binds = Vec::with_capacity(chunk.len() * COLUMNS);
-        for (i, client) in chunk.iter().enumerate() {
-            let placeholders: Vec<String> = (1..=COLUMNS).map(|j| format!("${}", i * COLUMNS + j)).collect();
-            sql.push_str(if i == 0 { "(" } else { ", (" });
-            sql.push_str(&placeholders.join(", "));
-            sql.push(')');
-            let lists = ClientLists::of(client);
-            binds.extend([
-                Bound::Text(client.id.as_str().to_owned()),
-                Bound::Text(client.name.clone()),
-                Bound::Text(client.description.clone()),
-                Bound::Text(lists.scopes),
-                Bound::Text(client.cid.as_str().to_owned()),
-                Bound::Text(lists.member_cids),
-                Bound::Text(lists.allowed_ips),
-                Bound::Flag(client.enabled),
-                Bound::Bytes(client.secret_digest.as_bytes().to_vec()),
-                Bound::Number(client.created_at),
-                Bound::Number(client.updated_at),
-                Bound::MaybeNumber(client.last_used_at),
-                Bound::Number(client.tokens_not_before),
-            ]);
-        }
-        sqlx::query_with::<DB, _>(&sql, DB::arguments(&binds)?).execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
-/// After an insert of `clients` failed on a taken ID (and its transaction ended): the first of them the
-/// store holds, to name in the error (the first of all when none is there any more).
-pub(crate) async fn taken_id<DB>(pool: &sqlx::Pool<DB>, clients: &[&ApiClient]) -> Result<ClientId>
-where
-    DB: Dialect,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
-    (String,): for<'r> sqlx::FromRow<'r, DB::Row>,
-{
-    let mut taken = std::collections::HashSet::new();
-    for chunk in clients.chunks(INSERT_CHUNK) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|j| format!("${j}")).collect();
-        let sql = format!("SELECT client_id FROM api_clients WHERE client_id IN ({})", placeholders.join(", "));
-        let binds: Vec<Bound> = chunk.iter().map(|c| Bound::Text(c.id.as_str().to_owned())).collect();
-        let rows: Vec<(String,)> =
-            sqlx::query_as_with::<DB, (String,), _>(&sql, DB::arguments(&binds)?).fetch_all(pool).await?;
-        taken.extend(rows.into_iter().map(|(id,)| id));
-    }
-    let first = clients.iter().find(|c| taken.contains(c.id.as_str())).or(clients.first());
-    first.map(|c| c.id.clone()).ok_or_else(|| StoreError::Corrupt("an insert of no client failed".into()))
-}
-
 /// The `enabled` column as 0 or 1 on both backends.
 fn enabled_as_number() -> &'static str {
     "CASE WHEN enabled THEN 1 ELSE 0 END"
-}
-
-/// The SQL of the incremental sync, both backends'.
-pub(crate) mod sql {
-    /// Clients inserted or changed after `$1`, in sequence order.
-    pub const CHANGED: &str = "SELECT * FROM api_clients WHERE change_seq > $1 ORDER BY change_seq";
-    /// Clients deleted after `$1`.
-    pub const DELETED: &str = "SELECT client_id, seq FROM client_tombstones WHERE seq > $1 ORDER BY seq";
-}
-
-/// The delta of a snapshot's changed rows and tombstones past `since`.
-pub(crate) fn delta(since: i64, changed: Vec<ClientRecord>, deleted: Vec<(String, i64)>) -> Result<ClientDelta> {
-    let mut seq = since;
-    let mut clients = Vec::with_capacity(changed.len());
-    for record in changed {
-        seq = seq.max(record.change_seq);
-        clients.push(record.into_client()?);
-    }
-    let mut gone = Vec::with_capacity(deleted.len());
-    for (id, at) in deleted {
-        seq = seq.max(at);
-        gone.push(ClientId::parse(&id).map_err(|_| StoreError::Corrupt(format!("tombstone of client {id:?}")))?);
-    }
-    Ok(ClientDelta { changed: clients, deleted: gone, seq })
 }
 
 #[cfg(test)]
