@@ -6,9 +6,9 @@
 //! node); the server's shared mode keeps the same window in Redis and reads it back through
 //! [`RateStatus::of_window`], so both modes answer alike.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::Mutex;
 
 /// Length of a rate-limit window: the contract's limits are per minute.
 pub const WINDOW_SECS: i64 = 60;
@@ -70,7 +70,7 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
 
     /// Counts one request for `key` and says whether it is within the limit.
     pub fn hit(&self, key: &K, now: i64) -> RateStatus {
-        let mut windows = self.windows.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut windows = self.windows.lock();
         if windows.by_key.len() > PRUNE_ABOVE && windows.last_prune < now {
             windows.by_key.retain(|_, w| now < w.started + WINDOW_SECS);
             windows.last_prune = now;
@@ -90,7 +90,7 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
     /// The status of `key` without counting anything (and without tracking the key): `allowed` is false
     /// when the limit is already used up.
     pub fn peek(&self, key: &K, now: i64) -> RateStatus {
-        let windows = self.windows.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let windows = self.windows.lock();
         match windows.by_key.get(key).filter(|w| now < w.started + WINDOW_SECS) {
             Some(w) => RateStatus::of_window(self.limit, w.started, w.count, false),
             None => RateStatus::of_window(self.limit, now, 0, false),
@@ -151,7 +151,7 @@ mod tests {
         }
         rl.peek(&(u32::MAX - 1), WINDOW_SECS);
         rl.hit(&u32::MAX, WINDOW_SECS);
-        let len = rl.windows.lock().expect("lock").by_key.len();
+        let len = rl.windows.lock().by_key.len();
         assert_eq!(len, 1);
     }
 

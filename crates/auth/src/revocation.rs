@@ -2,7 +2,7 @@
 //!
 //! Bounded by the token lifetime: an entry is useless once its token has expired, so it is dropped then.
 
-use std::sync::RwLock;
+use parking_lot::RwLock;
 
 use crate::FastMap;
 
@@ -19,20 +19,20 @@ impl DenyList {
     }
 
     pub fn insert(&self, jti: String, expires_at: i64) {
-        self.entries.write().unwrap_or_else(|p| p.into_inner()).insert(jti, expires_at);
+        self.entries.write().insert(jti, expires_at);
     }
 
     pub fn contains(&self, jti: &str) -> bool {
-        self.entries.read().unwrap_or_else(|p| p.into_inner()).contains_key(jti)
+        self.entries.read().contains_key(jti)
     }
 
     /// Drops entries whose tokens have expired anyway.
     pub fn prune(&self, now: i64) {
-        self.entries.write().unwrap_or_else(|p| p.into_inner()).retain(|_, exp| *exp > now);
+        self.entries.write().retain(|_, exp| *exp > now);
     }
 
     pub fn len(&self) -> usize {
-        self.entries.read().unwrap_or_else(|p| p.into_inner()).len()
+        self.entries.read().len()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -16,7 +16,7 @@ use anyhow::{bail, Context};
 use serde_json::{json, Value};
 use talon_auth::{ApiClient, ClientId, ClientSecret, ClientSpec, Clock, SecretDigest, SystemClock};
 use talon_store::admin::{self, Actor};
-use talon_store::Store;
+use talon_store::{ClientQuery, Store};
 use talon_wire::admin::CreateClientRequest;
 
 /// Clients per transaction when `--batch` is not given.
@@ -102,24 +102,31 @@ pub async fn import(
         Ok(bounded_lines(reader))
     };
     let at = |n: usize| format!("{}:{n}", file.display());
-    // First pass: every line checked, only the IDs kept: an ID twice in the file, or one the store has
-    // already, is refused here, before any batch is written.
-    let existing: std::collections::HashSet<ClientId> = store.clients().await?.into_iter().map(|c| c.id).collect();
+    // First pass: every line checked, only the IDs of exported clients (those with their own ID and
+    // digest) kept: one twice in the file, or one the store has already, is refused here, before any
+    // batch is written. A new client's ID is random, fresh in the second pass.
+    let mut exported: Vec<(usize, ClientId)> = Vec::new();
     let mut seen_ids = std::collections::HashSet::new();
     let mut count = 0;
     for (n, line) in lines()? {
         let line = line.with_context(|| at(n))?;
         let imported = read_line(&line, &home, now).with_context(|| at(n))?;
-        let id = imported.client.id;
-        if existing.contains(&id) {
-            bail!("{}: client_id {id} exists in the store already", at(n));
-        }
-        if !seen_ids.insert(id.clone()) {
-            bail!("{}: client_id {id} is in the file twice", at(n));
+        if imported.secret.is_none() {
+            let id = imported.client.id;
+            if !seen_ids.insert(id.clone()) {
+                bail!("{}: client_id {id} is in the file twice", at(n));
+            }
+            exported.push((n, id));
         }
         count += 1;
     }
-    drop((seen_ids, existing));
+    drop(seen_ids);
+    let ids: Vec<ClientId> = exported.iter().map(|(_, id)| id.clone()).collect();
+    let taken: std::collections::HashSet<ClientId> = store.taken_client_ids(&ids).await?.into_iter().collect();
+    if let Some((n, id)) = exported.iter().find(|(_, id)| taken.contains(id)) {
+        bail!("{}: client_id {id} exists in the store already", at(*n));
+    }
+    drop((exported, ids, taken));
     let mut out: Box<dyn Write> = match secrets_out {
         Some(path) => Box::new(new_private_file(path)?),
         None => Box::new(std::io::stdout()),
@@ -165,27 +172,46 @@ fn new_private_file(path: &Path) -> anyhow::Result<std::fs::File> {
         .with_context(|| format!("cannot create {} (it must not exist)", path.display()))
 }
 
-/// Every client as an import line, oldest first: no secrets; their digests with `with_digests`.
+/// Clients read per page by an export.
+const EXPORT_PAGE: u64 = 1000;
+
+/// Every client as an import line, oldest first: no secrets; their digests with `with_digests`. Read a
+/// page at a time by seek (memory stays that of a page with a million clients); a client created or
+/// deleted while an export runs may be in it or not.
 pub async fn export(store: &dyn Store, with_digests: bool, out: &mut dyn Write) -> anyhow::Result<usize> {
-    let clients = store.clients().await?;
-    for client in &clients {
-        let mut line = json!({
-            "client_id": client.id.as_str(),
-            "name": client.name,
-            "description": client.description,
-            "scopes": client.scopes.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-            "cid": client.cid.as_str(),
-            "member_cids": client.member_cids.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
-            "allowed_ips": client.allowed_ips.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
-            "enabled": client.enabled,
-        });
-        if with_digests {
-            line["secret_digest"] = json!(hex::encode(client.secret_digest.as_bytes()));
-        } else if let Value::Object(o) = &mut line {
-            o.remove("client_id");
+    let mut query = ClientQuery::every_client(EXPORT_PAGE);
+    let mut count = 0;
+    loop {
+        let page = store.client_page(&query).await?;
+        for client in &page.clients {
+            writeln!(out, "{}", export_line(client, with_digests))?;
         }
-        writeln!(out, "{line}")?;
+        count += page.clients.len();
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => break,
+        }
     }
     out.flush()?;
-    Ok(clients.len())
+    Ok(count)
+}
+
+/// One client as an export line.
+fn export_line(client: &ApiClient, with_digests: bool) -> Value {
+    let mut line = json!({
+        "client_id": client.id.as_str(),
+        "name": client.name,
+        "description": client.description,
+        "scopes": client.scopes.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        "cid": client.cid.as_str(),
+        "member_cids": client.member_cids.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+        "allowed_ips": client.allowed_ips.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+        "enabled": client.enabled,
+    });
+    if with_digests {
+        line["secret_digest"] = json!(hex::encode(client.secret_digest.as_bytes()));
+    } else if let Value::Object(o) = &mut line {
+        o.remove("client_id");
+    }
+    line
 }

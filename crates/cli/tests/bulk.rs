@@ -49,6 +49,27 @@ async fn import_writes_batches_audits_each_client_and_its_secrets_work() {
         token(&server.base_url, last["client_id"].as_str().expect("id"), last["client_secret"].as_str().expect("s"))
             .await;
     assert_eq!(status, 201);
+
+    // The export reads them a page at a time (1,000 a page): every client once, oldest first.
+    let export = clients(&url, &["export"]);
+    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+    let names: Vec<String> = String::from_utf8_lossy(&export.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("json line")["name"].as_str().expect("name").to_owned()
+        })
+        .collect();
+    let mut expected: Vec<String> = clients_json(&url, &["list", "--json"])
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|c| c["name"].as_str().expect("name").to_owned())
+        .collect();
+    assert_eq!(names.len(), 2_500, "three pages, every client once");
+    assert_eq!(names, expected, "in creation order, as the listing has them");
+    expected.sort();
+    expected.dedup();
+    assert_eq!(expected.len(), 2_500);
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -22,6 +22,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -82,7 +83,7 @@ impl Caps {
         let proxy = self.trusted.iter().any(|net| net.contains(&peer.to_canonical()));
         let address = (!proxy).then(|| talon_auth::address_key(peer));
         if let Some(key) = address {
-            let mut open = self.per_address.lock().unwrap_or_else(|p| p.into_inner());
+            let mut open = self.per_address.lock();
             let count = open.entry(key).or_insert(0);
             if *count >= self.max_per_address {
                 return None;
@@ -96,7 +97,7 @@ impl Caps {
 impl Drop for Admitted {
     fn drop(&mut self) {
         let Some(key) = self.address else { return };
-        let mut open = self.caps.per_address.lock().unwrap_or_else(|p| p.into_inner());
+        let mut open = self.caps.per_address.lock();
         if let Some(count) = open.get_mut(&key) {
             *count -= 1;
             if *count == 0 {

@@ -6,7 +6,7 @@
 //! `meta.trace_id` as in the header, without threading it through every function.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::connect_info::MockConnectInfo;
@@ -15,6 +15,7 @@ use axum::http::Extensions;
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
+use parking_lot::Mutex;
 use talon_auth::RateStatus;
 use talon_wire::headers;
 
@@ -46,11 +47,11 @@ impl RequestContext {
 
     /// Records the rate-limit status that the response headers report.
     pub fn set_rate(&self, status: RateStatus) {
-        *self.rate.lock().unwrap_or_else(|p| p.into_inner()) = Some(status);
+        *self.rate.lock() = Some(status);
     }
 
     fn rate(&self) -> Option<RateStatus> {
-        *self.rate.lock().unwrap_or_else(|p| p.into_inner())
+        *self.rate.lock()
     }
 }
 

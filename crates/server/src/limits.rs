@@ -33,9 +33,10 @@
 use std::fmt::Write as _;
 use std::hash::Hash;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
 use prometheus::IntCounter;
 use redis::aio::MultiplexedConnection;
 use talon_auth::ratelimit::WINDOW_SECS;
@@ -206,7 +207,7 @@ impl Shared {
 
     /// Whether checks go to Redis now (false while they are answered per node).
     pub fn is_up(&self) -> bool {
-        self.link.lock().unwrap_or_else(|p| p.into_inner()).conn.is_some()
+        self.link.lock().conn.is_some()
     }
 
     /// The window of `name`'s `key` in Redis, counting this request when `counted`; `None` when Redis did
@@ -242,7 +243,7 @@ impl Shared {
     /// The live connection; without one, starts a reconnection in the background when it is time to try
     /// again (the request that finds Redis down does not wait for it).
     fn connection(self: &Arc<Self>) -> Option<(MultiplexedConnection, u64)> {
-        let mut link = self.link.lock().unwrap_or_else(|p| p.into_inner());
+        let mut link = self.link.lock();
         if let Some((conn, generation)) = &link.conn {
             return Some((conn.clone(), *generation));
         }
@@ -261,7 +262,7 @@ impl Shared {
         let attempt =
             tokio::time::timeout(CONNECT_TIMEOUT, self.client.get_multiplexed_async_connection_with_config(&config))
                 .await;
-        let mut link = self.link.lock().unwrap_or_else(|p| p.into_inner());
+        let mut link = self.link.lock();
         link.connecting = false;
         match attempt {
             Ok(Ok(conn)) => {
@@ -280,7 +281,7 @@ impl Shared {
     /// A check on connection `generation` failed: Redis is taken to be down, unless a newer connection
     /// has replaced that one meanwhile.
     fn failed(&self, generation: u64, why: &str) {
-        let mut link = self.link.lock().unwrap_or_else(|p| p.into_inner());
+        let mut link = self.link.lock();
         if link.conn.as_ref().is_some_and(|(_, g)| *g == generation) {
             self.down(&mut link, why);
         }

@@ -173,3 +173,15 @@ impl<DB: Dialect> HostStore for SqlStore<DB> {
         Ok(in_given_order(ids, deleted))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::in_given_order;
+
+    #[test]
+    fn deleted_ids_come_back_in_the_order_asked_once_each() {
+        let asked: Vec<String> = ["c", "a", "b", "a", "z"].iter().map(|s| (*s).to_owned()).collect();
+        let returned = vec![("a".to_owned(),), ("c".to_owned(),), ("b".to_owned(),)];
+        assert_eq!(in_given_order(&asked, returned), ["c", "a", "b"]);
+    }
+}

@@ -53,8 +53,8 @@ impl GenericRoute {
 /// `meta.powered_by` of a collection's answers, errors included: its name with dashes. Made once per
 /// collection (some 140) and kept for the process, as the envelope takes a `&'static str`.
 fn powered_by(collection: &str) -> &'static str {
-    static NAMES: std::sync::OnceLock<std::sync::Mutex<HashMap<String, &'static str>>> = std::sync::OnceLock::new();
-    let mut names = NAMES.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    static NAMES: std::sync::OnceLock<parking_lot::Mutex<HashMap<String, &'static str>>> = std::sync::OnceLock::new();
+    let mut names = NAMES.get_or_init(Default::default).lock();
     names.entry(collection.to_owned()).or_insert_with(|| Box::leak(collection.replace('_', "-").into_boxed_str()))
 }
 

@@ -202,3 +202,41 @@ fn swap_if<T>(slot: &ArcSwap<T>, change: impl Fn(&T) -> Option<T>) {
         current = arc_swap::Guard::into_inner(previous);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrent_swaps_lose_no_update() {
+        let slot = Arc::new(ArcSwap::from_pointee(imbl::HashSet::<u32>::new()));
+        let writers: Vec<_> = (0..4u32)
+            .map(|w| {
+                let slot = slot.clone();
+                std::thread::spawn(move || {
+                    for i in 0..500 {
+                        swap_if(&slot, |set| {
+                            let mut next = set.clone();
+                            next.insert(w * 1000 + i);
+                            Some(next)
+                        });
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.join().expect("a writer");
+        }
+        assert_eq!(slot.load().len(), 2000, "every writer's every insert is in the final snapshot");
+    }
+
+    #[test]
+    fn a_declined_change_swaps_nothing() {
+        let slot = ArcSwap::from_pointee(1);
+        let before = slot.load_full();
+        swap_if(&slot, |_| None);
+        assert!(Arc::ptr_eq(&before, &slot.load_full()));
+        swap_if(&slot, |n| Some(n + 1));
+        assert_eq!(**slot.load(), 2);
+    }
+}

@@ -41,6 +41,8 @@ pub trait ClientStore: Send + Sync + 'static {
     async fn create_clients_audited(&self, clients: &[(ApiClient, AuditEntry)]) -> Result<()>;
     async fn client(&self, id: &ClientId) -> Result<Option<ApiClient>>;
     async fn clients(&self) -> Result<Vec<ApiClient>>;
+    /// The IDs among `ids` that the store holds (a query per 500 IDs, never a read of every client).
+    async fn taken_client_ids(&self, ids: &[ClientId]) -> Result<Vec<ClientId>>;
     /// The clients inserted or changed and the IDs deleted after sequence `since`
     /// ([`FROM_THE_START`]: every client), read in one snapshot, with the sequence to ask from
     /// next: what a node applies to its snapshot of the clients, at a cost of the rows changed.
@@ -206,16 +208,10 @@ impl<DB: Dialect> SqlStore<DB> {
     /// After an insert of `clients` failed on a taken ID (and its transaction ended): the first of them
     /// the store holds, to name in the error (the first of all when none is there any more).
     async fn taken_id(&self, clients: &[&ApiClient]) -> Result<ClientId> {
-        let mut taken = std::collections::HashSet::new();
-        for chunk in clients.chunks(INSERT_CHUNK) {
-            let sql =
-                format!("SELECT client_id FROM api_clients WHERE client_id IN ({})", placeholders(1, chunk.len()));
-            let binds = chunk.iter().map(|c| Bound::from(c.id.as_str())).collect();
-            let rows: Vec<(String,)> = self.all(Statement::with_binds(sql, binds)).await?;
-            taken.extend(rows.into_iter().map(|(id,)| id));
-        }
-        let first = clients.iter().find(|c| taken.contains(c.id.as_str())).or(clients.first());
-        first.map(|c| c.id.clone()).ok_or_else(|| StoreError::Corrupt("an insert of no client failed".into()))
+        let ids: Vec<ClientId> = clients.iter().map(|c| c.id.clone()).collect();
+        let taken: std::collections::HashSet<ClientId> = self.taken_client_ids(&ids).await?.into_iter().collect();
+        let first = ids.iter().find(|id| taken.contains(*id)).or(ids.first());
+        first.cloned().ok_or_else(|| StoreError::Corrupt("an insert of no client failed".into()))
     }
 }
 
@@ -243,6 +239,20 @@ impl<DB: Dialect> ClientStore for SqlStore<DB> {
         let rows: Vec<ClientRecord> =
             self.all(statement("SELECT * FROM api_clients ORDER BY created_at, client_id")).await?;
         rows.into_iter().map(ClientRecord::into_client).collect()
+    }
+
+    async fn taken_client_ids(&self, ids: &[ClientId]) -> Result<Vec<ClientId>> {
+        let mut taken = Vec::new();
+        for chunk in ids.chunks(INSERT_CHUNK) {
+            let sql =
+                format!("SELECT client_id FROM api_clients WHERE client_id IN ({})", placeholders(1, chunk.len()));
+            let binds = chunk.iter().map(|id| Bound::from(id.as_str())).collect();
+            let rows: Vec<(String,)> = self.all(Statement::with_binds(sql, binds)).await?;
+            for (id,) in rows {
+                taken.push(ClientId::parse(&id).map_err(|_| StoreError::Corrupt(format!("client ID {id:?}")))?);
+            }
+        }
+        Ok(taken)
     }
 
     async fn client_changes(&self, since: i64) -> Result<ClientDelta> {
