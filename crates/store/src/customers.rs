@@ -18,6 +18,12 @@ pub trait CustomerStore: Send + Sync + 'static {
     async fn adopt_default_customer(&self, cid: &CustomerId, now: i64) -> Result<()>;
 }
 
+/// The tables with rows of a customer, in an order in which they can be deleted: a row's references
+/// (and the rows its delete triggers write) go after it. `api_clients` is not here: a customer with
+/// clients is never deleted.
+const REFERENCING_TABLES: [&str; 7] =
+    ["host_groups", "hosts", "host_versions", "policy_settings", "entities", "client_counts", "customers"];
+
 const SELECT_DEFAULT: &str = "SELECT cid FROM customers WHERE is_default = TRUE";
 
 fn parse_cid(cid: &str) -> Result<CustomerId> {
@@ -103,9 +109,12 @@ impl<DB: Dialect> CustomerStore for SqlStore<DB> {
         .bind(now)
         .execute::<DB>(&mut tx)
         .await?;
-        // The replaced default customer goes, with any demo hosts it was seeded with.
-        statement("DELETE FROM hosts WHERE cid = $1").bind(&current).execute::<DB>(&mut tx).await?;
-        statement("DELETE FROM customers WHERE cid = $1").bind(&current).execute::<DB>(&mut tx).await?;
+        // The replaced default customer goes, with what a server seeded or a user made for it before
+        // any client existed: every row that references it (groups and hosts before their version row,
+        // which their triggers write).
+        for table in REFERENCING_TABLES {
+            statement(format!("DELETE FROM {table} WHERE cid = $1")).bind(&current).execute::<DB>(&mut tx).await?;
+        }
         Self::commit(tx).await
     }
 }

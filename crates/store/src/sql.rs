@@ -25,8 +25,9 @@ pub struct SqlStore<DB: sqlx::Database> {
     pub(crate) pool: Pool<DB>,
 }
 
-/// A value bound into a statement, for `$1`, `$2`, ... in order.
-#[derive(Debug, Clone, PartialEq)]
+/// A value bound into a statement, for `$1`, `$2`, ... in order. Its `Debug` shows bytes by their length
+/// only: they may be a private signing key or a secret's digest.
+#[derive(Clone, PartialEq)]
 pub enum Bound {
     Text(String),
     MaybeText(Option<String>),
@@ -34,6 +35,19 @@ pub enum Bound {
     MaybeNumber(Option<i64>),
     Flag(bool),
     Bytes(Vec<u8>),
+}
+
+impl std::fmt::Debug for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Bound::Text(text) => f.debug_tuple("Text").field(text).finish(),
+            Bound::MaybeText(text) => f.debug_tuple("MaybeText").field(text).finish(),
+            Bound::Number(n) => f.debug_tuple("Number").field(n).finish(),
+            Bound::MaybeNumber(n) => f.debug_tuple("MaybeNumber").field(n).finish(),
+            Bound::Flag(b) => f.debug_tuple("Flag").field(b).finish(),
+            Bound::Bytes(bytes) => write!(f, "Bytes({} bytes)", bytes.len()),
+        }
+    }
 }
 
 impl From<&str> for Bound {
@@ -213,9 +227,11 @@ pub(crate) use driver;
 pub enum Exclusion<'a> {
     /// First-start initialisation, first-client creation and adopting a default customer.
     Initialisation,
-    /// Every other change of one customer's CSPM policy settings.
+    /// Another read-apply-write change of one customer's CSPM policy settings (the rows it reads may not
+    /// exist yet, so row locks cannot order two).
     PolicySettings(&'a CustomerId),
-    /// Every other write of one customer's records of one resource.
+    /// Another create of one customer's records of one resource (so that two cannot pass its cap
+    /// together); edits and deletes lock the rows they change instead.
     Entities(&'a CustomerId, &'a str),
 }
 
@@ -232,7 +248,8 @@ pub trait Dialect: Driver {
     const GREATEST: &'static str;
     const LEAST: &'static str;
 
-    /// Holds `what` to the end of the transaction on `conn`: no other transaction does the same meanwhile.
+    /// Holds `what` to the end of the transaction on `conn`: no other transaction holding the same runs
+    /// meanwhile (on SQLite the write transaction excludes every other writer already).
     fn exclude<'e>(conn: &'e mut Self::Connection, what: Exclusion<'e>)
         -> impl Future<Output = Result<()>> + Send + 'e;
     /// See [`crate::RevocationStore::revocations_since`]: the cursor is each database's own.
@@ -344,4 +361,18 @@ pub(crate) fn placeholders(first: usize, count: usize) -> String {
 /// A unique-key violation (a taken ID or name), which callers answer as a refusal, not a failure.
 pub(crate) fn is_unique_violation(error: &StoreError) -> bool {
     matches!(error, StoreError::Database(sqlx::Error::Database(e)) if e.is_unique_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{statement, Bound};
+
+    #[test]
+    fn debug_shows_no_bound_bytes() {
+        let key = [0x5au8; 48];
+        let shown = format!("{:?}", statement("INSERT INTO signing_keys VALUES ($1, $2)").bind("kid").bind(&key[..]));
+        assert!(shown.contains("Bytes(48 bytes)") && shown.contains("kid"), "{shown}");
+        assert!(!shown.contains("90") && !shown.contains("5a"), "{shown}");
+        assert_eq!(format!("{:?}", Bound::Number(7)), "Number(7)");
+    }
 }

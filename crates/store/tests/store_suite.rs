@@ -54,6 +54,7 @@ suite!(
     client_changes_give_what_changed_after_a_sequence_and_nothing_else,
     a_reader_of_client_changes_misses_no_concurrent_change,
     the_client_listing_filters_sorts_and_seeks_in_the_database,
+    a_target_whose_default_customer_had_demo_data_adopts_the_source_default,
 );
 
 /// A fresh database of `backend`, opened; `None` only when PostgreSQL was explicitly skipped.
@@ -1209,4 +1210,31 @@ async fn postgres_a_bulk_load_leaves_the_planner_statistics_current() {
     assert_eq!(tuples().fetch_one(&pool).await.expect("reltuples"), -1.0, "never analyzed yet");
     store.after_bulk_load().await.expect("analyze");
     assert_eq!(tuples().fetch_one(&pool).await.expect("reltuples"), 20.0);
+}
+
+/// A server seeded the target's own default customer (demo hosts, a group, a policy setting, records) before
+/// any client existed: a copy replaces that customer with all it had, and writes nothing when refused.
+async fn a_target_whose_default_customer_had_demo_data_adopts_the_source_default(backend: Backend) {
+    let source_db = TestDb::sqlite();
+    let source = open(&source_db.url, NOW).await.expect("open source");
+    let Some((_db, target)) = fresh(backend).await else { return };
+    let old = target.default_customer().await.expect("cid");
+    target.insert_hosts(&demo::generate(&old, 3, NOW)).await.expect("hosts");
+    target.create_host_groups(&old, &[stored_group(&"b".repeat(32), "Old")]).await.expect("store").expect("group");
+    let setting = talon_emulator::policy::Policy::find(4).expect("policy").default_setting();
+    target.save_policy_settings(&old, &[setting]).await.expect("policy");
+    let alert = [entity("x1", "old alert")];
+    let put =
+        target.put_entities(&old, "alerts", &alert, talon_store::OnExisting::Refuse, talon_store::EntityCap::NONE);
+    put.await.expect("store").expect("records");
+
+    copy(&*source, &*target, NOW).await.expect("copy over a seeded default customer");
+    let new = source.default_customer().await.expect("cid");
+    assert_eq!(target.default_customer().await.expect("cid"), new);
+    assert!(!target.customers().await.expect("customers").contains(&old), "the replaced customer is gone");
+    assert_eq!(target.host_count(&old).await.expect("count"), 0);
+    assert!(target.host_groups(&old).await.expect("groups").is_empty());
+    assert!(target.policy_settings(&old).await.expect("settings").is_empty());
+    assert!(target.entity_resources(&old).await.expect("resources").is_empty());
+    assert!(target.host_versions().await.expect("versions").iter().all(|(cid, _)| cid != &old));
 }

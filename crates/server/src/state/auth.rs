@@ -1,6 +1,7 @@
-//! The auth snapshot: what the token and bearer paths read on every request (the signing keys, the
-//! clients, revoked token IDs, tokens verified already), each swapped whole with arc-swap so that readers
-//! take no lock and a writer never blocks them.
+//! The auth snapshot: what the token and bearer paths read on every request. The signing keys, the
+//! clients and the tokens verified already are snapshots swapped whole with arc-swap, so that readers take
+//! no lock and a writer never blocks them; the revoked token IDs are talon-auth's `DenyList` (a read lock
+//! per check, written only by a revocation and the sync).
 
 use std::sync::Arc;
 
@@ -8,7 +9,7 @@ use arc_swap::ArcSwap;
 use talon_auth::{ApiClient, ClientId, Clock, DenyList, Keyring, TokenError, VerifiedToken};
 use talon_store::ClientDelta;
 
-use super::swap_if;
+use parking_lot::Mutex;
 
 /// The clients by ID, each shared so that looking one up copies nothing. A persistent map (a hash array
 /// mapped trie): a changed copy shares all but the changed paths with the snapshot it was made from, so
@@ -40,6 +41,10 @@ pub struct AuthSnapshot {
     /// lookup in the common case. Entries go when their token expires or the keys change. Revocation and
     /// the client's current state are checked on every request, cache or not.
     verified: ArcSwap<VerifiedCache>,
+    /// Held by each writer of `verified` from its load to its store: writers take turns (readers never
+    /// wait), so the sync's prune, a pass over every cached token, is never redone because a new token
+    /// was added meanwhile, as a compare-and-swap retry would.
+    verified_writer: Mutex<()>,
 }
 
 impl AuthSnapshot {
@@ -50,6 +55,7 @@ impl AuthSnapshot {
             clients: ArcSwap::from_pointee(ClientMap::default()),
             deny: DenyList::new(),
             verified: ArcSwap::from_pointee(VerifiedCache::default()),
+            verified_writer: Mutex::new(()),
         }
     }
 
@@ -91,7 +97,7 @@ impl AuthSnapshot {
         let verified = Arc::new(self.keyring().verify(token, now)?);
         // Only valid tokens get here, and each needs a token request: the cap is a safety net. A token
         // verified with keys that changed meanwhile is not cached (the next request verifies it again).
-        swap_if(&self.verified, |cache| {
+        self.update_verified(|cache| {
             (cache.generation == generation && cache.tokens.len() < MAX_CACHED_TOKENS).then(|| {
                 let mut next = cache.clone();
                 next.tokens.insert(Arc::from(token), verified.clone());
@@ -99,6 +105,14 @@ impl AuthSnapshot {
             })
         });
         Ok(verified)
+    }
+
+    /// Swaps in `change(current)` unless it answers `None`, one writer at a time.
+    fn update_verified(&self, change: impl FnOnce(&VerifiedCache) -> Option<VerifiedCache>) {
+        let _turn = self.verified_writer.lock();
+        if let Some(next) = change(&self.verified.load()) {
+            self.verified.store(Arc::new(next));
+        }
     }
 
     pub fn is_revoked(&self, jti: &str) -> bool {
@@ -113,7 +127,7 @@ impl AuthSnapshot {
     /// Forgets revocations and verified tokens past their expiry.
     pub(super) fn prune(&self, now: i64) {
         self.deny.prune(now);
-        swap_if(&self.verified, |cache| {
+        self.update_verified(|cache| {
             cache.tokens.values().any(|t| now >= t.usable_until).then(|| {
                 let mut next = cache.clone();
                 next.tokens.retain(|_, t| now < t.usable_until);
@@ -125,7 +139,7 @@ impl AuthSnapshot {
     /// Swaps in new signing keys; tokens verified with the old ones are verified again.
     pub(super) fn replace_keyring(&self, keyring: Keyring) {
         self.keyring.store(Arc::new(keyring));
-        swap_if(&self.verified, |cache| {
+        self.update_verified(|cache| {
             Some(VerifiedCache { generation: cache.generation + 1, tokens: TokenMap::default() })
         });
     }

@@ -9,7 +9,8 @@
 //! - the sync ([`sync`]): how the node stays in step with the store (the refresh loop, and the catch-up
 //!   after an admin change this node made).
 //!
-//! Snapshots are swapped whole with arc-swap: readers take no lock, and there is no lock to poison.
+//! Snapshots are swapped whole with arc-swap: readers take no lock, and no lock can be poisoned (the few
+//! left, the verified tokens' writers, the queues, a customer's page cache, are `parking_lot`'s).
 
 mod auth;
 mod caches;
