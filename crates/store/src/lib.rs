@@ -142,7 +142,8 @@ pub struct UnknownHosts(pub Vec<String>);
 pub type ClientChange<'a> = dyn Fn(&mut ApiClient) + Send + Sync + 'a;
 
 /// Everything Talon stores, one trait per aggregate. Implementations must be safe to use from several
-/// processes at once. Bring the aggregates' methods into scope with `use talon_store::prelude::*`.
+/// processes at once. A `dyn Store` answers every aggregate's methods; a concrete store needs the
+/// aggregate's trait in scope.
 pub trait Store:
     CustomerStore
     + ClientStore
@@ -169,14 +170,6 @@ impl<T> Store for T where
         + EntityStore
         + ChangeFeed
 {
-}
-
-/// The store's traits, for calling any of its methods on a `dyn Store`.
-pub mod prelude {
-    pub use crate::{
-        AuditStore, ChangeFeed, ClientStore, CustomerStore, EntityStore, GroupStore, HostStore, KeyStore, PolicyStore,
-        RevocationStore, Store,
-    };
 }
 
 /// A host group as the store keeps it: its record and, for a static group, its members (see
