@@ -27,6 +27,15 @@ pub trait GroupStore: Send + Sync + 'static {
     async fn delete_host_groups(&self, cid: &CustomerId, ids: &[String]) -> Result<Vec<String>>;
 }
 
+/// A write of `group` as a refusal when its name is taken (the unique `name_key`), else as it failed.
+fn name_taken_or(written: Result<u64>, group: &StoredGroup) -> Result<Result<(), GroupRefusal>> {
+    match written {
+        Ok(_) => Ok(Ok(())),
+        Err(e) if is_unique_violation(&e) => Ok(Err(GroupRefusal::NameTaken(group.group.name.clone()))),
+        Err(e) => Err(e),
+    }
+}
+
 #[async_trait]
 impl<DB: Dialect> GroupStore for SqlStore<DB> {
     async fn host_groups(&self, cid: &CustomerId) -> Result<Vec<StoredGroup>> {
@@ -45,10 +54,8 @@ impl<DB: Dialect> GroupStore for SqlStore<DB> {
                 .bind(group_record_json(g))
                 .execute::<DB>(&mut tx)
                 .await;
-            match inserted {
-                Ok(_) => {}
-                Err(e) if is_unique_violation(&e) => return Ok(Err(GroupRefusal::NameTaken(g.group.name.clone()))),
-                Err(e) => return Err(e),
+            if let Err(refusal) = name_taken_or(inserted, g)? {
+                return Ok(Err(refusal));
             }
         }
         Self::commit(tx).await?;
@@ -90,10 +97,8 @@ impl<DB: Dialect> GroupStore for SqlStore<DB> {
                 .bind(&g.group.id)
                 .execute::<DB>(&mut tx)
                 .await;
-            match updated {
-                Ok(_) => {}
-                Err(e) if is_unique_violation(&e) => return Ok(Err(GroupRefusal::NameTaken(g.group.name.clone()))),
-                Err(e) => return Err(e),
+            if let Err(refusal) = name_taken_or(updated, g)? {
+                return Ok(Err(refusal));
             }
         }
         Self::commit(tx).await?;
